@@ -1,0 +1,418 @@
+/**
+ * The HTTP API: POST /predict, GET /health, GET /ready, GET /metrics.
+ *
+ * Every error, whoever raises it (the JSON parser, the body limit, validation, routing, the scorer), leaves
+ * through one error handler as `{"error": {"code", "message"}}` with a 4xx/5xx status. Bad input is a
+ * 4xx naming what is wrong; a scorer failure is a logged 500 with a generic message; nothing crashes the
+ * process. The handler is thin: validate with zod, then score through the ScorerSlot.
+ */
+import fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
+import type { Config } from '../../config/schema';
+import type { Logger } from '../log';
+import type { ScorerSlot } from '../sentiment/scorer-slot';
+import type { Explained, Prediction } from '../sentiment/types';
+
+export interface ServerDeps {
+  slot: ScorerSlot;
+  config: Pick<Config, 'maxBodyBytes' | 'maxTextChars' | 'maxTexts'>;
+  logger: Logger;
+}
+
+/** An error with the status and the `{code, message}` the client gets. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// /predict body validation
+
+export type PredictRequest = { kind: 'single'; text: string; explain: boolean } | { kind: 'batch'; texts: string[] };
+
+const FIELDS = ['text', 'texts', 'explain'] as const;
+const EXAMPLE = 'send {"text": "..."} or {"texts": ["...", ...]}';
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return 'a string';
+  if (typeof v === 'number') return 'a number';
+  if (typeof v === 'boolean') return 'a boolean';
+  return typeof v;
+}
+
+/** Length in characters as people count them (code points: an emoji is one). */
+function charLength(s: string, limit: number): number {
+  // UTF-16 length ≥ code points, so the exact count is only needed near or over the limit.
+  return s.length <= limit ? s.length : [...s].length;
+}
+
+type Ctx = z.core.$RefinementCtx;
+function reject(ctx: Ctx, code: string, message: string): void {
+  ctx.addIssue({ code: 'custom', message, params: { code } });
+}
+
+function textSchema(name: string, maxChars: number) {
+  return z.string({ error: (iss) => `${name} must be a string, got ${kindOf(iss.input)}` }).superRefine((s, ctx) => {
+    if (s.trim().length === 0) return reject(ctx, 'empty_text', `${name} is empty or only whitespace`);
+    const n = charLength(s, maxChars);
+    if (n > maxChars) reject(ctx, 'text_too_long', `${name} is ${n} characters long; the limit is ${maxChars}`);
+  });
+}
+
+function predictSchemas(maxChars: number, maxTexts: number) {
+  // Stage 1: the envelope — a JSON object with known fields and exactly one of text/texts.
+  const envelope = z
+    .strictObject(
+      { text: z.unknown().optional(), texts: z.unknown().optional(), explain: z.unknown().optional() },
+      {
+        error: (iss) =>
+          iss.code === 'invalid_type'
+            ? `request body must be a JSON object: ${EXAMPLE}; got ${kindOf(iss.input)}`
+            : undefined,
+      },
+    )
+    .superRefine((body, ctx) => {
+      const hasText = 'text' in body;
+      const hasTexts = 'texts' in body;
+      if (!hasText && !hasTexts) reject(ctx, 'missing_text', `request body has neither "text" nor "texts": ${EXAMPLE}`);
+      else if (hasText && hasTexts)
+        reject(ctx, 'ambiguous_input', 'request body has both "text" and "texts": send one or the other');
+      else if (hasTexts && body.explain === true)
+        reject(ctx, 'explain_needs_text', '"explain" works with a single "text", not with "texts"');
+    });
+
+  const explain = z.boolean({ error: (iss) => `"explain" must be true or false, got ${kindOf(iss.input)}` }).optional();
+
+  // Stage 2: the fields.
+  const single = z.object({ text: textSchema('"text"', maxChars), explain });
+  const batch = z.object({
+    texts: z
+      .array(z.unknown(), { error: (iss) => `"texts" must be an array of strings, got ${kindOf(iss.input)}` })
+      .superRefine((a, ctx) => {
+        if (a.length === 0) reject(ctx, 'empty_texts', `"texts" is empty; send 1 to ${maxTexts} texts`);
+        else if (a.length > maxTexts)
+          reject(ctx, 'too_many_texts', `"texts" has ${a.length} items; the limit is ${maxTexts}`);
+      })
+      // Elements are checked only once the size is fine: `texts[3] must be a string, got a number`.
+      .pipe(z.array(z.unknown()).superRefine((a, ctx) => checkElements(a, ctx, maxChars))),
+    explain,
+  });
+  return { envelope, single, batch };
+}
+
+function checkElements(texts: unknown[], ctx: Ctx, maxChars: number): void {
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i];
+    const name = `texts[${i}]`;
+    if (typeof t !== 'string') return reject(ctx, 'invalid_text', `${name} must be a string, got ${kindOf(t)}`);
+    if (t.trim().length === 0) return reject(ctx, 'empty_text', `${name} is empty or only whitespace`);
+    const n = charLength(t, maxChars);
+    if (n > maxChars) return reject(ctx, 'text_too_long', `${name} is ${n} characters long; the limit is ${maxChars}`);
+  }
+}
+
+/** The first problem of a failed parse, as the API's error. */
+function toApiError(error: z.ZodError): ApiError {
+  const issue = error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k.slice(0, 100))).join(', ');
+    return new ApiError(
+      400,
+      'unknown_field',
+      `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}; allowed: ${FIELDS.join(', ')}`,
+    );
+  }
+  if (issue.code === 'custom') return new ApiError(400, String(issue.params?.code ?? 'invalid_body'), issue.message);
+  const field = issue.path[0];
+  const code =
+    field === undefined
+      ? 'invalid_body'
+      : field === 'texts'
+        ? 'invalid_texts'
+        : field === 'explain'
+          ? 'invalid_explain'
+          : 'invalid_text';
+  return new ApiError(400, code, issue.message);
+}
+
+export function makePredictParser(limits: {
+  maxTextChars: number;
+  maxTexts: number;
+}): (body: unknown) => PredictRequest {
+  const { envelope, single, batch } = predictSchemas(limits.maxTextChars, limits.maxTexts);
+  return (body) => {
+    if (body === undefined)
+      throw new ApiError(
+        400,
+        'missing_body',
+        `request body is missing: ${EXAMPLE} with Content-Type: application/json`,
+      );
+    const env = envelope.safeParse(body);
+    if (!env.success) throw toApiError(env.error);
+    if ('text' in env.data) {
+      const r = single.safeParse(env.data);
+      if (!r.success) throw toApiError(r.error);
+      return { kind: 'single', text: r.data.text, explain: r.data.explain === true };
+    }
+    const r = batch.safeParse(env.data);
+    if (!r.success) throw toApiError(r.error);
+    return { kind: 'batch', texts: r.data.texts as string[] };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// JSON body parsing: our own parser so a malformed body says where it breaks (without echoing the body).
+
+function parseJson(body: string): unknown {
+  if (body.length === 0) throw new ApiError(400, 'missing_body', `request body is empty: ${EXAMPLE}`);
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    // V8 quotes the body in some messages ("Unexpected token 'a', "{"text": ab..." is not valid JSON"): keep only the reason.
+    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
+    throw new ApiError(400, 'malformed_json', `request body is not valid JSON: ${reason}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Metrics
+
+function createMetrics(slot: ScorerSlot) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: 'sentinel_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'sentinel_http_request_duration_seconds',
+    help: 'HTTP request latency, by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const predictions = new Counter({
+    name: 'sentinel_predictions_total',
+    help: 'Texts scored through the HTTP API, by predicted label',
+    labelNames: ['label'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'sentinel_scorer_ready',
+    help: '1 when a model is loaded and serving, 0 otherwise',
+    registers: [registry],
+    collect() {
+      this.set(slot.current().ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'sentinel_scorer_info',
+    help: 'The model serving now (value 1), by name, version and backend',
+    labelNames: ['name', 'version', 'backend'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const s = slot.current();
+      if (s.ready)
+        this.set({ name: s.scorer.info.name, version: s.scorer.info.version, backend: s.scorer.info.backend }, 1);
+    },
+  });
+  return { registry, requests, duration, predictions };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server
+
+const ROUTES: Record<string, string[]> = {
+  '/predict': ['POST'],
+  '/health': ['GET'],
+  '/ready': ['GET'],
+  '/metrics': ['GET'],
+};
+const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+/** What the client sent as Content-Type, safe to quote back (bounded, printable). */
+function quotedHeader(v: string | undefined): string {
+  if (!v) return 'none';
+  return JSON.stringify(v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?'));
+}
+
+export function buildServer({ slot, config, logger }: ServerDeps): FastifyInstance {
+  const app = fastify({
+    loggerInstance: logger,
+    bodyLimit: config.maxBodyBytes,
+    // Per-request lines would cost more than the scoring at 1,000 req/s: they are debug-level (below), errors always logged.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  const metrics = createMetrics(slot);
+  const parsePredict = makePredictParser(config);
+
+  // Only JSON is accepted: everything else (text/plain included, which fastify parses by default) is a 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, reply.elapsedTime / 1000);
+    if (logger.isLevelEnabled('debug')) {
+      request.log.debug(
+        { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+        'request',
+      );
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = err.statusCode ?? 500;
+    if (err instanceof ApiError) {
+      // A 5xx ApiError was logged, with its cause, where it was raised.
+      return reply.code(status).send(errorBody(err.code, err.message));
+    }
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply
+          .code(415)
+          .send(
+            errorBody(
+              'unsupported_media_type',
+              `Content-Type must be application/json, got ${quotedHeader(request.headers['content-type'])}`,
+            ),
+          );
+      case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+        const given = Number(request.headers['content-length']);
+        const size = Number.isFinite(given) && given > 0 ? ` (got ${given} bytes)` : '';
+        return reply
+          .code(413)
+          .send(
+            errorBody('body_too_large', `request body is larger than the limit of ${config.maxBodyBytes} bytes${size}`),
+          );
+      }
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.code(400).send(errorBody('missing_body', `request body is empty: ${EXAMPLE}`));
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.code(400).send(errorBody('malformed_json', 'request body is not valid JSON'));
+    }
+    if (status >= 400 && status < 500) {
+      // Other protocol errors fastify detects (bad Content-Length, …): its message is specific and echoes nothing.
+      return reply.code(status).send(
+        errorBody(
+          String(err.code ?? 'bad_request')
+            .replace(/^FST_ERR_/, '')
+            .toLowerCase(),
+          err.message,
+        ),
+      );
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply
+      .code(500)
+      .send(errorBody('internal_error', `internal error; it was logged with request id ${request.id}`));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0].slice(0, 200);
+    const routes = Object.entries(ROUTES)
+      .flatMap(([url, methods]) => methods.map((m) => `${m} ${url}`))
+      .join(', ');
+    return reply.code(404).send(errorBody('not_found', `no route for ${request.method} ${path}; routes: ${routes}`));
+  });
+
+  // A known path with the wrong method is a 405 naming the right one.
+  for (const [url, allowed] of Object.entries(ROUTES)) {
+    app.route({
+      method: ALL_METHODS.filter((m) => !allowed.includes(m)),
+      url,
+      handler: async (request, reply) =>
+        reply
+          .code(405)
+          .header('allow', allowed.join(', '))
+          .send(
+            errorBody('method_not_allowed', `${request.method} is not allowed on ${url}; use ${allowed.join(' or ')}`),
+          ),
+    });
+  }
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_request, reply) => {
+    const state = slot.current();
+    if (!state.ready) return reply.code(503).send({ ready: false, reason: state.reason });
+    const { name, version, backend, labels, maxLength } = state.scorer.info;
+    return { ready: true, model: { name, version, backend, labels, maxLength } };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.post('/predict', async (request) => {
+    const input = parsePredict(request.body);
+    const state = slot.current();
+    if (!state.ready) throw new ApiError(503, 'not_ready', `the model is not ready: ${state.reason}`);
+    const { scorer } = state;
+
+    let predictions: Prediction[];
+    let explained: Explained | undefined;
+    try {
+      if (input.kind === 'single' && input.explain) {
+        explained = await scorer.explain(input.text);
+        predictions = [explained];
+      } else {
+        const texts = input.kind === 'single' ? [input.text] : input.texts;
+        predictions = await scorer.score(texts);
+        if (!Array.isArray(predictions) || predictions.length !== texts.length) {
+          throw new Error(
+            `scorer returned ${Array.isArray(predictions) ? predictions.length : 'no'} predictions for ${texts.length} texts`,
+          );
+        }
+      }
+    } catch (err) {
+      request.log.error({ err, model: scorer.info.version }, 'scorer failed');
+      throw new ApiError(
+        500,
+        'scoring_failed',
+        `the model failed to score this request; the error was logged with request id ${request.id}`,
+      );
+    }
+
+    for (const p of predictions) metrics.predictions.inc({ label: p.label });
+    if (input.kind === 'batch') return { predictions };
+    return { prediction: explained ?? predictions[0] };
+  });
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,36 @@
+/**
+ * The one place that knows which Scorer is serving, or why none is. It is the readiness source for
+ * GET /ready and what every consumer (HTTP, chat adapters, poller) scores through, so a model swap is a
+ * single `set`. Never holds a stand-in: when no real model is loaded the slot is not ready and says why.
+ */
+import type { Scorer } from './types';
+
+export type SlotState =
+  { readonly ready: true; readonly scorer: Scorer } | { readonly ready: false; readonly reason: string };
+
+export class ScorerSlot {
+  private state: SlotState;
+
+  constructor(initialReason = 'the model is still loading') {
+    this.state = { ready: false, reason: initialReason };
+  }
+
+  /** The scorer serving now, or why there is none. */
+  current(): SlotState {
+    return this.state;
+  }
+
+  /** Serve with `scorer` from now on. Returns the previous scorer (the caller disposes it when its calls are done). */
+  set(scorer: Scorer): Scorer | undefined {
+    const previous = this.state.ready ? this.state.scorer : undefined;
+    this.state = { ready: true, scorer };
+    return previous;
+  }
+
+  /** No scorer can serve, because of `reason` (shown by /ready and /predict). Returns the scorer it held, if any. */
+  fail(reason: string): Scorer | undefined {
+    const previous = this.state.ready ? this.state.scorer : undefined;
+    this.state = { ready: false, reason };
+    return previous;
+  }
+}

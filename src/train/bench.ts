@@ -1,0 +1,177 @@
+/**
+ * npm run bench [-- --data <csv>] [--duration 10] [--connections 64]
+ *
+ * Measures the scorer and the HTTP API on this machine. The last stdout line is one JSON object:
+ * backend, load_ms, score_one_ms_p50/p99, batch64_per_s, batch256_per_s, rss_mb, predict_http_rps,
+ * predict_http_latency_ms_p50, and peers (the lexicon packages on the same texts).
+ * The HTTP figure comes from autocannon in this process against `npm start`'s server in a child
+ * process, so the load generator does not steal the server's event loop.
+ */
+import { parseArgs } from 'node:util';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import autocannon from 'autocannon';
+import { loadScorer } from '../sentiment/load';
+import { readLabelledCsv } from './dataset';
+import { scoreWithAfinn, scoreWithVader } from './peers';
+
+const MODEL = 'models/sentinel-bilstm';
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function timeOne(
+  fn: (text: string) => unknown,
+  texts: string[],
+  runs: number,
+): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn(texts[i % texts.length]);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+}
+
+async function throughput(
+  fn: (batch: string[]) => unknown,
+  texts: string[],
+  size: number,
+  minMs = 3000,
+): Promise<number> {
+  let done = 0;
+  const started = performance.now();
+  while (performance.now() - started < minMs) {
+    const from = (done / size) % Math.floor(texts.length / size);
+    await fn(texts.slice(from * size, from * size + size));
+    done += size;
+  }
+  return done / ((performance.now() - started) / 1000);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 60000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server not ready after ${timeoutMs} ms`);
+}
+
+async function httpRps(texts: string[], duration: number, connections: number) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: MODEL },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await waitReady(`http://127.0.0.1:${port}/ready`, child);
+    const result = await autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections,
+      duration,
+      requests: texts
+        .slice(0, 50)
+        .map((text) => ({
+          method: 'POST',
+          path: '/predict',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text }),
+        })),
+    });
+    const failed = result.errors + result.timeouts + result.non2xx;
+    return { rps: result.requests.average, latencyP50: result.latency.p50, failed };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      data: { type: 'string', default: 'test/fixtures/airline_val_sample.csv' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '64' },
+    },
+  });
+  const texts = readLabelledCsv(values.data).map((r) => r.text);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+
+  const t0 = performance.now();
+  const scorer = await loadScorer(MODEL, { maxBatch: 256 });
+  const loadMs = performance.now() - t0;
+  log(`loaded ${scorer.info.version} on ${scorer.info.backend} in ${loadMs.toFixed(0)} ms; timing one text…`);
+  await timeOne((t) => scorer.score([t]), texts, 50); // warm
+  const one = await timeOne((t) => scorer.score([t]), texts, 500);
+  log('batches…');
+  const batch64 = await throughput((b) => scorer.score(b), texts, 64);
+  const batch256 = await throughput((b) => scorer.score(b), texts, 256);
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  scorer.dispose();
+
+  log('peers…');
+  const peers: Record<string, { score_one_ms_p50: number; batch_per_s: number }> = {};
+  for (const [name, fn] of [
+    ['afinn_sentiment', scoreWithAfinn],
+    ['vader_sentiment', scoreWithVader],
+  ] as const) {
+    const o = await timeOne((t) => fn([t]), texts, 500);
+    peers[name] = {
+      score_one_ms_p50: round(o.p50, 3),
+      batch_per_s: Math.round(await throughput((b) => fn(b), texts, 256)),
+    };
+  }
+
+  log(`HTTP: autocannon, ${values.connections} connections, ${values.duration} s…`);
+  const http = await httpRps(texts, Number(values.duration), Number(values.connections));
+
+  const result = {
+    machine: {
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model,
+      mem_gb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    backend: scorer.info.backend,
+    model_version: scorer.info.version,
+    load_ms: Math.round(loadMs),
+    score_one_ms_p50: round(one.p50, 2),
+    score_one_ms_p99: round(one.p99, 2),
+    batch64_per_s: Math.round(batch64),
+    batch256_per_s: Math.round(batch256),
+    rss_mb: Math.round(rssMb),
+    predict_http_rps: Math.round(http.rps),
+    predict_http_latency_ms_p50: http.latencyP50,
+    predict_http_failed: http.failed,
+    peers,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+function round(x: number, digits: number): number {
+  return Math.round(x * 10 ** digits) / 10 ** digits;
+}
+
+main().catch((err) => {
+  process.stderr.write(`error: ${(err as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,80 @@
+/**
+ * The lexicon tools a user might pick instead of Sentinel, called the way a user would call them: on the raw
+ * tweet with its HTML entities decoded (no other normalisation), with each package's usual thresholds.
+ *
+ * - AFINN (npm `sentiment`): score > 0 → positive, < 0 → negative, 0 → neutral (comparative = score / tokens
+ *   has the same sign, so either gives the same label).
+ * - VADER (npm `vader-sentiment`): compound >= 0.05 → positive, <= -0.05 → negative, otherwise neutral.
+ *
+ * `probs` ([neg, neu, pos]) are NOT calibrated probabilities and their argmax need not equal `label`: they exist
+ * only so that `evaluatePredictions` can compute the negative-vs-positive accuracy (negative iff p_neg >= p_pos)
+ * the same way for every system.
+ * - AFINN: with P the sum of the positive word scores and N the sum of the magnitudes of the negative ones
+ *   (after the package's negation handling, so P − N = score), probs = [N, 1, P] / (N + 1 + P). Hence
+ *   p_pos > p_neg exactly when score > 0, and a text with no lexicon word gets [0, 1, 0].
+ * - VADER: its own neg / neu / pos proportions, divided by their sum; [0, 1, 0] when all three are 0.
+ */
+import { decodeEntities } from '../sentiment/normalize';
+import type { Label } from './dataset';
+
+export interface PeerPrediction {
+  label: Label;
+  probs: [number, number, number];
+}
+
+interface AfinnResult {
+  score: number;
+  comparative: number;
+  calculation: Array<Record<string, number>>;
+}
+interface AfinnAnalyzer {
+  analyze(text: string): AfinnResult;
+}
+interface VaderScores {
+  neg: number;
+  neu: number;
+  pos: number;
+  compound: number;
+}
+
+// Neither package ships type declarations; these are the parts used here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Sentiment = require('sentiment') as new () => AfinnAnalyzer;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const vader = require('vader-sentiment') as {
+  SentimentIntensityAnalyzer: { polarity_scores(text: string): VaderScores };
+};
+
+let afinn: AfinnAnalyzer | undefined;
+
+export const VADER_THRESHOLD = 0.05;
+
+export function scoreWithAfinn(texts: readonly string[]): PeerPrediction[] {
+  afinn ??= new Sentiment();
+  const analyzer = afinn;
+  return texts.map((text) => {
+    const result = analyzer.analyze(decodeEntities(text));
+    let pos = 0;
+    let neg = 0;
+    for (const entry of result.calculation) {
+      for (const value of Object.values(entry)) {
+        if (value > 0) pos += value;
+        else neg -= value;
+      }
+    }
+    const total = neg + 1 + pos;
+    const label: Label = result.score > 0 ? 'positive' : result.score < 0 ? 'negative' : 'neutral';
+    return { label, probs: [neg / total, 1 / total, pos / total] };
+  });
+}
+
+export function scoreWithVader(texts: readonly string[]): PeerPrediction[] {
+  return texts.map((text) => {
+    const s = vader.SentimentIntensityAnalyzer.polarity_scores(decodeEntities(text));
+    const label: Label =
+      s.compound >= VADER_THRESHOLD ? 'positive' : s.compound <= -VADER_THRESHOLD ? 'negative' : 'neutral';
+    const sum = s.neg + s.neu + s.pos;
+    const probs: [number, number, number] = sum > 0 ? [s.neg / sum, s.neu / sum, s.pos / sum] : [0, 1, 0];
+    return { label, probs };
+  });
+}

@@ -1,0 +1,222 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log';
+import {
+  ConfigError,
+  configSchema,
+  envName,
+  isSecretKey,
+  loadConfig,
+  redactConfig,
+  redactSecrets,
+  type Config,
+} from '../../config/schema';
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems.map((p) => `${p.setting}: ${p.message}`);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives every setting its default from an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      nodeEnv: 'production',
+      logLevel: 'info',
+      shutdownGraceMs: 10_000,
+      port: 8080,
+      host: '0.0.0.0',
+      maxBodyBytes: 65_536,
+      maxTextChars: 1000,
+      maxTexts: 256,
+      modelDir: 'models/sentinel-bilstm',
+      scorerMaxBatch: 64,
+      dataDir: 'data',
+    } satisfies Config);
+  });
+
+  it('reads each setting from its SCREAMING_SNAKE_CASE variable', () => {
+    const config = loadConfig({
+      PORT: '3000',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'DEBUG',
+      MODEL_DIR: '/opt/models/v2',
+      MAX_TEXT_CHARS: '280',
+      MAX_TEXTS: '10',
+      MAX_BODY_BYTES: '1048576',
+      SCORER_MAX_BATCH: '128',
+      DATA_DIR: '/var/lib/sentinel',
+      NODE_ENV: 'test',
+      SHUTDOWN_GRACE_MS: '0',
+    });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'debug',
+      modelDir: '/opt/models/v2',
+      maxTextChars: 280,
+      maxTexts: 10,
+      maxBodyBytes: 1_048_576,
+      scorerMaxBatch: 128,
+      dataDir: '/var/lib/sentinel',
+      nodeEnv: 'test',
+      shutdownGraceMs: 0,
+    });
+  });
+
+  it('trims blanks around values and treats blank values as unset', () => {
+    expect(loadConfig({ PORT: ' 9000 ', HOST: '', MODEL_DIR: '   ' })).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      modelDir: 'models/sentinel-bilstm',
+    });
+  });
+
+  it('ignores unrelated variables', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root', port: 'not-ours' }).port).toBe(8080);
+  });
+
+  it('maps every schema key to its variable name', () => {
+    expect(Object.keys(configSchema.shape).map(envName)).toEqual(
+      expect.arrayContaining([
+        'PORT',
+        'HOST',
+        'LOG_LEVEL',
+        'MODEL_DIR',
+        'MAX_TEXT_CHARS',
+        'MAX_TEXTS',
+        'MAX_BODY_BYTES',
+        'SCORER_MAX_BATCH',
+        'DATA_DIR',
+        'NODE_ENV',
+      ]),
+    );
+  });
+
+  describe('rejects invalid values with a message naming the setting, what was given and what is allowed', () => {
+    it.each([
+      ['PORT', 'abc', 'PORT: expected an integer between 1 and 65535, got "abc"'],
+      ['PORT', '0', 'PORT: expected an integer between 1 and 65535, got "0"'],
+      ['PORT', '65536', 'PORT: expected an integer between 1 and 65535, got "65536"'],
+      ['PORT', '-1', 'PORT: expected an integer between 1 and 65535, got "-1"'],
+      ['PORT', '80.5', 'PORT: expected an integer between 1 and 65535, got "80.5"'],
+      ['PORT', '1e3', 'PORT: expected an integer between 1 and 65535, got "1e3"'],
+      ['PORT', '0x50', 'PORT: expected an integer between 1 and 65535, got "0x50"'],
+      ['PORT', '99999999999999999999', 'PORT: expected an integer between 1 and 65535, got "99999999999999999999"'],
+      ['HOST', 'my host', 'HOST: expected a host name or IP address without spaces, got "my host"'],
+      [
+        'LOG_LEVEL',
+        'verbose',
+        'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
+      ],
+      ['NODE_ENV', 'staging', 'NODE_ENV: expected one of production, development, test, got "staging"'],
+      ['MAX_TEXT_CHARS', '0', 'MAX_TEXT_CHARS: expected an integer between 1 and 100000, got "0"'],
+      ['MAX_TEXT_CHARS', 'lots', 'MAX_TEXT_CHARS: expected an integer between 1 and 100000, got "lots"'],
+      ['MAX_TEXTS', '100000', 'MAX_TEXTS: expected an integer between 1 and 10000, got "100000"'],
+      ['MAX_BODY_BYTES', '64KiB', 'MAX_BODY_BYTES: expected an integer between 1024 and 104857600, got "64KiB"'],
+      ['MAX_BODY_BYTES', '10', 'MAX_BODY_BYTES: expected an integer between 1024 and 104857600, got "10"'],
+      ['SCORER_MAX_BATCH', '0', 'SCORER_MAX_BATCH: expected an integer between 1 and 4096, got "0"'],
+      ['SHUTDOWN_GRACE_MS', '-5', 'SHUTDOWN_GRACE_MS: expected an integer between 0 and 600000, got "-5"'],
+    ])('%s=%j', (name, value, message) => {
+      expect(problemsOf({ [name]: value })).toEqual([message]);
+    });
+
+    it('lists every bad setting at once, in one error message', () => {
+      let error: ConfigError | undefined;
+      try {
+        loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', MAX_TEXTS: '0', HOST: 'ok' });
+      } catch (err) {
+        error = err as ConfigError;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error!.problems.map((p) => p.setting).sort()).toEqual(['LOG_LEVEL', 'MAX_TEXTS', 'PORT']);
+      expect(error!.message).toMatch(/^Invalid configuration \(3 settings\):/);
+      expect(error!.message).toContain('PORT: expected an integer between 1 and 65535, got "abc"');
+      expect(error!.message).toContain('LOG_LEVEL: expected one of');
+      expect(error!.message).toContain('MAX_TEXTS: expected an integer between 1 and 10000, got "0"');
+    });
+  });
+});
+
+describe('secrets', () => {
+  it('recognises secret-looking names in any style', () => {
+    for (const k of [
+      'SLACK_BOT_TOKEN',
+      'slackBotToken',
+      'slackSigningSecret',
+      'DB_PASSWORD',
+      'dbPassword',
+      'client_secret',
+      'apiKey',
+      'X_API_KEY',
+      'authorization',
+      'privateKey',
+    ]) {
+      expect([k, isSecretKey(k)]).toEqual([k, true]);
+    }
+    for (const k of ['port', 'host', 'maxTextChars', 'modelDir', 'author', 'keyboard']) {
+      expect([k, isSecretKey(k)]).toEqual([k, false]);
+    }
+  });
+
+  it('redactConfig masks secret values and URL passwords, leaving the rest', () => {
+    const config: Config & Record<string, unknown> = {
+      ...loadConfig({}),
+      slackBotToken: 'xoxb-123-456-abcdef',
+      slackSigningSecret: 'shh',
+      databasePassword: 'hunter2',
+      databaseUrl: 'postgres://sentinel:hunter2@127.0.0.1:5432/sentinel',
+      emptyToken: undefined,
+    };
+    const shown = redactConfig(config);
+    const text = JSON.stringify(shown);
+    expect(text).not.toContain('xoxb-123');
+    expect(text).not.toContain('shh');
+    expect(text).not.toContain('hunter2');
+    expect(shown).toMatchObject({
+      port: 8080,
+      slackBotToken: '[redacted]',
+      slackSigningSecret: '[redacted]',
+      databasePassword: '[redacted]',
+      databaseUrl: 'postgres://sentinel:[redacted]@127.0.0.1:5432/sentinel',
+    });
+    expect(config.slackBotToken).toBe('xoxb-123-456-abcdef'); // the config itself is untouched
+  });
+
+  it('redactSecrets walks nested objects and arrays but keeps non-text values of secret-looking keys', () => {
+    expect(
+      redactSecrets({ a: { gcs: { credentials: { private_key: 'PEM' } } }, list: [{ token: 't' }], tokens: 12 }),
+    ).toEqual({
+      a: { gcs: { credentials: { private_key: '[redacted]' } } },
+      list: [{ token: '[redacted]' }],
+      tokens: 12,
+    });
+  });
+
+  it('the logger masks secrets in logged objects, child bindings, errors and messages', () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('info', { stream });
+    const config = { ...loadConfig({}), slackBotToken: 'xoxb-leak-1', dbPassword: 'leak-2' };
+    logger.info({ config: redactConfig(config) }, 'starting');
+    logger.info({ config }, 'even unredacted');
+    logger.child({ apiKey: 'leak-3' }).info({ headers: { authorization: 'Bearer leak-4' } }, 'child');
+    logger.error({ err: new Error('cannot connect to postgres://u:leak-5@db:5432/x') }, 'db down');
+    logger.warn('connecting to postgres://u:leak-6@db:5432/x');
+    const out = lines.join('');
+    expect(lines).toHaveLength(5);
+    for (const leak of ['xoxb-leak-1', 'leak-2', 'leak-3', 'leak-4', 'leak-5', 'leak-6'])
+      expect(out).not.toContain(leak);
+    expect(out).toContain('"slackBotToken":"[redacted]"');
+    expect(out).toContain('"port":8080'); // the rest is kept
+    expect(out).toContain('postgres://u:[redacted]@db:5432/x');
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * A Keras model converted with tensorflowjs_converter, plus the tokenizer's word_index: the route for
+ * users of the reference system. The converter writes the Keras topology as JSON and the weights as
+ * `group1-shard1of1.bin`; tfjs saves the same Keras JSON, so the fixture is built here in that layout.
+ * Its weights are random: this checks the loading and the Keras tokenisation, not quality.
+ */
+import { mkdtempSync, renameSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadScorer } from '../../src/sentiment/load';
+import { initBackend } from '../../src/sentiment/backend';
+import { saveLayersModel } from '../../src/sentiment/model-files';
+import { kerasTokenize } from '../../src/sentiment/normalize';
+
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-keras-'));
+const wordIndex: Record<string, number> = { the: 1, flight: 2, was: 3, late: 4, great: 5, crew: 6, "don't": 7 };
+let model: tf.LayersModel;
+
+beforeAll(async () => {
+  await initBackend();
+  model = tf.sequential({
+    layers: [
+      tf.layers.embedding({ inputDim: 10, outputDim: 8, inputLength: 20 }),
+      tf.layers.lstm({ units: 4, recurrentActivation: 'hardSigmoid' }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+    ],
+  });
+  await saveLayersModel(model, dir);
+  renameSync(join(dir, 'weights.bin'), join(dir, 'group1-shard1of1.bin'));
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  json.weightsManifest[0].paths = ['group1-shard1of1.bin'];
+  json.convertedBy = 'TensorFlow.js Converter v4.22.0';
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+  // tokenizer.to_json() keeps word_index as a JSON string inside config
+  writeFileSync(
+    join(dir, 'word_index.json'),
+    JSON.stringify({ class_name: 'Tokenizer', config: { word_index: JSON.stringify(wordIndex) } }),
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('tokenises like Keras: lower case, its punctuation filters, apostrophes kept', () => {
+  expect(kerasTokenize("The flight, was LATE!!! (don't) @crew #great")).toEqual([
+    'the',
+    'flight',
+    'was',
+    'late',
+    "don't",
+    'crew',
+    'great',
+  ]);
+});
+
+it('loads the converted model and scores with Keras ids, padding and a sigmoid output', async () => {
+  const scorer = await loadScorer(dir);
+  expect(scorer.path).toBe('generic');
+  expect(scorer.info.labels).toEqual(['negative', 'positive']);
+  const text = 'The flight was LATE, great crew';
+  const [p] = await scorer.score([text]);
+  const ids = kerasTokenize(text).map((w) => wordIndex[w]);
+  const padded = [...new Array(20 - ids.length).fill(0), ...ids]; // pad_sequences' default: 'pre'
+  const expected = (model.predict(tf.tensor2d([padded], [1, 20], 'int32')) as tf.Tensor).dataSync()[0];
+  expect(p.probabilities.positive).toBeCloseTo(expected, 5);
+  expect(p.probabilities.negative).toBeCloseTo(1 - expected, 5);
+  expect(p.probabilities.neutral).toBe(0);
+  scorer.dispose();
+});
+
+it('says what is missing when the word index is absent', async () => {
+  rmSync(join(dir, 'word_index.json'));
+  await expect(loadScorer(dir)).rejects.toThrow(/word_index\.json: missing/);
+});
