@@ -122,8 +122,26 @@ export const configSchema = z.object({
   /** Largest batch the scorer runs in one forward pass; bigger requests are split. */
   scorerMaxBatch: integer(1, 4096).default(64),
 
-  // Storage
+  // Storage: SQLite file by default; a postgres:// URL for several replicas.
   dataDir: nonEmpty('a directory path').default('data'),
+  sqlitePath: nonEmpty('a file path').default('data/sentinel.db'),
+  databaseUrl: optional(url(['postgres:', 'postgresql:'])),
+
+  // Mentions from X (off without a bearer token) and from a CSV replay (off without a file).
+  xBearerToken: optional(secret('an X API app-only bearer token')),
+  xApiUrl: url(['https:']).default('https://api.x.com/2/'),
+  /** `name=query` pairs; each name is a stream with its own checkpoint and alerts. */
+  xStreams: list('name=query pairs').default(['AirParadis=@AirParadis -is:retweet']),
+  xMaxPagesPerPoll: integer(1, 100).default(10),
+  xMaxResults: integer(10, 100).default(100),
+  xMaxAttempts: integer(1, 10).default(5),
+  xTimeoutMs: integer(100, 120_000).default(10_000),
+  /** Seconds between polls (dividing a minute, hour or day) or a cron expression. */
+  pollInterval: nonEmpty('a number of seconds or a cron expression').default('60'),
+  replayCsv: optional(nonEmpty('a CSV file path')),
+  /** `Infinity` (as fast as possible) or N× real time. */
+  replaySpeed: nonEmpty('Infinity or a positive number', /^(Infinity|\d+(\.\d+)?)$/).default('Infinity'),
+  replayChunk: integer(1, 100_000).default(500),
 
   // Slack, X, GCS, database: add here (see the header comment).
 });

@@ -11,6 +11,12 @@ import { buildServer } from './http/server';
 import { createLogger, type Logger } from './log';
 import { loadScorer } from './sentiment/load';
 import { ScorerSlot } from './sentiment/scorer-slot';
+import { PredictionLog } from './feedback/prediction-log';
+import { Poller, type PollerStream } from './mentions/poller';
+import { ReplaySource } from './mentions/replay-source';
+import { XSource } from './mentions/x-source';
+import { openStore } from './store/open';
+import type { Store } from './store/types';
 
 export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
   let config: Config;
@@ -35,14 +41,42 @@ export async function main(env: Record<string, string | undefined> = process.env
   });
   logger.info({ config: redactConfig(config) }, 'starting Sentinel');
 
+  let store: Store;
+  try {
+    store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
+    logger.info({ store: store.kind }, 'store ready');
+  } catch (err) {
+    logger.fatal({ err }, `cannot open the store: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  const predictionLog = new PredictionLog(store, { logger });
+
   const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
-  const app = buildServer({ slot, config, logger });
-  installShutdown(app, slot, logger, config.shutdownGraceMs);
+  const poller = buildPoller(config, slot, store, logger);
+  const app = buildServer({
+    slot,
+    config,
+    logger,
+    store,
+    predictionLog,
+    registries: poller ? [poller.registry] : [],
+  });
+  installShutdown(app, { slot, poller, predictionLog, store }, logger, config.shutdownGraceMs);
 
   try {
     const address = await app.listen({ port: config.port, host: config.host });
     logger.info(
-      { url: address, routes: ['POST /predict', 'GET /health', 'GET /ready', 'GET /metrics'] },
+      {
+        url: address,
+        routes: [
+          'POST /predict',
+          'POST /feedback',
+          'GET /feedback/accuracy',
+          'GET /health',
+          'GET /ready',
+          'GET /metrics',
+        ],
+      },
       `listening on ${address}`,
     );
   } catch (err) {
@@ -62,9 +96,62 @@ export async function main(env: Record<string, string | undefined> = process.env
       `NOT READY: ${reason}. /predict answers 503 until a model is available (set MODEL_DIR or restore the model files).`,
     );
   }
+  // Without a model the poller fetches nothing (X bills reads) and says why at each tick.
+  poller?.start();
 }
 
-function installShutdown(app: ReturnType<typeof buildServer>, slot: ScorerSlot, logger: Logger, graceMs: number): void {
+/** The mention sources the settings turn on (X with a bearer token, a CSV replay with a file), or none. */
+function buildPoller(config: Config, slot: ScorerSlot, store: Store, logger: Logger): Poller | null {
+  const streams: PollerStream[] = [];
+  if (config.xBearerToken) {
+    const queries = Object.fromEntries(
+      config.xStreams.map((pair) => {
+        const at = pair.indexOf('=');
+        return at > 0 ? [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] : [pair.trim(), pair.trim()];
+      }),
+    );
+    const x = new XSource({
+      bearerToken: config.xBearerToken,
+      apiUrl: config.xApiUrl,
+      streams: queries,
+      maxPagesPerPoll: config.xMaxPagesPerPoll,
+      maxResults: config.xMaxResults,
+      maxAttempts: config.xMaxAttempts,
+      timeoutMs: config.xTimeoutMs,
+      logger,
+    });
+    streams.push(...x.allStreams().map((stream) => ({ source: x, stream })));
+  } else {
+    logger.info('X source off: set X_BEARER_TOKEN to poll mentions');
+  }
+  if (config.replayCsv) {
+    const replay = new ReplaySource({
+      path: config.replayCsv,
+      speed: Number(config.replaySpeed),
+      chunkSize: config.replayChunk,
+      logger,
+    });
+    streams.push(...replay.allStreams().map((stream) => ({ source: replay, stream })));
+  }
+  if (streams.length === 0) return null;
+  return new Poller({
+    streams,
+    scorer: slot,
+    store,
+    interval: /^\d+$/.test(config.pollInterval) ? Number(config.pollInterval) : config.pollInterval,
+    logger,
+  });
+}
+
+interface Running {
+  slot: ScorerSlot;
+  poller: Poller | null;
+  predictionLog: PredictionLog;
+  store: Store;
+}
+
+function installShutdown(app: ReturnType<typeof buildServer>, running: Running, logger: Logger, graceMs: number): void {
+  const { slot, poller, predictionLog, store } = running;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -80,6 +167,9 @@ function installShutdown(app: ReturnType<typeof buildServer>, slot: ScorerSlot, 
     force.unref();
     app
       .close()
+      .then(() => poller?.stop()) // waits for the poll in flight
+      .then(() => predictionLog.flush())
+      .then(() => store.close())
       .then(() => {
         const state = slot.current();
         if (state.ready) state.scorer.dispose();

@@ -14,16 +14,25 @@ import fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../config/schema';
 import type { Logger } from '../log';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Explained, Prediction } from '../sentiment/types';
+import type { Store, StoredPrediction } from '../store/types';
+import type { PredictionLog } from '../feedback/prediction-log';
+import { FEEDBACK_ROUTES, feedbackRoutes } from './feedback-route';
 
 export interface ServerDeps {
   slot: ScorerSlot;
   config: Pick<Config, 'maxBodyBytes' | 'maxTextChars' | 'maxTexts'>;
   logger: Logger;
+  /** With a store, predictions get an id (kept for feedback) and /feedback is served. */
+  store?: Store;
+  predictionLog?: PredictionLog;
+  /** Metrics of other parts (the poller) served on the same /metrics. */
+  registries?: Registry[];
 }
 
 /** An error with the status and the `{code, message}` the client gets. */
@@ -259,7 +268,14 @@ function quotedHeader(v: string | undefined): string {
   return JSON.stringify(v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?'));
 }
 
-export function buildServer({ slot, config, logger }: ServerDeps): FastifyInstance {
+export function buildServer({
+  slot,
+  config,
+  logger,
+  store,
+  predictionLog,
+  registries = [],
+}: ServerDeps): FastifyInstance {
   const app = fastify({
     loggerInstance: logger,
     bodyLimit: config.maxBodyBytes,
@@ -277,6 +293,16 @@ export function buildServer({ slot, config, logger }: ServerDeps): FastifyInstan
     } catch (err) {
       done(err as Error, undefined);
     }
+  });
+
+  // Graceful close: requests already in flight finish, and their connections close right after (without
+  // this, a keep-alive connection that was busy at close() would hold it open for the keep-alive timeout).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -344,7 +370,7 @@ export function buildServer({ slot, config, logger }: ServerDeps): FastifyInstan
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0].slice(0, 200);
-    const routes = Object.entries(ROUTES)
+    const routes = Object.entries({ ...ROUTES, ...(store ? FEEDBACK_ROUTES : {}) })
       .flatMap(([url, methods]) => methods.map((m) => `${m} ${url}`))
       .join(', ');
     return reply.code(404).send(errorBody('not_found', `no route for ${request.method} ${path}; routes: ${routes}`));
@@ -375,8 +401,9 @@ export function buildServer({ slot, config, logger }: ServerDeps): FastifyInstan
   });
 
   app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    const merged = registries.length ? Registry.merge([metrics.registry, ...registries]) : metrics.registry;
+    reply.header('content-type', merged.contentType);
+    return merged.metrics();
   });
 
   app.post('/predict', async (request) => {
@@ -410,9 +437,28 @@ export function buildServer({ slot, config, logger }: ServerDeps): FastifyInstan
     }
 
     for (const p of predictions) metrics.predictions.inc({ label: p.label });
+    if (predictionLog) {
+      // An id per prediction, kept (write-behind) so POST /feedback can judge it later.
+      const texts = input.kind === 'single' ? [input.text] : input.texts;
+      const createdAt = new Date().toISOString();
+      const kept: StoredPrediction[] = predictions.map((p, i) => ({
+        id: randomUUID(),
+        kind: 'api',
+        text: texts[i],
+        label: p.label,
+        probabilities: p.probabilities,
+        modelVersion: p.modelVersion,
+        createdAt,
+      }));
+      predictionLog.record(kept);
+      predictions = predictions.map((p, i) => ({ id: kept[i].id, ...p }));
+      if (explained) explained = { id: kept[0].id, ...explained };
+    }
     if (input.kind === 'batch') return { predictions };
     return { prediction: explained ?? predictions[0] };
   });
+
+  if (store) app.register(feedbackRoutes, { store, maxBodyBytes: config.maxBodyBytes, pending: predictionLog });
 
   return app as unknown as FastifyInstance;
 }

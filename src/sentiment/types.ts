@@ -3,6 +3,8 @@ export type { Label } from '../train/dataset';
 export { LABELS } from '../train/dataset';
 
 export interface Prediction {
+  /** Set once the prediction is kept (HTTP API, chat replies): what feedback points at. */
+  id?: string;
   label: Label;
   /** Probability of the chosen label. */
   confidence: number;

@@ -15,6 +15,14 @@ import autocannon from 'autocannon';
 import { loadScorer } from '../sentiment/load';
 import { readLabelledCsv } from './dataset';
 import { scoreWithAfinn, scoreWithVader } from './peers';
+import { Poller } from '../mentions/poller';
+import { ReplaySource } from '../mentions/replay-source';
+import { openStore } from '../store/open';
+import type { Scorer } from '../sentiment/types';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
 
 const MODEL = 'models/sentinel-bilstm';
 
@@ -89,19 +97,54 @@ async function httpRps(texts: string[], duration: number, connections: number) {
       url: `http://127.0.0.1:${port}`,
       connections,
       duration,
-      requests: texts
-        .slice(0, 50)
-        .map((text) => ({
-          method: 'POST',
-          path: '/predict',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ text }),
-        })),
+      requests: texts.slice(0, 50).map((text) => ({
+        method: 'POST',
+        path: '/predict',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+      })),
     });
     const failed = result.errors + result.timeouts + result.non2xx;
     return { rps: result.requests.average, latencyP50: result.latency.p50, failed };
   } finally {
     child.kill('SIGTERM');
+  }
+}
+
+/**
+ * Mentions/s from source to scored and stored: the whole replay through the poller (one scoring batch
+ * and one store transaction per chunk), on a fresh SQLite file or a fresh PostgreSQL schema.
+ */
+async function pipeline(scorer: Scorer, csv: string, databaseUrl?: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
+  const schema = `bench_${process.pid}_${Date.now()}`;
+  const store = await openStore({ databaseUrl, sqlitePath: join(dir, 'bench.db'), postgresSchema: schema });
+  try {
+    const replay = new ReplaySource({ path: csv, chunkSize: 500 });
+    const poller = new Poller({
+      streams: replay.allStreams().map((stream) => ({ source: replay, stream })),
+      scorer,
+      store,
+    });
+    const started = performance.now();
+    let stored = 0;
+    for (;;) {
+      const reports = await poller.pollOnce();
+      const fetched = reports.reduce((n, r) => n + r.fetched, 0);
+      stored += reports.reduce((n, r) => n + r.stored, 0);
+      if (fetched === 0) break;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { mentions: stored, seconds: round(seconds, 2), per_s: Math.round(stored / seconds) };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    if (databaseUrl) {
+      const pg = new Client({ connectionString: databaseUrl });
+      await pg.connect();
+      await pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pg.end();
+    }
   }
 }
 
@@ -111,6 +154,8 @@ async function main(): Promise<void> {
       data: { type: 'string', default: 'test/fixtures/airline_val_sample.csv' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
+      stream: { type: 'string', default: '../shared/data/airline_stream.csv' },
+      'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/sentinel_test' },
     },
   });
   const texts = readLabelledCsv(values.data).map((r) => r.text);
@@ -126,6 +171,17 @@ async function main(): Promise<void> {
   const batch64 = await throughput((b) => scorer.score(b), texts, 64);
   const batch256 = await throughput((b) => scorer.score(b), texts, 256);
   const rssMb = process.memoryUsage().rss / 2 ** 20;
+
+  let pipelines: Record<string, unknown> = { skipped: `no replay file at ${values.stream}` };
+  if (existsSync(values.stream)) {
+    log(`pipeline: replay of ${values.stream} on SQLite…`);
+    const sqlite = await pipeline(scorer, values.stream);
+    log('pipeline: on PostgreSQL…');
+    const postgres = await pipeline(scorer, values.stream, values['database-url']).catch((err: Error) => ({
+      error: err.message,
+    }));
+    pipelines = { sqlite, postgres };
+  }
   scorer.dispose();
 
   log('peers…');
@@ -162,6 +218,7 @@ async function main(): Promise<void> {
     predict_http_rps: Math.round(http.rps),
     predict_http_latency_ms_p50: http.latencyP50,
     predict_http_failed: http.failed,
+    pipeline_replay: pipelines,
     peers,
   };
   process.stdout.write(JSON.stringify(result) + '\n');

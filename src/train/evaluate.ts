@@ -13,7 +13,7 @@ import { loadScorer } from '../sentiment/load';
 import { LABELS, readLabelledCsv, type Label, type LabelledText } from './dataset';
 import { argmaxLabel, evaluatePredictions, roundMetrics, type EvaluationMetrics } from './metrics';
 import { loadBaselineFile } from './baseline';
-import { scoreWithAfinn, scoreWithVader } from './peers';
+import { scoreWithAfinn, scoreWithVader, type PeerPrediction } from './peers';
 import { confusionPng, confusionSvg } from './confusion-chart';
 
 const HELP =
@@ -24,14 +24,31 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** Probabilities [neg, neu, pos] → metrics; binary data sets only compare negative with positive. */
-export function metricsFor(rows: readonly LabelledText[], probs: number[][]): EvaluationMetrics {
+/**
+ * Probabilities [neg, neu, pos] → metrics; binary data sets only compare negative with positive.
+ * `labels`: the system's own decisions when they are not the argmax (the lexicon tools use thresholds).
+ */
+export function metricsFor(
+  rows: readonly LabelledText[],
+  probs: number[][],
+  labels?: readonly Label[],
+): EvaluationMetrics {
   const binary = rows.every((r) => r.label !== 'neutral');
-  const predicted: Label[] = probs.map((p) => (binary ? (p[0] >= p[2] ? 'negative' : 'positive') : argmaxLabel(p)));
+  const predicted: Label[] = probs.map((p, i) =>
+    binary ? (p[0] >= p[2] ? 'negative' : 'positive') : (labels?.[i] ?? argmaxLabel(p)),
+  );
   return evaluatePredictions(
     rows.map((r) => r.label),
     predicted,
     probs,
+  );
+}
+
+export function peerMetrics(rows: readonly LabelledText[], predictions: PeerPrediction[]): EvaluationMetrics {
+  return metricsFor(
+    rows,
+    predictions.map((p) => [...p.probs]),
+    predictions.map((p) => p.label),
   );
 }
 
@@ -98,14 +115,8 @@ async function main(): Promise<void> {
   if (values.peers) {
     const texts = rows.map((r) => r.text);
     const peers: Record<string, EvaluationMetrics> = {
-      afinn_sentiment: metricsFor(
-        rows,
-        scoreWithAfinn(texts).map((p) => [...p.probs]),
-      ),
-      vader_sentiment: metricsFor(
-        rows,
-        scoreWithVader(texts).map((p) => [...p.probs]),
-      ),
+      afinn_sentiment: peerMetrics(rows, scoreWithAfinn(texts)),
+      vader_sentiment: peerMetrics(rows, scoreWithVader(texts)),
     };
     if (existsSync(values.baseline))
       peers.tfidf_logreg_baseline = metricsFor(rows, loadBaselineFile(values.baseline).predictProba(texts));

@@ -13,7 +13,7 @@ import { loadScorer } from '../sentiment/load';
 import { describeFiles, readManifest } from '../registry/manifest';
 import { LABELS, readLabelledCsv } from './dataset';
 import { roundMetrics, type EvaluationMetrics } from './metrics';
-import { metricsFor } from './evaluate';
+import { metricsFor, peerMetrics } from './evaluate';
 import { loadBaselineFile } from './baseline';
 import { scoreWithAfinn, scoreWithVader } from './peers';
 import { confusionPng } from './confusion-chart';
@@ -46,20 +46,8 @@ async function main(): Promise<void> {
       'TF-IDF + logistic regression (baseline)',
       metricsFor(rows, loadBaselineFile(values.baseline).predictProba(texts)),
     ],
-    [
-      'vader-sentiment (lexicon)',
-      metricsFor(
-        rows,
-        scoreWithVader(texts).map((p) => [...p.probs]),
-      ),
-    ],
-    [
-      'sentiment / AFINN (lexicon)',
-      metricsFor(
-        rows,
-        scoreWithAfinn(texts).map((p) => [...p.probs]),
-      ),
-    ],
+    ['vader-sentiment (lexicon)', peerMetrics(rows, scoreWithVader(texts))],
+    ['sentiment / AFINN (lexicon)', peerMetrics(rows, scoreWithAfinn(texts))],
   ];
   writeFileSync(
     join(dir, 'confusion.png'),

@@ -651,6 +651,32 @@ describe('with the shipped model', () => {
     expect(plain.json.prediction).not.toHaveProperty('words');
   });
 
+  it('close() (what SIGTERM does) lets an in-flight request finish, then refuses new ones', async () => {
+    // The real scorer, slowed down so the request is surely in flight when the server closes.
+    let started!: () => void;
+    const inFlight = new Promise<void>((r) => (started = r));
+    const slow: Scorer = {
+      info: scorer.info,
+      score: async (texts) => {
+        started();
+        await new Promise((r) => setTimeout(r, 300));
+        return scorer.score(texts);
+      },
+      explain: (text) => scorer.explain(text),
+      dispose: () => undefined,
+    };
+    const slot = new ScorerSlot();
+    slot.set(slow);
+    const other = await start(slot);
+    const pending = post(other.url, { text: 'delayed again, unbelievable' });
+    await inFlight;
+    await other.app.close();
+    const { status, json } = await pending;
+    expect(status).toBe(200);
+    expect(json.prediction.label).toBe('negative');
+    await expect(fetch(`${other.url}/health`)).rejects.toThrow();
+  });
+
   describe('bad input is still a 4xx with a specific message when a model is serving', () => {
     badInputSuite(() => server.url);
   });

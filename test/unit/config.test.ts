@@ -35,6 +35,16 @@ describe('loadConfig', () => {
       modelDir: 'models/sentinel-bilstm',
       scorerMaxBatch: 64,
       dataDir: 'data',
+      sqlitePath: 'data/sentinel.db',
+      xApiUrl: 'https://api.x.com/2/',
+      xStreams: ['AirParadis=@AirParadis -is:retweet'],
+      xMaxPagesPerPoll: 10,
+      xMaxResults: 100,
+      xMaxAttempts: 5,
+      xTimeoutMs: 10_000,
+      pollInterval: '60',
+      replaySpeed: 'Infinity',
+      replayChunk: 500,
     } satisfies Config);
   });
 

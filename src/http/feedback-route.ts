@@ -1,0 +1,301 @@
+/**
+ * The feedback API, a fastify plugin (register it with `app.register(feedbackRoutes, { store, maxBodyBytes })`):
+ *
+ *   POST   /feedback           {"prediction_id", "user", "correct", "true_label"?}  → 201 {"recorded": true}
+ *   DELETE /feedback           {"prediction_id", "user"}                            → 200 {"retracted": bool}
+ *   GET    /feedback/accuracy                                                       → 200 {"models": [...]}
+ *
+ * Same standard as /predict (src/http/server.ts): JSON only, a body limit, zod validation with one
+ * specific message per problem, and every error as `{"error": {"code", "message"}}`. The plugin is
+ * self-contained (its own JSON parser, error handler and 405s, encapsulated to its routes), so it behaves
+ * the same alone in a test app and inside buildServer. The rules themselves live in src/feedback.
+ */
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  InvalidVoteError,
+  MAX_ID_CHARS,
+  UnknownPredictionError,
+  productionAccuracy,
+  recordFeedback,
+  retractFeedback,
+} from '../feedback/feedback';
+import { LABELS } from '../sentiment/types';
+import type { Store } from '../store/types';
+import type { PredictionLog } from '../feedback/prediction-log';
+import { ApiError } from './server';
+
+export interface FeedbackRouteOptions {
+  store: Store;
+  maxBodyBytes: number;
+  /** Predictions handed out but not yet written (the /predict write-behind): flushed before a vote looks them up. */
+  pending?: PredictionLog;
+}
+
+/** The routes this plugin serves (for a server's route listing; the plugin answers 405s itself). */
+export const FEEDBACK_ROUTES: Record<string, string[]> = {
+  '/feedback': ['POST', 'DELETE'],
+  '/feedback/accuracy': ['GET'],
+};
+const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+const VOTE_FIELDS = ['prediction_id', 'user', 'correct', 'true_label'] as const;
+const RETRACT_FIELDS = ['prediction_id', 'user'] as const;
+const VOTE_EXAMPLE =
+  'send {"prediction_id": "...", "user": "...", "correct": true or false, "true_label": "negative" | "neutral" | "positive" (optional)}';
+const RETRACT_EXAMPLE = 'send {"prediction_id": "...", "user": "..."}';
+const LABEL_LIST = LABELS.map((l) => `"${l}"`).join(', ');
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return 'a string';
+  if (typeof v === 'number') return 'a number';
+  if (typeof v === 'boolean') return 'a boolean';
+  return typeof v;
+}
+
+/** A client value quoted back in a message, bounded. */
+function quoted(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.length > 50 ? `${v.slice(0, 50)}…` : v) : kindOf(v);
+}
+
+type Ctx = z.core.$RefinementCtx;
+function reject(ctx: Ctx, code: string, message: string): void {
+  ctx.addIssue({ code: 'custom', message, params: { code } });
+}
+
+function missing(name: string, example: string) {
+  return (iss: { input: unknown }) => (iss.input === undefined ? `"${name}" is missing: ${example}` : undefined);
+}
+
+function idSchema(name: string, example: string) {
+  return z
+    .string({ error: (iss) => missing(name, example)(iss) ?? `"${name}" must be a string, got ${kindOf(iss.input)}` })
+    .superRefine((s, ctx) => {
+      const code = name === 'user' ? 'invalid_user' : 'invalid_prediction_id';
+      if (s.trim() === '') return reject(ctx, code, `"${name}" is empty`);
+      if (s.length > MAX_ID_CHARS)
+        reject(ctx, code, `"${name}" is ${s.length} characters long; the limit is ${MAX_ID_CHARS}`);
+    });
+}
+
+function envelope(fields: readonly string[], example: string) {
+  return z.strictObject(Object.fromEntries(fields.map((f) => [f, z.unknown().optional()])), {
+    error: (iss) =>
+      iss.code === 'invalid_type'
+        ? `request body must be a JSON object: ${example}; got ${kindOf(iss.input)}`
+        : undefined,
+  });
+}
+
+const voteSchema = z.object({
+  prediction_id: idSchema('prediction_id', VOTE_EXAMPLE),
+  user: idSchema('user', VOTE_EXAMPLE),
+  correct: z.boolean({
+    error: (iss) =>
+      missing('correct', VOTE_EXAMPLE)(iss) ?? `"correct" must be true or false, got ${quoted(iss.input)}`,
+  }),
+  // null is taken as "no true label", as clients often send it for an absent optional field.
+  true_label: z
+    .enum(LABELS, { error: (iss) => `"true_label" must be one of ${LABEL_LIST}; got ${quoted(iss.input)}` })
+    .nullish(),
+});
+
+const retractSchema = z.object({
+  prediction_id: idSchema('prediction_id', RETRACT_EXAMPLE),
+  user: idSchema('user', RETRACT_EXAMPLE),
+});
+
+const FIELD_CODES: Record<string, string> = {
+  prediction_id: 'invalid_prediction_id',
+  user: 'invalid_user',
+  correct: 'invalid_correct',
+  true_label: 'invalid_true_label',
+};
+
+/** The first problem of a failed parse, as the API's error. */
+function toApiError(error: z.ZodError, allowed: readonly string[], body?: unknown): ApiError {
+  const issue = error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k.slice(0, 100))).join(', ');
+    return new ApiError(
+      400,
+      'unknown_field',
+      `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}; allowed: ${allowed.join(', ')}`,
+    );
+  }
+  if (issue.code === 'custom') return new ApiError(400, String(issue.params?.code ?? 'invalid_body'), issue.message);
+  const field = issue.path[0];
+  if (field === undefined) return new ApiError(400, 'invalid_body', issue.message);
+  const given =
+    typeof body === 'object' && body !== null && Object.hasOwn(body, field)
+      ? (body as Record<PropertyKey, unknown>)[field]
+      : undefined;
+  if (issue.code === 'invalid_type' && given === undefined) {
+    return new ApiError(400, 'missing_field', issue.message);
+  }
+  return new ApiError(400, FIELD_CODES[String(field)] ?? 'invalid_body', issue.message);
+}
+
+function parseBody<T>(body: unknown, fields: readonly string[], example: string, schema: z.ZodType<T>): T {
+  if (body === undefined) {
+    throw new ApiError(400, 'missing_body', `request body is missing: ${example} with Content-Type: application/json`);
+  }
+  const env = envelope(fields, example).safeParse(body);
+  if (!env.success) throw toApiError(env.error, fields);
+  const r = schema.safeParse(body);
+  if (!r.success) throw toApiError(r.error, fields, body);
+  return r.data;
+}
+
+function parseJson(body: string): unknown {
+  if (body.length === 0) throw new ApiError(400, 'missing_body', 'request body is empty: send a JSON object');
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
+    throw new ApiError(400, 'malformed_json', `request body is not valid JSON: ${reason}`);
+  }
+}
+
+function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+function quotedHeader(v: string | undefined): string {
+  if (!v) return 'none';
+  return JSON.stringify(v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?'));
+}
+
+/** A store failure: logged with its cause, a generic 500 to the client. */
+function storageFailed(request: FastifyRequest, err: unknown, what: string): ApiError {
+  request.log.error({ err }, `feedback: ${what} failed`);
+  return new ApiError(500, 'storage_failed', `could not ${what}; the error was logged with request id ${request.id}`);
+}
+
+function coreError(err: unknown): ApiError | undefined {
+  if (err instanceof UnknownPredictionError) {
+    return new ApiError(
+      404,
+      'unknown_prediction',
+      `no prediction with id ${quoted(err.predictionId)}: use the id returned with the prediction`,
+    );
+  }
+  if (err instanceof InvalidVoteError) return new ApiError(400, err.code, err.message);
+  return undefined;
+}
+
+export const feedbackRoutes: FastifyPluginAsync<FeedbackRouteOptions> = async (
+  app,
+  { store, maxBodyBytes, pending },
+) => {
+  // Encapsulated to this plugin: JSON only (anything else is a 415), parsed by us so errors are specific.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxBodyBytes }, (_req, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = err.statusCode ?? 500;
+    if (err instanceof ApiError) return reply.code(status).send(errorBody(err.code, err.message));
+    switch (err.code) {
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply
+          .code(415)
+          .send(
+            errorBody(
+              'unsupported_media_type',
+              `Content-Type must be application/json, got ${quotedHeader(request.headers['content-type'])}`,
+            ),
+          );
+      case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+        const given = Number(request.headers['content-length']);
+        const size = Number.isFinite(given) && given > 0 ? ` (got ${given} bytes)` : '';
+        return reply
+          .code(413)
+          .send(errorBody('body_too_large', `request body is larger than the limit of ${maxBodyBytes} bytes${size}`));
+      }
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.code(400).send(errorBody('missing_body', 'request body is empty: send a JSON object'));
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.code(400).send(errorBody('malformed_json', 'request body is not valid JSON'));
+    }
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(
+        errorBody(
+          String(err.code ?? 'bad_request')
+            .replace(/^FST_ERR_/, '')
+            .toLowerCase(),
+          err.message,
+        ),
+      );
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply
+      .code(500)
+      .send(errorBody('internal_error', `internal error; it was logged with request id ${request.id}`));
+  });
+
+  // A known path with the wrong method is a 405 naming the right ones.
+  for (const [url, allowed] of Object.entries(FEEDBACK_ROUTES)) {
+    app.route({
+      method: ALL_METHODS.filter((m) => !allowed.includes(m)),
+      url,
+      handler: async (request, reply) =>
+        reply
+          .code(405)
+          .header('allow', allowed.join(', '))
+          .send(
+            errorBody('method_not_allowed', `${request.method} is not allowed on ${url}; use ${allowed.join(' or ')}`),
+          ),
+    });
+  }
+
+  app.post('/feedback', { bodyLimit: maxBodyBytes }, async (request, reply) => {
+    const body = parseBody(request.body, VOTE_FIELDS, VOTE_EXAMPLE, voteSchema);
+    try {
+      if (pending?.has(body.prediction_id)) await pending.flush();
+      await recordFeedback(store, {
+        predictionId: body.prediction_id,
+        userId: body.user,
+        correct: body.correct,
+        ...(body.true_label ? { trueLabel: body.true_label } : {}),
+        source: 'http',
+      });
+    } catch (err) {
+      throw coreError(err) ?? storageFailed(request, err, 'record the vote');
+    }
+    return reply.code(201).send({ recorded: true });
+  });
+
+  app.delete('/feedback', { bodyLimit: maxBodyBytes }, async (request) => {
+    const body = parseBody(request.body, RETRACT_FIELDS, RETRACT_EXAMPLE, retractSchema);
+    try {
+      return { retracted: await retractFeedback(store, body.prediction_id, body.user) };
+    } catch (err) {
+      throw coreError(err) ?? storageFailed(request, err, 'retract the vote');
+    }
+  });
+
+  app.get('/feedback/accuracy', async (request) => {
+    try {
+      const rows = await productionAccuracy(store);
+      return {
+        models: rows.map((r) => ({
+          model_version: r.modelVersion,
+          votes: r.votes,
+          correct: r.correct,
+          accuracy: r.accuracy,
+        })),
+      };
+    } catch (err) {
+      throw storageFailed(request, err, 'read the accuracy');
+    }
+  });
+};

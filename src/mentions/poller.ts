@@ -1,0 +1,342 @@
+/**
+ * The poller: for each stream, checkpoint → source.fetch → scorer.score (one batch) → store.saveMentions
+ * → store.setCheckpoint → onScored. The checkpoint advances only once the mentions are stored, and the
+ * store's writes are idempotent, so a crash anywhere loses nothing and duplicates nothing: at worst the
+ * last fetch is read and stored again.
+ *
+ * - Checkpoints are kept per source and stream, under the key `<source name>:<stream>` (a replay of
+ *   `Delta` and an X stream `Delta` never share one).
+ * - Scheduling: node-cron, every `interval` (seconds, or a cron expression), `noOverlap` plus a guard of
+ *   our own: a tick that finds a poll in flight is skipped. `pollOnce()` runs one poll of every stream
+ *   now (after the one in flight, if any): for tests and replays.
+ * - `stop()`: no new polls; aborts waits inside the source (an X rate-limit reset can be 15 minutes
+ *   away) and waits for the poll in flight to finish storing and checkpointing. It does not close the
+ *   store, which is shared: the composition root closes it after `stop()`.
+ * - Faults are per stream: an error is logged and counted and the other streams go on. An `XAuthError`
+ *   pauses every stream of that source, reported once (log + `onError`) until `resume()`. With a
+ *   `ScorerSlot` that is not ready, nothing is fetched (X bills reads) and the poll reports `not_ready`.
+ * - Metrics (prom-client): `sentinel_polls_total{stream,result}`, `sentinel_mentions_stored_total{stream}`
+ *   (new rows only), `sentinel_mentions_fetched_total{stream}`, in the registry given (or a private one).
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import { Counter, Registry } from 'prom-client';
+import type { Logger } from '../log';
+import { ScorerSlot } from '../sentiment/scorer-slot';
+import type { Scorer } from '../sentiment/types';
+import type { Store } from '../store/types';
+import type { MentionSource, ScoredMention } from './types';
+import { XAuthError, XRateLimitError } from './x-source';
+
+export interface PollerStream {
+  source: MentionSource;
+  stream: string;
+}
+
+export type PollResult = 'ok' | 'error' | 'paused' | 'not_ready' | 'rate_limited' | 'aborted';
+
+export interface StreamReport {
+  source: string;
+  stream: string;
+  result: PollResult;
+  fetched: number;
+  /** New rows (the store ignores tweets it already has). */
+  stored: number;
+  checkpoint: string | null;
+  error?: string;
+}
+
+export interface PollerError {
+  source: string;
+  stream: string;
+  error: Error;
+  /** True when the source is now paused (auth refused): reported once, not on every poll. */
+  paused: boolean;
+}
+
+export interface PollerOptions {
+  streams: PollerStream[];
+  /** A fixed scorer, or the slot the model is hot-swapped in (read at each poll). */
+  scorer: Scorer | ScorerSlot;
+  store: Store;
+  /** Seconds (number or digits) or a cron expression (5 or 6 fields); default 60 s. */
+  interval?: number | string;
+  /** Poll as soon as `start()` is called (default true), not only at the first tick. */
+  pollOnStart?: boolean;
+  /** Called with each stream's newly scored mentions, oldest first, after they are stored and checkpointed. */
+  onScored?: (stream: string, mentions: ScoredMention[]) => void | Promise<void>;
+  onError?: (e: PollerError) => void;
+  registry?: Registry;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+}
+
+export class Poller {
+  readonly cronExpression: string;
+  readonly registry: Registry;
+  private readonly opts: PollerOptions;
+  private readonly polls: Counter<'stream' | 'result'>;
+  private readonly stored: Counter<'stream'>;
+  private readonly fetched: Counter<'stream'>;
+  private readonly paused = new Map<MentionSource, string>();
+  private notReadyReported = false;
+  private task?: ScheduledTask;
+  private inFlight: Promise<StreamReport[]> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private abort = new AbortController();
+  private stopping = false;
+
+  constructor(opts: PollerOptions) {
+    if (opts.streams.length === 0) throw new Error('Poller: no stream to poll');
+    this.opts = opts;
+    this.cronExpression = toCronExpression(opts.interval ?? 60);
+    this.registry = opts.registry ?? new Registry();
+    this.polls = counter(this.registry, 'sentinel_polls_total', 'Polls of a mention stream, by stream and result', [
+      'stream',
+      'result',
+    ]);
+    this.stored = counter(
+      this.registry,
+      'sentinel_mentions_stored_total',
+      'Mentions scored and newly stored, by stream',
+      ['stream'],
+    );
+    this.fetched = counter(
+      this.registry,
+      'sentinel_mentions_fetched_total',
+      'Mentions fetched from sources, by stream',
+      ['stream'],
+    );
+  }
+
+  /** Schedules the polls. */
+  start(): void {
+    if (this.task) return;
+    this.stopping = false;
+    this.abort = new AbortController();
+    const logger = this.opts.logger;
+    const quiet = () => undefined;
+    this.task = cron.schedule(this.cronExpression, () => this.tick(), {
+      name: 'sentinel-poller',
+      noOverlap: true,
+      // node-cron logs to the console by default: route it to ours (or nowhere). A tick skipped because
+      // the previous poll still runs is expected with slow polls: debug, not a warning every second.
+      logger: logger
+        ? {
+            info: (m) => logger.debug({ component: 'node-cron' }, String(m)),
+            warn: (m) =>
+              (/overlap/i.test(m) ? logger.debug : logger.warn).call(logger, { component: 'node-cron' }, String(m)),
+            error: (m, err) => logger.error({ component: 'node-cron', err: err ?? m }, String(m)),
+            debug: (m) => logger.debug({ component: 'node-cron' }, String(m)),
+          }
+        : { info: quiet, warn: quiet, error: quiet, debug: quiet },
+    });
+    logger?.info(
+      { cron: this.cronExpression, streams: this.opts.streams.map((s) => `${s.source.name}:${s.stream}`) },
+      'poller started',
+    );
+    if (this.opts.pollOnStart !== false) void this.tick();
+  }
+
+  /** Stops scheduling, aborts source waits, and resolves once the poll in flight is done. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const task = this.task;
+    this.task = undefined;
+    if (task) await task.destroy();
+    this.abort.abort(new Error('the poller is stopping'));
+    await this.queue.catch(() => undefined);
+    this.opts.logger?.info('poller stopped');
+  }
+
+  /** One poll of every stream, now (after the poll in flight, if any). */
+  pollOnce(): Promise<StreamReport[]> {
+    const run = this.queue.then(() => this.runAll());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** True while a poll runs. */
+  busy(): boolean {
+    return this.inFlight !== null;
+  }
+
+  /** Sources paused after refusing the credentials, with the reason. */
+  pausedSources(): Array<{ source: string; reason: string }> {
+    return [...this.paused].map(([s, reason]) => ({ source: s.name, reason }));
+  }
+
+  /** Lets a paused source be polled again (e.g. after the token was fixed and the source rebuilt). */
+  resume(sourceName: string): void {
+    for (const s of this.paused.keys()) if (s.name === sourceName) this.paused.delete(s);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    if (this.inFlight) {
+      this.opts.logger?.debug('poll skipped: the previous one is still running');
+      return;
+    }
+    await this.pollOnce();
+  }
+
+  private async runAll(): Promise<StreamReport[]> {
+    const reports: StreamReport[] = [];
+    const run = (async () => {
+      for (const s of this.opts.streams) {
+        if (this.stopping && this.abort.signal.aborted) break;
+        reports.push(await this.pollStream(s));
+      }
+      return reports;
+    })();
+    this.inFlight = run;
+    try {
+      return await run;
+    } finally {
+      this.inFlight = null;
+    }
+  }
+
+  private async pollStream({ source, stream }: PollerStream): Promise<StreamReport> {
+    const key = `${source.name}:${stream}`;
+    const report: StreamReport = { source: source.name, stream, result: 'ok', fetched: 0, stored: 0, checkpoint: null };
+    const { store, logger } = this.opts;
+    const finish = (result: PollResult, error?: Error) => {
+      report.result = result;
+      if (error) report.error = error.message;
+      this.polls.inc({ stream, result });
+      return report;
+    };
+    if (this.paused.has(source)) return finish('paused');
+
+    const scorer = this.currentScorer();
+    if (!scorer) return finish('not_ready');
+
+    try {
+      const checkpoint = await store.getCheckpoint(key);
+      report.checkpoint = checkpoint;
+      const started = performance.now();
+      const { mentions, checkpoint: next } = await source.fetch(stream, checkpoint, this.abort.signal);
+      report.fetched = mentions.length;
+      this.fetched.inc({ stream }, mentions.length);
+
+      let scored: ScoredMention[] = [];
+      if (mentions.length > 0) {
+        const predictions = await scorer.score(mentions.map((m) => m.text));
+        if (predictions.length !== mentions.length) {
+          throw new Error(`the scorer returned ${predictions.length} predictions for ${mentions.length} texts`);
+        }
+        scored = mentions.map((m, i) => ({ ...m, prediction: predictions[i] }));
+        report.stored = await store.saveMentions(scored);
+        this.stored.inc({ stream }, report.stored);
+      }
+      // Only now, with the mentions stored, may the checkpoint move.
+      if (next !== null && next !== checkpoint) {
+        await store.setCheckpoint(key, next);
+        report.checkpoint = next;
+      }
+      logger?.info(
+        {
+          source: source.name,
+          stream,
+          fetched: mentions.length,
+          stored: report.stored,
+          checkpoint: report.checkpoint,
+          ms: Math.round(performance.now() - started),
+        },
+        `polled ${key}: ${mentions.length} mention(s), ${report.stored} new`,
+      );
+      finish('ok');
+      if (scored.length > 0 && this.opts.onScored) {
+        try {
+          await this.opts.onScored(stream, scored);
+        } catch (err) {
+          logger?.error({ err, stream }, `onScored failed for ${key} (the mentions are stored)`);
+        }
+      }
+      return report;
+    } catch (err) {
+      return finish(...this.handleError(source, stream, key, err as Error));
+    }
+  }
+
+  private handleError(source: MentionSource, stream: string, key: string, error: Error): [PollResult, Error] {
+    const logger = this.opts.logger;
+    if (this.abort.signal.aborted) {
+      logger?.info({ stream: key }, `poll of ${key} aborted: the poller is stopping (checkpoint unchanged)`);
+      return ['aborted', error];
+    }
+    if (error instanceof XAuthError) {
+      this.paused.set(source, error.message);
+      const streams = this.opts.streams.filter((s) => s.source === source).map((s) => s.stream);
+      logger?.error(
+        { source: source.name, streams, status: error.status },
+        `${error.message}. Source ${source.name} PAUSED (streams ${streams.join(', ')}); the others go on.`,
+      );
+      this.report({ source: source.name, stream, error, paused: true });
+      return ['paused', error];
+    }
+    if (error instanceof XRateLimitError) {
+      logger?.warn(
+        { stream: key, resetAt: new Date(error.resetAt).toISOString() },
+        `poll of ${key} postponed: ${error.message}`,
+      );
+      return ['rate_limited', error];
+    }
+    logger?.error(
+      { stream: key, error: error.message, kind: error.name },
+      `poll of ${key} failed (checkpoint unchanged, retried next poll): ${error.message}`,
+    );
+    this.report({ source: source.name, stream, error, paused: false });
+    return ['error', error];
+  }
+
+  private report(e: PollerError): void {
+    try {
+      this.opts.onError?.(e);
+    } catch (err) {
+      this.opts.logger?.error({ err }, 'onError hook failed');
+    }
+  }
+
+  private currentScorer(): Scorer | undefined {
+    const s = this.opts.scorer;
+    if (!(s instanceof ScorerSlot)) return s;
+    const state = s.current();
+    if (state.ready) {
+      this.notReadyReported = false;
+      return state.scorer;
+    }
+    if (!this.notReadyReported) {
+      this.notReadyReported = true;
+      this.opts.logger?.warn({ reason: state.reason }, `polls skipped until a model is loaded: ${state.reason}`);
+    }
+    return undefined;
+  }
+}
+
+/** Seconds (a divisor of a minute, an hour or a day) or a cron expression → a node-cron expression. */
+export function toCronExpression(interval: number | string): string {
+  const raw = typeof interval === 'string' ? interval.trim() : interval;
+  if (typeof raw === 'number' || /^\d+$/.test(raw)) {
+    const s = Number(raw);
+    if (!Number.isInteger(s) || s < 1)
+      throw new Error(
+        `poll interval: expected a whole number of seconds ≥ 1 or a cron expression, got ${JSON.stringify(interval)}`,
+      );
+    if (s < 60 && 60 % s === 0) return s === 1 ? '* * * * * *' : `*/${s} * * * * *`;
+    if (s % 60 === 0 && s < 3600 && 60 % (s / 60) === 0) return s === 60 ? '0 * * * * *' : `0 */${s / 60} * * * *`;
+    if (s % 3600 === 0 && s <= 86_400 && 24 % (s / 3600) === 0)
+      return s === 3600 ? '0 0 * * * *' : `0 0 */${s / 3600} * * *`;
+    throw new Error(
+      `poll interval: ${s} s cannot be scheduled evenly by cron; use a divisor of 60 s, of 60 min or of 24 h (e.g. 30, 60, 300), or a cron expression`,
+    );
+  }
+  if (!cron.validate(raw))
+    throw new Error(`poll interval: ${JSON.stringify(raw)} is neither a number of seconds nor a valid cron expression`);
+  return raw;
+}
+
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}

@@ -1,0 +1,34 @@
+import type { Label, Prediction } from '../sentiment/types';
+
+/** A mention as it comes from a source, before scoring. Ids are strings: 18-digit ids do not fit a double. */
+export interface Mention {
+  id: string;
+  /** The stream it belongs to (one per configured query / airline). */
+  stream: string;
+  createdAt: string; // ISO-8601
+  text: string;
+  authorId?: string;
+  authorHandle?: string;
+  lang?: string;
+  metrics?: { retweets?: number; replies?: number; likes?: number; quotes?: number };
+  /** A human label, when the source has one (replayed labelled data): used only to score alerts against an oracle. */
+  humanLabel?: Label;
+}
+
+export interface ScoredMention extends Mention {
+  prediction: Prediction;
+}
+
+/** One fetch of new mentions for a stream, oldest first, and where the next fetch should start. */
+export interface FetchResult {
+  mentions: Mention[];
+  /** The checkpoint to store once these mentions are stored (opaque to the poller). */
+  checkpoint: string | null;
+}
+
+/** The port a poller reads from: the X API, or a CSV replay. */
+export interface MentionSource {
+  readonly name: string;
+  /** `signal` aborts waits (rate limits, backoff) so a shutdown does not sit out a 15-minute X reset. */
+  fetch(stream: string, checkpoint: string | null, signal?: AbortSignal): Promise<FetchResult>;
+}

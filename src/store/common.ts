@@ -1,0 +1,323 @@
+/**
+ * What the SQLite and PostgreSQL stores share: input checks and normalisation done before anything is
+ * written, so both backends store (and refuse) exactly the same things.
+ */
+import type { ScoredMention } from '../mentions/types';
+import { LABELS, type Label } from '../sentiment/types';
+import type { AlertRecord, MessageLink, StoredPrediction, Vote } from './types';
+
+/** The prediction id of a scored mention: feedback and message links point at it. */
+export function mentionPredictionId(tweetId: string): string {
+  return `x:${tweetId}`;
+}
+
+/** A write or read the store refuses because its input is wrong (not a database failure). */
+export class StoreInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreInputError';
+  }
+}
+
+/** A timestamp as stored: ISO-8601 in UTC with milliseconds, so text order is time order (SQLite). */
+export function toIso(value: string, what: string): string {
+  const ms = typeof value === 'string' && value.trim() !== '' ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new StoreInputError(`${what} is not a valid timestamp: ${JSON.stringify(value)}`);
+  const iso = new Date(ms).toISOString();
+  // Years outside 0000-9999 would print as ±YYYYYY and break text ordering.
+  if (!/^\d{4}-/.test(iso)) throw new StoreInputError(`${what} is out of range: ${JSON.stringify(value)}`);
+  return iso;
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** PostgreSQL text cannot hold NUL characters; both stores drop them so they behave the same. */
+export function clean(s: string): string {
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '') : s;
+}
+
+function required(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new StoreInputError(`${what} must be a non-empty string`);
+  return clean(value);
+}
+
+function optional(value: unknown, what: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw new StoreInputError(`${what} must be a string`);
+  return clean(value);
+}
+
+function label(value: unknown, what: string): Label {
+  if (!(LABELS as readonly unknown[]).includes(value)) {
+    throw new StoreInputError(`${what} must be one of ${LABELS.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as Label;
+}
+
+function probabilities(value: unknown, what: string): Record<Label, number> {
+  if (typeof value !== 'object' || value === null) throw new StoreInputError(`${what} must be an object`);
+  const p = value as Record<string, unknown>;
+  const out = {} as Record<Label, number>;
+  for (const l of LABELS) {
+    const v = p[l];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new StoreInputError(`${what}.${l} must be a finite number`);
+    out[l] = v;
+  }
+  return out;
+}
+
+export interface PredictionRow {
+  id: string;
+  kind: StoredPrediction['kind'];
+  text: string;
+  label: Label;
+  probabilities: string; // JSON
+  modelVersion: string;
+  createdAt: string;
+}
+
+export function predictionRow(p: StoredPrediction): PredictionRow {
+  const id = required(p.id, 'prediction id');
+  const what = `prediction ${JSON.stringify(id)}`;
+  if (!['mention', 'command', 'api'].includes(p.kind)) {
+    throw new StoreInputError(`${what}: kind must be mention, command or api; got ${JSON.stringify(p.kind)}`);
+  }
+  return {
+    id,
+    kind: p.kind,
+    text: typeof p.text === 'string' ? clean(p.text) : required(p.text, `${what}: text`),
+    label: label(p.label, `${what}: label`),
+    probabilities: JSON.stringify(probabilities(p.probabilities, `${what}: probabilities`)),
+    modelVersion: required(p.modelVersion, `${what}: modelVersion`),
+    createdAt: toIso(p.createdAt, `${what}: createdAt`),
+  };
+}
+
+export interface MentionRow {
+  id: string;
+  stream: string;
+  authorId: string | null;
+  authorHandle: string | null;
+  createdAt: string;
+  text: string;
+  lang: string | null;
+  metrics: string | null; // JSON
+  humanLabel: Label | null;
+  prediction: PredictionRow;
+}
+
+export function mentionRow(m: ScoredMention, storedAt: string): MentionRow {
+  const id = required(m.id, 'mention id');
+  const what = `mention ${JSON.stringify(id)}`;
+  if (typeof m.text !== 'string') throw new StoreInputError(`${what}: text must be a string`);
+  const createdAt = toIso(m.createdAt, `${what}: createdAt`);
+  const p = m.prediction;
+  if (typeof p !== 'object' || p === null) throw new StoreInputError(`${what}: has no prediction`);
+  const text = clean(m.text);
+  return {
+    id,
+    stream: required(m.stream, `${what}: stream`),
+    authorId: optional(m.authorId, `${what}: authorId`),
+    authorHandle: optional(m.authorHandle, `${what}: authorHandle`),
+    createdAt,
+    text,
+    lang: optional(m.lang, `${what}: lang`),
+    metrics: m.metrics === undefined || m.metrics === null ? null : clean(JSON.stringify(m.metrics)),
+    humanLabel: m.humanLabel === undefined || m.humanLabel === null ? null : label(m.humanLabel, `${what}: humanLabel`),
+    prediction: predictionRow({
+      id: mentionPredictionId(id),
+      kind: 'mention',
+      text,
+      label: p.label,
+      probabilities: p.probabilities,
+      modelVersion: p.modelVersion,
+      createdAt: storedAt,
+    }),
+  };
+}
+
+/** A row as read back (either backend), turned into the port's ScoredMention; absent fields are omitted. */
+export interface MentionRead {
+  id: string;
+  stream: string;
+  author_id: string | null;
+  author_handle: string | null;
+  created_at: string;
+  text: string;
+  lang: string | null;
+  metrics: Record<string, number> | null;
+  human_label: string | null;
+  label: string;
+  probabilities: Record<Label, number>;
+  model_version: string;
+}
+
+export function toScoredMention(r: MentionRead): ScoredMention {
+  const m: ScoredMention = {
+    id: r.id,
+    stream: r.stream,
+    createdAt: r.created_at,
+    text: r.text,
+    prediction: {
+      label: r.label as Label,
+      confidence: r.probabilities[r.label as Label],
+      probabilities: r.probabilities,
+      modelVersion: r.model_version,
+    },
+  };
+  if (r.author_id !== null) m.authorId = r.author_id;
+  if (r.author_handle !== null) m.authorHandle = r.author_handle;
+  if (r.lang !== null) m.lang = r.lang;
+  if (r.metrics !== null) m.metrics = r.metrics;
+  if (r.human_label !== null) m.humanLabel = r.human_label as Label;
+  return m;
+}
+
+export interface VoteRow {
+  predictionId: string;
+  userId: string;
+  correct: boolean;
+  trueLabel: Label | null;
+  source: string | null;
+}
+
+export function voteRow(v: Vote): VoteRow {
+  if (typeof v.correct !== 'boolean') throw new StoreInputError('vote: correct must be true or false');
+  return {
+    predictionId: required(v.predictionId, 'vote: predictionId'),
+    userId: required(v.userId, 'vote: userId'),
+    correct: v.correct,
+    trueLabel: v.trueLabel === undefined || v.trueLabel === null ? null : label(v.trueLabel, 'vote: trueLabel'),
+    source: optional(v.source, 'vote: source'),
+  };
+}
+
+export interface AlertRow {
+  id: string;
+  stream: string;
+  state: AlertRecord['state'];
+  openedAt: string;
+  updatedAt: string;
+  resolvedAt: string | null;
+  data: string; // JSON
+}
+
+export function alertRow(a: AlertRecord): AlertRow {
+  const id = required(a.id, 'alert id');
+  const what = `alert ${JSON.stringify(id)}`;
+  if (a.state !== 'open' && a.state !== 'resolved') {
+    throw new StoreInputError(`${what}: state must be open or resolved; got ${JSON.stringify(a.state)}`);
+  }
+  if (typeof a.data !== 'object' || a.data === null || Array.isArray(a.data)) {
+    throw new StoreInputError(`${what}: data must be an object`);
+  }
+  return {
+    id,
+    stream: required(a.stream, `${what}: stream`),
+    state: a.state,
+    openedAt: toIso(a.openedAt, `${what}: openedAt`),
+    updatedAt: toIso(a.updatedAt, `${what}: updatedAt`),
+    resolvedAt: a.resolvedAt === undefined || a.resolvedAt === null ? null : toIso(a.resolvedAt, `${what}: resolvedAt`),
+    data: clean(JSON.stringify(a.data)),
+  };
+}
+
+export interface AlertRead {
+  id: string;
+  stream: string;
+  state: string;
+  opened_at: string;
+  updated_at: string;
+  resolved_at: string | null;
+  data: Record<string, unknown>;
+}
+
+export function toAlert(r: AlertRead): AlertRecord {
+  const a: AlertRecord = {
+    id: r.id,
+    stream: r.stream,
+    state: r.state as AlertRecord['state'],
+    openedAt: r.opened_at,
+    updatedAt: r.updated_at,
+    data: r.data,
+  };
+  if (r.resolved_at !== null) a.resolvedAt = r.resolved_at;
+  return a;
+}
+
+export interface LinkRow {
+  platform: string;
+  channel: string;
+  messageId: string;
+  predictionId: string | null;
+  alertId: string | null;
+}
+
+export function linkRow(l: MessageLink): LinkRow {
+  const row = {
+    platform: required(l.platform, 'message link: platform'),
+    channel: required(l.channel, 'message link: channel'),
+    messageId: required(l.messageId, 'message link: messageId'),
+    predictionId: optional(l.predictionId, 'message link: predictionId'),
+    alertId: optional(l.alertId, 'message link: alertId'),
+  };
+  if (row.predictionId === null && row.alertId === null) {
+    throw new StoreInputError('message link: needs a predictionId or an alertId');
+  }
+  return row;
+}
+
+export function toLink(r: {
+  platform: string;
+  channel: string;
+  message_id: string;
+  prediction_id: string | null;
+  alert_id: string | null;
+}): MessageLink {
+  const l: MessageLink = { platform: r.platform, channel: r.channel, messageId: r.message_id };
+  if (r.prediction_id !== null) l.predictionId = r.prediction_id;
+  if (r.alert_id !== null) l.alertId = r.alert_id;
+  return l;
+}
+
+/**
+ * Labelled examples from votes: a ✅ confirms the predicted label, a ❌ with a true label gives that label
+ * (a ❌ without one says only "not this", which is no label). When several users judged the same
+ * prediction, the label with the most votes wins; a tie gives no example.
+ */
+export function examplesFromVotes(
+  rows: Array<{ prediction_id: string; text: string; label: string; correct: boolean; true_label: string | null }>,
+): Array<{ text: string; label: Label }> {
+  const byPrediction = new Map<string, { text: string; counts: Map<Label, number> }>();
+  for (const r of rows) {
+    const l = (r.correct ? r.label : r.true_label) as Label | null;
+    if (l === null) continue;
+    let entry = byPrediction.get(r.prediction_id);
+    if (!entry) byPrediction.set(r.prediction_id, (entry = { text: r.text, counts: new Map() }));
+    entry.counts.set(l, (entry.counts.get(l) ?? 0) + 1);
+  }
+  const out: Array<{ text: string; label: Label }> = [];
+  for (const { text, counts } of byPrediction.values()) {
+    const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    if (ranked.length > 1 && ranked[0][1] === ranked[1][1]) continue;
+    out.push({ text, label: ranked[0][0] });
+  }
+  return out;
+}
+
+/** Throws the same error from every method of a closed store. */
+export function closedError(kind: string): Error {
+  return new Error(`the ${kind} store is closed`);
+}
+
+/** A readable reason for a driver error (Node's AggregateError for "localhost" refusals has no message). */
+export function reason(err: unknown): string {
+  // Duck-typed: errors from Node's core may come from another realm (jest), failing `instanceof Error`.
+  if (typeof err !== 'object' || err === null) return String(err);
+  const e = err as { message?: unknown; code?: unknown; errors?: unknown; name?: unknown };
+  if (typeof e.message === 'string' && e.message !== '') return e.message;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.map(reason).join('; ');
+  return String(e.code ?? e.name ?? err);
+}

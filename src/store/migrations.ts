@@ -1,0 +1,123 @@
+/**
+ * Versioned schema migrations, one ordered list for both backends. Each migration is ONE SQL text written
+ * with three type placeholders that differ between the dialects:
+ *
+ *   {TIME}  ISO-8601 UTC text in SQLite (text order is time order), timestamptz in PostgreSQL
+ *   {JSON}  text in SQLite, jsonb in PostgreSQL
+ *   {BOOL}  integer 0/1 in SQLite, boolean in PostgreSQL
+ *
+ * Applied versions are recorded in `schema_migrations`; pending ones run at start-up in one transaction
+ * (SQLite: BEGIN IMMEDIATE, so two processes on one file take turns; PostgreSQL: under a transaction-level
+ * advisory lock, so replicas starting together apply each migration exactly once).
+ *
+ * Never edit a released migration: append a new one.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const LABEL_CHECK = "('negative', 'neutral', 'positive')";
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE predictions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('mention', 'command', 'api')),
+        text TEXT NOT NULL,
+        label TEXT NOT NULL CHECK (label IN ${LABEL_CHECK}),
+        probabilities {JSON} NOT NULL,
+        model_version TEXT NOT NULL,
+        created_at {TIME} NOT NULL
+      );
+      CREATE INDEX predictions_by_model ON predictions (model_version);
+
+      CREATE TABLE mentions (
+        id TEXT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        author_id TEXT,
+        author_handle TEXT,
+        created_at {TIME} NOT NULL,
+        text TEXT NOT NULL,
+        lang TEXT,
+        metrics {JSON},
+        human_label TEXT CHECK (human_label IN ${LABEL_CHECK}),
+        prediction_id TEXT NOT NULL,
+        stored_at {TIME} NOT NULL
+      );
+      CREATE INDEX mentions_by_stream_time ON mentions (stream, created_at);
+
+      CREATE TABLE checkpoints (
+        stream TEXT PRIMARY KEY,
+        checkpoint TEXT NOT NULL,
+        updated_at {TIME} NOT NULL
+      );
+
+      CREATE TABLE feedback (
+        prediction_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        correct {BOOL} NOT NULL,
+        true_label TEXT CHECK (true_label IN ${LABEL_CHECK}),
+        source TEXT,
+        voted_at {TIME} NOT NULL,
+        PRIMARY KEY (prediction_id, user_id)
+      );
+
+      CREATE TABLE message_links (
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        prediction_id TEXT,
+        alert_id TEXT,
+        created_at {TIME} NOT NULL,
+        PRIMARY KEY (platform, channel, message_id)
+      );
+
+      CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+        opened_at {TIME} NOT NULL,
+        updated_at {TIME} NOT NULL,
+        resolved_at {TIME},
+        data {JSON} NOT NULL
+      );
+      CREATE INDEX alerts_open_by_stream ON alerts (stream, opened_at) WHERE state = 'open';
+      CREATE INDEX alerts_by_stream ON alerts (stream, opened_at);
+    `,
+  },
+];
+
+const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {
+  sqlite: { TIME: 'TEXT', JSON: 'TEXT', BOOL: 'INTEGER' },
+  postgres: { TIME: 'TIMESTAMPTZ', JSON: 'JSONB', BOOL: 'BOOLEAN' },
+};
+
+/** A migration's SQL for one dialect. */
+export function migrationSql(m: Migration, dialect: Dialect): string {
+  return m.sql.replace(/\{(TIME|JSON|BOOL)\}/g, (_, t: 'TIME' | 'JSON' | 'BOOL') => TYPES[dialect][t]);
+}
+
+export const SCHEMA_MIGRATIONS_DDL: Record<Dialect, string> = {
+  sqlite: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  postgres: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+};
+
+/** The migrations not yet applied, in order. */
+export function pending(applied: Iterable<number>): Migration[] {
+  const done = new Set(applied);
+  return MIGRATIONS.filter((m) => !done.has(m.version));
+}
+
+/** The advisory lock key PostgreSQL replicas serialise their migrations on (per schema). */
+export function migrationLockName(schema: string | undefined): string {
+  return `sentinel:migrate:${schema ?? ''}`;
+}

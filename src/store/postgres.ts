@@ -1,0 +1,374 @@
+/**
+ * The Store for several replicas: PostgreSQL through a `pg` Pool. Timestamps are timestamptz (returned as
+ * ISO strings), JSON is jsonb, tweet ids are text. Writes are idempotent (ON CONFLICT), so two replicas
+ * polling the same stream store each tweet once. `schema` puts every table in that schema (created if
+ * missing) via the connections' search_path: tests use a fresh one per run.
+ */
+import { Pool, type PoolClient } from 'pg';
+import type { ScoredMention } from '../mentions/types';
+import type { Label } from '../sentiment/types';
+import {
+  alertRow,
+  closedError,
+  examplesFromVotes,
+  linkRow,
+  mentionRow,
+  nowIso,
+  predictionRow,
+  toAlert,
+  toIso,
+  toLink,
+  toScoredMention,
+  type AlertRead,
+  type MentionRead,
+  voteRow,
+  reason,
+  StoreInputError,
+} from './common';
+import { SCHEMA_MIGRATIONS_DDL, migrationLockName, migrationSql, pending } from './migrations';
+import type { AccuracyRow, AlertRecord, MessageLink, Store, StoredPrediction, Vote } from './types';
+
+export interface PostgresStoreOptions {
+  /** Keep every table in this schema (a plain identifier: lower-case letters, digits, _), created if missing. */
+  schema?: string;
+  /** Pool size (default 10). */
+  maxConnections?: number;
+  /** How long to wait for a connection before failing (ms, default 10 s). */
+  connectionTimeoutMs?: number;
+  /** Errors of idle pooled connections (the server restarted…): the pool drops them and reconnects. */
+  onIdleError?: (err: Error) => void;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** host:port/database of a URL, never its password: for error messages. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+  } catch {
+    return 'an unparsable URL';
+  }
+}
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+
+const MENTION_COLUMNS = `m.id, m.stream, m.author_id, m.author_handle, m.created_at, m.text, m.lang, m.metrics,
+  m.human_label, p.label, p.probabilities, p.model_version`;
+
+export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Store {
+  if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+    throw new Error(
+      `PostgreSQL schema name must be a plain identifier (lower-case letters, digits, _); got ${opts.schema}`,
+    );
+  }
+  const pool = new Pool({
+    connectionString: url,
+    max: opts.maxConnections ?? 10,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
+  pool.on(
+    'error',
+    opts.onIdleError ??
+      ((err) => process.emitWarning(`idle PostgreSQL connection failed (the pool reconnects): ${err.message}`)),
+  );
+  return new PostgresStore(pool, url, opts.schema);
+}
+
+class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private closed = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly url: string,
+    private readonly schema: string | undefined,
+  ) {}
+
+  private async query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []) {
+    if (this.closed) throw closedError('PostgreSQL');
+    return this.pool.query<R>(sql, params);
+  }
+
+  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw closedError('PostgreSQL');
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch (rollbackErr) {
+        client.release(rollbackErr as Error); // a broken connection: drop it from the pool
+      }
+      throw err;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      await this.transaction(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [migrationLockName(this.schema)]);
+        if (this.schema) await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+        await c.query(SCHEMA_MIGRATIONS_DDL.postgres);
+        const { rows } = await c.query<{ version: number }>('SELECT version FROM schema_migrations');
+        for (const m of pending(rows.map((r) => r.version))) {
+          await c.query(migrationSql(m, 'postgres'));
+          await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        }
+      });
+    } catch (err) {
+      throw new Error(`cannot migrate the PostgreSQL database at ${describePostgresUrl(this.url)}: ${reason(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async saveMentions(mentions: ScoredMention[]): Promise<number> {
+    if (!Array.isArray(mentions)) throw new StoreInputError('saveMentions expects an array of mentions');
+    const storedAt = nowIso();
+    const rows = mentions.map((m) => mentionRow(m, storedAt)); // all checked before anything is written
+    if (rows.length === 0) return 0;
+    const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+    return this.transaction(async (c) => {
+      // One statement per table whatever the batch size: arrays unnested server-side.
+      const inserted = await c.query<{ id: string; prediction_id: string }>(
+        `INSERT INTO mentions (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
+           prediction_id, stored_at)
+         SELECT u.*, $11::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+           $5::timestamptz[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[]) AS u
+         ON CONFLICT (id) DO NOTHING RETURNING id, prediction_id`,
+        [
+          col('id'),
+          col('stream'),
+          col('authorId'),
+          col('authorHandle'),
+          col('createdAt'),
+          col('text'),
+          col('lang'),
+          col('metrics'),
+          col('humanLabel'),
+          rows.map((r) => r.prediction.id),
+          storedAt,
+        ],
+      );
+      if (inserted.rowCount === 0) return 0;
+      const fresh = new Set(inserted.rows.map((r) => r.prediction_id));
+      const seen = new Set<string>();
+      const predictions = rows
+        .map((r) => r.prediction)
+        .filter((p) => fresh.has(p.id) && !seen.has(p.id) && seen.add(p.id));
+      const pcol = <K extends keyof (typeof predictions)[number]>(k: K) => predictions.map((p) => p[k]);
+      await c.query(
+        `INSERT INTO predictions (id, kind, text, label, probabilities, model_version, created_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+           $7::timestamptz[])
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          pcol('id'),
+          pcol('kind'),
+          pcol('text'),
+          pcol('label'),
+          pcol('probabilities'),
+          pcol('modelVersion'),
+          pcol('createdAt'),
+        ],
+      );
+      return inserted.rowCount ?? 0;
+    });
+  }
+
+  async countMentions(stream?: string): Promise<number> {
+    const { rows } =
+      stream === undefined
+        ? await this.query<{ n: string }>('SELECT count(*) AS n FROM mentions')
+        : await this.query<{ n: string }>('SELECT count(*) AS n FROM mentions WHERE stream = $1', [stream]);
+    return Number(rows[0].n);
+  }
+
+  async mentionsBetween(stream: string, fromIso: string, toIsoArg: string): Promise<ScoredMention[]> {
+    const from = toIso(fromIso, 'mentionsBetween: from');
+    const to = toIso(toIsoArg, 'mentionsBetween: to');
+    const { rows } = await this.query(
+      `SELECT ${MENTION_COLUMNS} FROM mentions m JOIN predictions p ON p.id = m.prediction_id
+       WHERE m.stream = $1 AND m.created_at >= $2 AND m.created_at < $3
+       ORDER BY m.created_at, length(m.id), m.id`,
+      [stream, from, to],
+    );
+    return rows.map((r) => toScoredMention({ ...(r as object as MentionRead), created_at: iso(r.created_at) }));
+  }
+
+  async getCheckpoint(stream: string): Promise<string | null> {
+    const { rows } = await this.query<{ checkpoint: string }>('SELECT checkpoint FROM checkpoints WHERE stream = $1', [
+      stream,
+    ]);
+    return rows[0]?.checkpoint ?? null;
+  }
+
+  async setCheckpoint(stream: string, checkpoint: string): Promise<void> {
+    if (typeof stream !== 'string' || stream === '') throw new StoreInputError('checkpoint: stream must be non-empty');
+    if (typeof checkpoint !== 'string') throw new StoreInputError('checkpoint: value must be a string');
+    await this.query(
+      `INSERT INTO checkpoints (stream, checkpoint, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (stream) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at`,
+      [stream, checkpoint],
+    );
+  }
+
+  async savePredictions(ps: StoredPrediction[]): Promise<void> {
+    if (ps.length === 0) return;
+    const rows = ps.map(predictionRow);
+    // One statement whatever the batch size: columns as arrays, unnested by the server.
+    await this.query(
+      `INSERT INTO predictions (id, kind, text, label, probabilities, model_version, created_at)
+       SELECT id, kind, text, label, probabilities::jsonb, model_version, created_at::timestamptz
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+         AS t(id, kind, text, label, probabilities, model_version, created_at)
+       ON CONFLICT (id) DO NOTHING`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.kind),
+        rows.map((r) => r.text),
+        rows.map((r) => r.label),
+        rows.map((r) => r.probabilities),
+        rows.map((r) => r.modelVersion),
+        rows.map((r) => r.createdAt),
+      ],
+    );
+  }
+
+  async getPrediction(id: string): Promise<StoredPrediction | null> {
+    const { rows } = await this.query(
+      'SELECT id, kind, text, label, probabilities, model_version, created_at FROM predictions WHERE id = $1',
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      kind: r.kind as StoredPrediction['kind'],
+      text: r.text as string,
+      label: r.label as Label,
+      probabilities: r.probabilities as Record<Label, number>,
+      modelVersion: r.model_version as string,
+      createdAt: iso(r.created_at),
+    };
+  }
+
+  async recordVote(v: Vote): Promise<void> {
+    const r = voteRow(v);
+    await this.query(
+      `INSERT INTO feedback (prediction_id, user_id, correct, true_label, source, voted_at)
+       VALUES ($1, $2, $3, $4, $5, now())
+       ON CONFLICT (prediction_id, user_id) DO UPDATE SET correct = excluded.correct,
+         true_label = excluded.true_label, source = excluded.source, voted_at = excluded.voted_at`,
+      [r.predictionId, r.userId, r.correct, r.trueLabel, r.source],
+    );
+  }
+
+  async retractVote(predictionId: string, userId: string): Promise<boolean> {
+    const res = await this.query('DELETE FROM feedback WHERE prediction_id = $1 AND user_id = $2', [
+      predictionId,
+      userId,
+    ]);
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async accuracyByModel(): Promise<AccuracyRow[]> {
+    const { rows } = await this.query<{ model_version: string; votes: string; correct: string }>(
+      `SELECT p.model_version, count(*) AS votes, count(*) FILTER (WHERE f.correct) AS correct
+       FROM feedback f JOIN predictions p ON p.id = f.prediction_id
+       GROUP BY p.model_version ORDER BY p.model_version COLLATE "C"`,
+    );
+    return rows.map((r) => {
+      const votes = Number(r.votes);
+      const correct = Number(r.correct);
+      return { modelVersion: r.model_version, votes, correct, accuracy: correct / votes };
+    });
+  }
+
+  async feedbackExamples(): Promise<Array<{ text: string; label: Label }>> {
+    const { rows } = await this.query<{
+      prediction_id: string;
+      text: string;
+      label: string;
+      correct: boolean;
+      true_label: string | null;
+    }>(
+      `SELECT f.prediction_id, p.text, p.label, f.correct, f.true_label
+       FROM feedback f JOIN predictions p ON p.id = f.prediction_id
+       ORDER BY p.created_at, f.prediction_id COLLATE "C"`,
+    );
+    return examplesFromVotes(rows);
+  }
+
+  async saveAlert(a: AlertRecord): Promise<void> {
+    const r = alertRow(a);
+    await this.query(
+      `INSERT INTO alerts (id, stream, state, opened_at, updated_at, resolved_at, data)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (id) DO UPDATE SET stream = excluded.stream, state = excluded.state,
+         opened_at = excluded.opened_at, updated_at = excluded.updated_at, resolved_at = excluded.resolved_at,
+         data = excluded.data`,
+      [r.id, r.stream, r.state, r.openedAt, r.updatedAt, r.resolvedAt, r.data],
+    );
+  }
+
+  async openAlert(stream: string): Promise<AlertRecord | null> {
+    const { rows } = await this.query(
+      `SELECT * FROM alerts WHERE stream = $1 AND state = 'open' ORDER BY opened_at DESC, id DESC LIMIT 1`,
+      [stream],
+    );
+    return rows[0] ? this.alert(rows[0]) : null;
+  }
+
+  async listAlerts(stream?: string): Promise<AlertRecord[]> {
+    const { rows } =
+      stream === undefined
+        ? await this.query('SELECT * FROM alerts ORDER BY opened_at DESC, id DESC')
+        : await this.query('SELECT * FROM alerts WHERE stream = $1 ORDER BY opened_at DESC, id DESC', [stream]);
+    return rows.map((r) => this.alert(r));
+  }
+
+  private alert(r: Record<string, unknown>): AlertRecord {
+    return toAlert({
+      ...(r as object as AlertRead),
+      opened_at: iso(r.opened_at),
+      updated_at: iso(r.updated_at),
+      resolved_at: isoOrNull(r.resolved_at),
+    });
+  }
+
+  async linkMessage(link: MessageLink): Promise<void> {
+    const r = linkRow(link);
+    await this.query(
+      `INSERT INTO message_links (platform, channel, message_id, prediction_id, alert_id, created_at)
+       VALUES ($1, $2, $3, $4, $5, now())
+       ON CONFLICT (platform, channel, message_id) DO UPDATE SET prediction_id = excluded.prediction_id,
+         alert_id = excluded.alert_id`,
+      [r.platform, r.channel, r.messageId, r.predictionId, r.alertId],
+    );
+  }
+
+  async findLink(platform: string, channel: string, messageId: string): Promise<MessageLink | null> {
+    const { rows } = await this.query<Parameters<typeof toLink>[0]>(
+      `SELECT platform, channel, message_id, prediction_id, alert_id FROM message_links
+       WHERE platform = $1 AND channel = $2 AND message_id = $3`,
+      [platform, channel, messageId],
+    );
+    return rows[0] ? toLink(rows[0]) : null;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * The Store contract: ONE behavioural suite run against SQLite (a real file in a temp dir) and PostgreSQL
+ * (the server on 127.0.0.1:5432, database sentinel_test — `.ci/run` creates it; TEST_DATABASE_URL
+ * overrides). Each test gets its own empty database: a new file, or a new schema `t_<run>_<n>` on
+ * PostgreSQL, all dropped at the end, so parallel workers and repeated runs never collide.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
+import type { ScoredMention } from '../../src/mentions/types';
+import type { Label } from '../../src/sentiment/types';
+import { mentionPredictionId } from '../../src/store/common';
+import { MIGRATIONS } from '../../src/store/migrations';
+import { openStore, StoreConfigError } from '../../src/store/open';
+import { openPostgresStore } from '../../src/store/postgres';
+import { openSqliteStore } from '../../src/store/sqlite';
+import type { AlertRecord, Store, StoredPrediction } from '../../src/store/types';
+
+const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sentinel_test';
+const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+/** A place a store lives (a file, a schema) that several store instances can open. */
+interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** A new, empty location. */
+  location(): string;
+  /** A store on that location, not yet migrated. */
+  open(location: string): Store;
+  /** Raw SQL on that location, for checks the port does not expose. */
+  query(location: string, sql: string): Promise<Array<Record<string, unknown>>>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-store-'));
+  let n = 0;
+  return {
+    name: 'sqlite',
+    location: () => join(dir, `db-${++n}`, 'sentinel.db'), // a missing directory: the store creates it
+    open: (path) => openSqliteStore(path),
+    async query(path, sql) {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare(sql).all() as Array<Record<string, unknown>>;
+      } finally {
+        db.close();
+      }
+    },
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  const schemas: string[] = [];
+  let n = 0;
+  const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
+    const c = new Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    name: 'postgres',
+    location() {
+      const schema = `t_${RUN}_${++n}`;
+      schemas.push(schema);
+      return schema;
+    },
+    open: (schema) => openPostgresStore(PG_URL, { schema }),
+    query: (schema, sql) =>
+      withClient(async (c) => {
+        await c.query(`SET search_path TO ${schema}`);
+        return (await c.query(sql)).rows;
+      }),
+    async cleanup() {
+      if (schemas.length === 0) return;
+      await withClient(async (c) => {
+        for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Test data
+
+const P = (neg: number, neu: number, pos: number): Record<Label, number> => ({
+  negative: neg,
+  neutral: neu,
+  positive: pos,
+});
+
+function mention(id: string, over: Partial<ScoredMention> = {}): ScoredMention {
+  return {
+    id,
+    stream: 'airparadis',
+    createdAt: '2015-02-24T11:35:52.000Z',
+    text: `tweet ${id}`,
+    prediction: { label: 'negative', confidence: 0.7, probabilities: P(0.7, 0.2, 0.1), modelVersion: 'v1' },
+    ...over,
+  };
+}
+
+function prediction(id: string, over: Partial<StoredPrediction> = {}): StoredPrediction {
+  return {
+    id,
+    kind: 'api',
+    text: `text of ${id}`,
+    label: 'positive',
+    probabilities: P(0.1, 0.2, 0.7),
+    modelVersion: 'v1',
+    createdAt: '2026-01-02T03:04:05.678Z',
+    ...over,
+  };
+}
+
+function alert(id: string, over: Partial<AlertRecord> = {}): AlertRecord {
+  return {
+    id,
+    stream: 'airparadis',
+    state: 'open',
+    openedAt: '2026-01-01T10:00:00.000Z',
+    updatedAt: '2026-01-01T10:00:00.000Z',
+    data: { negativeShare: 0.62, baseline: 0.3, mentions: ['1', '2'] },
+    ...over,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) => {
+  let backend: Backend;
+  const opened: Store[] = [];
+
+  /** A migrated store on a new empty location. */
+  async function fresh(): Promise<{ store: Store; location: string }> {
+    const location = backend.location();
+    const store = backend.open(location);
+    opened.push(store);
+    await store.migrate();
+    return { store, location };
+  }
+
+  beforeAll(() => {
+    backend = kind === 'sqlite' ? sqliteBackend() : postgresBackend();
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await backend.cleanup();
+  });
+
+  test('reports its kind', async () => {
+    const { store } = await fresh();
+    expect(store.kind).toBe(kind);
+  });
+
+  describe('migrations', () => {
+    test('are idempotent: migrating twice, and from a second instance, applies each version once', async () => {
+      const { store, location } = await fresh();
+      await store.migrate();
+      const again = backend.open(location);
+      opened.push(again);
+      await again.migrate();
+      const rows = await backend.query(location, 'SELECT version, name FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
+    });
+
+    test('several instances starting together on an empty database apply them once, without errors', async () => {
+      const location = backend.location();
+      const stores = Array.from({ length: 4 }, () => backend.open(location));
+      opened.push(...stores);
+      await Promise.all(stores.map((s) => s.migrate()));
+      const rows = await backend.query(location, 'SELECT version FROM schema_migrations');
+      expect(rows).toHaveLength(MIGRATIONS.length);
+      expect(await stores[0].countMentions()).toBe(0);
+    });
+
+    test('versions are strictly increasing (a new migration is appended, never inserted)', () => {
+      const versions = MIGRATIONS.map((m) => m.version);
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+      expect(new Set(versions).size).toBe(versions.length);
+    });
+  });
+
+  describe('mentions', () => {
+    test('the same tweet twice is one row; saveMentions returns how many were new', async () => {
+      const { store } = await fresh();
+      expect(await store.saveMentions([mention('1'), mention('2')])).toBe(2);
+      expect(await store.saveMentions([mention('1')])).toBe(0);
+      // A duplicate inside one batch, and one already stored, next to a new one.
+      expect(await store.saveMentions([mention('3'), mention('3'), mention('2')])).toBe(1);
+      expect(await store.saveMentions([])).toBe(0);
+      expect(await store.countMentions()).toBe(3);
+    });
+
+    test('the first stored version of a tweet wins (a replay does not rewrite it)', async () => {
+      const { store } = await fresh();
+      await store.saveMentions([mention('7')]);
+      await store.saveMentions([
+        mention('7', {
+          text: 'edited',
+          prediction: { label: 'positive', confidence: 0.9, probabilities: P(0.05, 0.05, 0.9), modelVersion: 'v2' },
+        }),
+      ]);
+      const [m] = await store.mentionsBetween('airparadis', '2015-01-01T00:00:00Z', '2016-01-01T00:00:00Z');
+      expect(m.text).toBe('tweet 7');
+      expect(m.prediction.modelVersion).toBe('v1');
+    });
+
+    test('18-digit tweet ids are kept exactly (beyond 2^53)', async () => {
+      const { store } = await fresh();
+      const ids = ['569587140490866689', '999999999999999999', '1234567890123456789'];
+      await store.saveMentions(ids.map((id) => mention(id)));
+      const got = await store.mentionsBetween('airparadis', '2015-02-24T00:00:00Z', '2015-02-25T00:00:00Z');
+      expect(got.map((m) => m.id).sort()).toEqual([...ids].sort());
+      const p = await store.getPrediction(mentionPredictionId('999999999999999999'));
+      expect(p?.id).toBe('x:999999999999999999');
+      expect(p?.kind).toBe('mention');
+    });
+
+    test('round-trip every field; absent optional fields stay absent', async () => {
+      const { store } = await fresh();
+      const full = mention('10', {
+        authorId: '2244994945',
+        authorHandle: 'jane_doe',
+        lang: 'en',
+        metrics: { retweets: 1, replies: 2, likes: 3, quotes: 4 },
+        humanLabel: 'neutral',
+        text: 'émoji ✈️ "quoted" \\ back\nslash',
+        prediction: { label: 'neutral', confidence: 0.5, probabilities: P(0.25, 0.5, 0.25), modelVersion: 'v3' },
+      });
+      const bare = mention('11', { createdAt: '2015-02-24T11:35:53.000Z' });
+      await store.saveMentions([full, bare]);
+      const got = await store.mentionsBetween('airparadis', '2015-02-24T00:00:00Z', '2015-02-25T00:00:00Z');
+      expect(got).toEqual([full, bare]);
+      expect(Object.keys(got[1]).sort()).toEqual(['createdAt', 'id', 'prediction', 'stream', 'text']);
+    });
+
+    test('timestamps are normalised to UTC ISO; ranges are [from, to) and ordered by time', async () => {
+      const { store } = await fresh();
+      await store.saveMentions([
+        mention('1', { createdAt: '2015-02-24T12:00:00-08:00' }), // 20:00Z
+        mention('2', { createdAt: '2015-02-24T19:00:00Z' }),
+        mention('3', { createdAt: '2015-02-24T21:00:00.000Z' }),
+        mention('4', { createdAt: '2015-02-24T19:30:00Z', stream: 'other' }),
+      ]);
+      const got = await store.mentionsBetween('airparadis', '2015-02-24T19:00:00Z', '2015-02-24T21:00:00Z');
+      expect(got.map((m) => [m.id, m.createdAt])).toEqual([
+        ['2', '2015-02-24T19:00:00.000Z'],
+        ['1', '2015-02-24T20:00:00.000Z'],
+      ]);
+      expect(await store.countMentions('airparadis')).toBe(3);
+      expect(await store.countMentions('other')).toBe(1);
+      expect(await store.countMentions('nobody')).toBe(0);
+    });
+
+    test('a batch with one bad mention stores nothing (one transaction) and names the culprit', async () => {
+      const { store } = await fresh();
+      await expect(store.saveMentions([mention('1'), mention('2', { createdAt: 'yesterday' })])).rejects.toThrow(
+        /mention "2": createdAt is not a valid timestamp/,
+      );
+      expect(await store.countMentions()).toBe(0);
+    });
+
+    test('two instances saving overlapping batches at once store each tweet once', async () => {
+      const { store, location } = await fresh();
+      const other = backend.open(location);
+      opened.push(other);
+      const a = Array.from({ length: 200 }, (_, i) => mention(String(1000 + i)));
+      const b = Array.from({ length: 200 }, (_, i) => mention(String(1100 + i)));
+      const [na, nb] = await Promise.all([store.saveMentions(a), other.saveMentions(b)]);
+      expect(na + nb).toBe(300);
+      expect(await store.countMentions()).toBe(300);
+    });
+
+    test('NUL characters are dropped rather than failing the batch', async () => {
+      const { store } = await fresh();
+      expect(await store.saveMentions([mention('1', { text: 'a\u0000b' })])).toBe(1);
+      const [m] = await store.mentionsBetween('airparadis', '2015-01-01T00:00:00Z', '2016-01-01T00:00:00Z');
+      expect(m.text).toBe('ab');
+    });
+  });
+
+  describe('checkpoints', () => {
+    test('none at first, then the last one set, per stream', async () => {
+      const { store } = await fresh();
+      expect(await store.getCheckpoint('airparadis')).toBeNull();
+      await store.setCheckpoint('airparadis', '569587140490866689');
+      await store.setCheckpoint('airparadis', '569587140490866690');
+      await store.setCheckpoint('other', 'abc');
+      expect(await store.getCheckpoint('airparadis')).toBe('569587140490866690');
+      expect(await store.getCheckpoint('other')).toBe('abc');
+    });
+  });
+
+  describe('predictions and feedback', () => {
+    test('predictions round-trip; saving the same id again changes nothing; unknown is null', async () => {
+      const { store } = await fresh();
+      const p = prediction('3f2a9c1e-0000-4000-8000-000000000001');
+      await store.savePredictions([p]);
+      await store.savePredictions([{ ...p, label: 'negative' }]);
+      expect(await store.getPrediction(p.id)).toEqual(p);
+      expect(await store.getPrediction('nope')).toBeNull();
+    });
+
+    test('one vote per user per prediction: a second vote replaces the first', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([prediction('p1')]);
+      await store.recordVote({ predictionId: 'p1', userId: 'U1', correct: false, trueLabel: 'neutral' });
+      await store.recordVote({ predictionId: 'p1', userId: 'U1', correct: true, source: 'slack' });
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 1, correct: 1, accuracy: 1 }]);
+      await store.recordVote({ predictionId: 'p1', userId: 'U2', correct: false, trueLabel: 'neutral' });
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 2, correct: 1, accuracy: 0.5 }]);
+    });
+
+    test('a vote can be retracted once', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([prediction('p1')]);
+      await store.recordVote({ predictionId: 'p1', userId: 'U1', correct: true });
+      expect(await store.retractVote('p1', 'U1')).toBe(true);
+      expect(await store.retractVote('p1', 'U1')).toBe(false);
+      expect(await store.retractVote('p1', 'U9')).toBe(false);
+      expect(await store.accuracyByModel()).toEqual([]);
+    });
+
+    test('accuracy per model version, mention predictions included', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([prediction('a', { modelVersion: 'v1' })]);
+      await store.savePredictions([prediction('b', { modelVersion: 'v2' })]);
+      await store.savePredictions([prediction('c', { modelVersion: 'v2' })]);
+      await store.saveMentions([mention('42', { prediction: { ...mention('42').prediction, modelVersion: 'v10' } })]);
+      await store.recordVote({ predictionId: 'a', userId: 'u1', correct: false });
+      await store.recordVote({ predictionId: 'b', userId: 'u1', correct: true });
+      await store.recordVote({ predictionId: 'b', userId: 'u2', correct: true });
+      await store.recordVote({ predictionId: 'c', userId: 'u1', correct: false, trueLabel: 'negative' });
+      await store.recordVote({ predictionId: 'x:42', userId: 'u1', correct: true });
+      expect(await store.accuracyByModel()).toEqual([
+        { modelVersion: 'v1', votes: 1, correct: 0, accuracy: 0 },
+        { modelVersion: 'v10', votes: 1, correct: 1, accuracy: 1 },
+        { modelVersion: 'v2', votes: 3, correct: 2, accuracy: 2 / 3 },
+      ]);
+    });
+
+    test('feedback examples: ✅ gives the predicted label, ❌ the true label; majority per prediction', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([prediction('ok', { text: 'great flight', label: 'positive' })]);
+      await store.savePredictions([prediction('fixed', { text: 'meh flight', label: 'negative' })]);
+      await store.savePredictions([prediction('nolabel', { text: 'who knows', label: 'neutral' })]);
+      await store.savePredictions([prediction('tie', { text: 'split vote', label: 'neutral' })]);
+      await store.savePredictions([prediction('majority', { text: 'late again', label: 'neutral' })]);
+      await store.savePredictions([prediction('novote', { text: 'nobody voted' })]);
+      await store.recordVote({ predictionId: 'ok', userId: 'u1', correct: true });
+      await store.recordVote({ predictionId: 'fixed', userId: 'u1', correct: false, trueLabel: 'neutral' });
+      await store.recordVote({ predictionId: 'nolabel', userId: 'u1', correct: false });
+      await store.recordVote({ predictionId: 'tie', userId: 'u1', correct: true });
+      await store.recordVote({ predictionId: 'tie', userId: 'u2', correct: false, trueLabel: 'negative' });
+      await store.recordVote({ predictionId: 'majority', userId: 'u1', correct: false, trueLabel: 'negative' });
+      await store.recordVote({ predictionId: 'majority', userId: 'u2', correct: false, trueLabel: 'negative' });
+      await store.recordVote({ predictionId: 'majority', userId: 'u3', correct: true });
+      const examples = await store.feedbackExamples();
+      expect(examples.sort((x, y) => x.text.localeCompare(y.text))).toEqual([
+        { text: 'great flight', label: 'positive' },
+        { text: 'late again', label: 'negative' },
+        { text: 'meh flight', label: 'neutral' },
+      ]);
+    });
+  });
+
+  describe('message links', () => {
+    test('a link is found by platform, channel and message; linking again replaces it', async () => {
+      const { store } = await fresh();
+      await store.linkMessage({
+        platform: 'slack',
+        channel: 'C1',
+        messageId: '1700000000.000100',
+        predictionId: 'x:1',
+      });
+      await store.linkMessage({ platform: 'teams', channel: 'C1', messageId: '1700000000.000100', alertId: 'a1' });
+      expect(await store.findLink('slack', 'C1', '1700000000.000100')).toEqual({
+        platform: 'slack',
+        channel: 'C1',
+        messageId: '1700000000.000100',
+        predictionId: 'x:1',
+      });
+      await store.linkMessage({
+        platform: 'slack',
+        channel: 'C1',
+        messageId: '1700000000.000100',
+        predictionId: 'x:2',
+      });
+      expect((await store.findLink('slack', 'C1', '1700000000.000100'))?.predictionId).toBe('x:2');
+      expect(await store.findLink('teams', 'C1', '1700000000.000100')).toEqual({
+        platform: 'teams',
+        channel: 'C1',
+        messageId: '1700000000.000100',
+        alertId: 'a1',
+      });
+      expect(await store.findLink('slack', 'C2', '1700000000.000100')).toBeNull();
+    });
+
+    test('a link must point at something', async () => {
+      const { store } = await fresh();
+      await expect(store.linkMessage({ platform: 'slack', channel: 'C1', messageId: 'm' })).rejects.toThrow(
+        /needs a predictionId or an alertId/,
+      );
+    });
+  });
+
+  describe('alerts', () => {
+    test('open, update, resolve; the open alert per stream; list newest first', async () => {
+      const { store } = await fresh();
+      expect(await store.openAlert('airparadis')).toBeNull();
+      const a1 = alert('a1');
+      await store.saveAlert(a1);
+      await store.saveAlert(alert('b1', { stream: 'other', openedAt: '2026-01-01T09:00:00Z' }));
+      expect(await store.openAlert('airparadis')).toEqual(a1);
+
+      const updated = { ...a1, updatedAt: '2026-01-01T10:05:00.000Z', data: { negativeShare: 0.7 } };
+      await store.saveAlert(updated);
+      expect(await store.openAlert('airparadis')).toEqual(updated);
+
+      const resolved: AlertRecord = {
+        ...updated,
+        state: 'resolved',
+        updatedAt: '2026-01-01T11:00:00.000Z',
+        resolvedAt: '2026-01-01T11:00:00.000Z',
+      };
+      await store.saveAlert(resolved);
+      expect(await store.openAlert('airparadis')).toBeNull();
+      expect((await store.openAlert('other'))?.id).toBe('b1');
+
+      const a2 = alert('a2', { openedAt: '2026-01-02T10:00:00.000Z', updatedAt: '2026-01-02T10:00:00.000Z' });
+      await store.saveAlert(a2);
+      expect(await store.listAlerts('airparadis')).toEqual([a2, resolved]);
+      expect((await store.listAlerts()).map((a) => a.id)).toEqual(['a2', 'a1', 'b1']);
+      expect(await store.listAlerts('nobody')).toEqual([]);
+    });
+
+    test('a bad state is refused', async () => {
+      const { store } = await fresh();
+      await expect(store.saveAlert(alert('a', { state: 'closed' as never }))).rejects.toThrow(
+        /state must be open or resolved/,
+      );
+    });
+  });
+
+  describe('close', () => {
+    test('close is idempotent and a closed store refuses work clearly', async () => {
+      const { store } = await fresh();
+      await store.close();
+      await store.close();
+      await expect(store.countMentions()).rejects.toThrow(/store is closed/);
+      await expect(store.saveMentions([mention('1')])).rejects.toThrow(/store is closed/);
+    });
+  });
+});
+
+describe('SQLite specifics', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sentinel-sqlite-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('data survives closing and reopening the file', async () => {
+    const path = join(dir, 'restart', 'sentinel.db');
+    const first = openSqliteStore(path);
+    await first.migrate();
+    await first.saveMentions([mention('569587140490866689')]);
+    await first.setCheckpoint('airparadis', '569587140490866689');
+    await first.savePredictions([prediction('p1')]);
+    await first.recordVote({ predictionId: 'p1', userId: 'U1', correct: true });
+    await first.saveAlert(alert('a1'));
+    await first.linkMessage({ platform: 'slack', channel: 'C1', messageId: 'm1', predictionId: 'p1' });
+    await first.close();
+
+    const second = openSqliteStore(path);
+    try {
+      await second.migrate();
+      expect(await second.countMentions()).toBe(1);
+      expect(await second.getCheckpoint('airparadis')).toBe('569587140490866689');
+      expect(await second.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 1, correct: 1, accuracy: 1 }]);
+      expect((await second.openAlert('airparadis'))?.id).toBe('a1');
+      expect((await second.findLink('slack', 'C1', 'm1'))?.predictionId).toBe('p1');
+      expect(await second.saveMentions([mention('569587140490866689')])).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('runs in WAL mode with a busy timeout', async () => {
+    const path = join(dir, 'wal.db');
+    const store = openSqliteStore(path);
+    await store.migrate();
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('openStore', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sentinel-open-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('no DATABASE_URL (or a blank one): a migrated SQLite store at sqlitePath', async () => {
+    for (const databaseUrl of [undefined, '', '  ']) {
+      const store = await openStore({ databaseUrl, sqlitePath: join(dir, 'data', 'sentinel.db') });
+      try {
+        expect(store.kind).toBe('sqlite');
+        expect(await store.countMentions()).toBe(0);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  test('a postgres:// or postgresql:// URL: a migrated PostgreSQL store', async () => {
+    const schema = `t_${RUN}_open`;
+    try {
+      for (const url of [PG_URL, PG_URL.replace(/^postgres:/, 'postgresql:')]) {
+        const store = await openStore({ databaseUrl: url, sqlitePath: join(dir, 'unused.db'), postgresSchema: schema });
+        try {
+          expect(store.kind).toBe('postgres');
+          expect(await store.countMentions()).toBe(0);
+        } finally {
+          await store.close();
+        }
+      }
+    } finally {
+      const c = new Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    }
+  });
+
+  test('a URL that is not PostgreSQL is refused naming DATABASE_URL, without echoing it', async () => {
+    const err = await openStore({ databaseUrl: 'mysql://root:hunter2@db/x', sqlitePath: join(dir, 'x.db') }).catch(
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(StoreConfigError);
+    expect((err as Error).message).toMatch(/^DATABASE_URL must be a PostgreSQL URL, got a "mysql:" URL/);
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  test('an unparsable URL is refused naming DATABASE_URL', async () => {
+    await expect(openStore({ databaseUrl: 'not a url', sqlitePath: join(dir, 'x.db') })).rejects.toThrow(
+      /^DATABASE_URL is not a valid URL: expected postgres:\/\/user:password@host:5432\/database/,
+    );
+  });
+
+  test('an unreachable server fails fast, naming DATABASE_URL and the host, never the password', async () => {
+    const err = await openStore({
+      databaseUrl: 'postgres://sentinel:s3cret@127.0.0.1:1/sentinel',
+      sqlitePath: join(dir, 'x.db'),
+    }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(StoreConfigError);
+    expect((err as Error).message).toMatch(
+      /^cannot prepare PostgreSQL at 127\.0\.0\.1:1\/sentinel \(DATABASE_URL\): .*ECONNREFUSED/,
+    );
+    expect((err as Error).message).not.toContain('s3cret');
+  });
+
+  test('an SQLite path that cannot be created names SQLITE_PATH', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    await expect(openStore({ sqlitePath: join(file, 'sentinel.db') })).rejects.toThrow(
+      /^cannot open SQLite at .*a-file\/sentinel\.db \(SQLITE_PATH\): (EEXIST|ENOTDIR)/,
+    );
+  });
+});
