@@ -7,10 +7,11 @@
  *
  * Same standard as /predict (src/http/server.ts): JSON only, a body limit, zod validation with one
  * specific message per problem, and every error as `{"error": {"code", "message"}}`. The plugin is
- * self-contained (its own JSON parser, error handler and 405s, encapsulated to its routes), so it behaves
- * the same alone in a test app and inside buildServer. The rules themselves live in src/feedback.
+ * self-contained (its own JSON parser, error handler and 405s from ./json-api, encapsulated to its
+ * routes), so it behaves the same alone in a test app and inside buildServer. The rules themselves live
+ * in src/feedback.
  */
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   InvalidVoteError,
@@ -23,7 +24,7 @@ import {
 import { LABELS } from '../sentiment/types';
 import type { Store } from '../store/types';
 import type { PredictionLog } from '../feedback/prediction-log';
-import { ApiError } from './server';
+import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, kindOf, reject } from './json-api';
 
 export interface FeedbackRouteOptions {
   store: Store;
@@ -37,7 +38,6 @@ export const FEEDBACK_ROUTES: Record<string, string[]> = {
   '/feedback': ['POST', 'DELETE'],
   '/feedback/accuracy': ['GET'],
 };
-const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 const VOTE_FIELDS = ['prediction_id', 'user', 'correct', 'true_label'] as const;
 const RETRACT_FIELDS = ['prediction_id', 'user'] as const;
@@ -46,24 +46,9 @@ const VOTE_EXAMPLE =
 const RETRACT_EXAMPLE = 'send {"prediction_id": "...", "user": "..."}';
 const LABEL_LIST = LABELS.map((l) => `"${l}"`).join(', ');
 
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return 'a string';
-  if (typeof v === 'number') return 'a number';
-  if (typeof v === 'boolean') return 'a boolean';
-  return typeof v;
-}
-
 /** A client value quoted back in a message, bounded. */
 function quoted(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v.length > 50 ? `${v.slice(0, 50)}…` : v) : kindOf(v);
-}
-
-type Ctx = z.core.$RefinementCtx;
-function reject(ctx: Ctx, code: string, message: string): void {
-  ctx.addIssue({ code: 'custom', message, params: { code } });
 }
 
 function missing(name: string, example: string) {
@@ -118,15 +103,8 @@ const FIELD_CODES: Record<string, string> = {
 /** The first problem of a failed parse, as the API's error. */
 function toApiError(error: z.ZodError, allowed: readonly string[], body?: unknown): ApiError {
   const issue = error.issues[0];
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => JSON.stringify(k.slice(0, 100))).join(', ');
-    return new ApiError(
-      400,
-      'unknown_field',
-      `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}; allowed: ${allowed.join(', ')}`,
-    );
-  }
-  if (issue.code === 'custom') return new ApiError(400, String(issue.params?.code ?? 'invalid_body'), issue.message);
+  const common = commonIssueError(issue, allowed);
+  if (common) return common;
   const field = issue.path[0];
   if (field === undefined) return new ApiError(400, 'invalid_body', issue.message);
   const given =
@@ -148,25 +126,6 @@ function parseBody<T>(body: unknown, fields: readonly string[], example: string,
   const r = schema.safeParse(body);
   if (!r.success) throw toApiError(r.error, fields, body);
   return r.data;
-}
-
-function parseJson(body: string): unknown {
-  if (body.length === 0) throw new ApiError(400, 'missing_body', 'request body is empty: send a JSON object');
-  try {
-    return JSON.parse(body);
-  } catch (err) {
-    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
-    throw new ApiError(400, 'malformed_json', `request body is not valid JSON: ${reason}`);
-  }
-}
-
-function errorBody(code: string, message: string) {
-  return { error: { code, message } };
-}
-
-function quotedHeader(v: string | undefined): string {
-  if (!v) return 'none';
-  return JSON.stringify(v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?'));
 }
 
 /** A store failure: logged with its cause, a generic 500 to the client. */
@@ -192,70 +151,10 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRouteOptions> = async (
   { store, maxBodyBytes, pending },
 ) => {
   // Encapsulated to this plugin: JSON only (anything else is a 415), parsed by us so errors are specific.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxBodyBytes }, (_req, body, done) => {
-    try {
-      done(null, parseJson(body as string));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
-
-  app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
-    const status = err.statusCode ?? 500;
-    if (err instanceof ApiError) return reply.code(status).send(errorBody(err.code, err.message));
-    switch (err.code) {
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return reply
-          .code(415)
-          .send(
-            errorBody(
-              'unsupported_media_type',
-              `Content-Type must be application/json, got ${quotedHeader(request.headers['content-type'])}`,
-            ),
-          );
-      case 'FST_ERR_CTP_BODY_TOO_LARGE': {
-        const given = Number(request.headers['content-length']);
-        const size = Number.isFinite(given) && given > 0 ? ` (got ${given} bytes)` : '';
-        return reply
-          .code(413)
-          .send(errorBody('body_too_large', `request body is larger than the limit of ${maxBodyBytes} bytes${size}`));
-      }
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return reply.code(400).send(errorBody('missing_body', 'request body is empty: send a JSON object'));
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-        return reply.code(400).send(errorBody('malformed_json', 'request body is not valid JSON'));
-    }
-    if (status >= 400 && status < 500) {
-      return reply.code(status).send(
-        errorBody(
-          String(err.code ?? 'bad_request')
-            .replace(/^FST_ERR_/, '')
-            .toLowerCase(),
-          err.message,
-        ),
-      );
-    }
-    request.log.error({ err }, 'unhandled error');
-    return reply
-      .code(500)
-      .send(errorBody('internal_error', `internal error; it was logged with request id ${request.id}`));
-  });
+  acceptJsonOnly(app, { maxBodyBytes, emptyBodyMessage: 'request body is empty: send a JSON object' });
 
   // A known path with the wrong method is a 405 naming the right ones.
-  for (const [url, allowed] of Object.entries(FEEDBACK_ROUTES)) {
-    app.route({
-      method: ALL_METHODS.filter((m) => !allowed.includes(m)),
-      url,
-      handler: async (request, reply) =>
-        reply
-          .code(405)
-          .header('allow', allowed.join(', '))
-          .send(
-            errorBody('method_not_allowed', `${request.method} is not allowed on ${url}; use ${allowed.join(' or ')}`),
-          ),
-    });
-  }
+  answerWrongMethods(app, FEEDBACK_ROUTES);
 
   app.post('/feedback', { bodyLimit: maxBodyBytes }, async (request, reply) => {
     const body = parseBody(request.body, VOTE_FIELDS, VOTE_EXAMPLE, voteSchema);

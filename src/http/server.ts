@@ -2,17 +2,11 @@
  * The HTTP API: POST /predict, GET /health, GET /ready, GET /metrics.
  *
  * Every error, whoever raises it (the JSON parser, the body limit, validation, routing, the scorer), leaves
- * through one error handler as `{"error": {"code", "message"}}` with a 4xx/5xx status. Bad input is a
- * 4xx naming what is wrong; a scorer failure is a logged 500 with a generic message; nothing crashes the
- * process. The handler is thin: validate with zod, then score through the ScorerSlot.
+ * through one error handler (./json-api) as `{"error": {"code", "message"}}` with a 4xx/5xx status. Bad
+ * input is a 4xx naming what is wrong; a scorer failure is a logged 500 with a generic message; nothing
+ * crashes the process. The handler is thin: validate with zod, then score through the ScorerSlot.
  */
-import fastify, {
-  LogController,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -23,6 +17,7 @@ import type { Explained, Prediction } from '../sentiment/types';
 import type { Store, StoredPrediction } from '../store/types';
 import type { PredictionLog } from '../feedback/prediction-log';
 import { FEEDBACK_ROUTES, feedbackRoutes } from './feedback-route';
+import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, errorBody, kindOf, reject } from './json-api';
 
 export interface ServerDeps {
   slot: ScorerSlot;
@@ -35,18 +30,6 @@ export interface ServerDeps {
   registries?: Registry[];
 }
 
-/** An error with the status and the `{code, message}` the client gets. */
-export class ApiError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // /predict body validation
 
@@ -55,16 +38,6 @@ export type PredictRequest = { kind: 'single'; text: string; explain: boolean } 
 const FIELDS = ['text', 'texts', 'explain'] as const;
 const EXAMPLE = 'send {"text": "..."} or {"texts": ["...", ...]}';
 
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return 'a string';
-  if (typeof v === 'number') return 'a number';
-  if (typeof v === 'boolean') return 'a boolean';
-  return typeof v;
-}
-
 /** Length in characters as people count them (code points: an emoji is one). */
 function charLength(s: string, limit: number): number {
   // UTF-16 length ≥ code points, so the exact count is only needed near or over the limit.
@@ -72,9 +45,6 @@ function charLength(s: string, limit: number): number {
 }
 
 type Ctx = z.core.$RefinementCtx;
-function reject(ctx: Ctx, code: string, message: string): void {
-  ctx.addIssue({ code: 'custom', message, params: { code } });
-}
 
 function textSchema(name: string, maxChars: number) {
   return z.string({ error: (iss) => `${name} must be a string, got ${kindOf(iss.input)}` }).superRefine((s, ctx) => {
@@ -139,15 +109,8 @@ function checkElements(texts: unknown[], ctx: Ctx, maxChars: number): void {
 /** The first problem of a failed parse, as the API's error. */
 function toApiError(error: z.ZodError): ApiError {
   const issue = error.issues[0];
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => JSON.stringify(k.slice(0, 100))).join(', ');
-    return new ApiError(
-      400,
-      'unknown_field',
-      `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}; allowed: ${FIELDS.join(', ')}`,
-    );
-  }
-  if (issue.code === 'custom') return new ApiError(400, String(issue.params?.code ?? 'invalid_body'), issue.message);
+  const common = commonIssueError(issue, FIELDS);
+  if (common) return common;
   const field = issue.path[0];
   const code =
     field === undefined
@@ -183,20 +146,6 @@ export function makePredictParser(limits: {
     if (!r.success) throw toApiError(r.error);
     return { kind: 'batch', texts: r.data.texts as string[] };
   };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// JSON body parsing: our own parser so a malformed body says where it breaks (without echoing the body).
-
-function parseJson(body: string): unknown {
-  if (body.length === 0) throw new ApiError(400, 'missing_body', `request body is empty: ${EXAMPLE}`);
-  try {
-    return JSON.parse(body);
-  } catch (err) {
-    // V8 quotes the body in some messages ("Unexpected token 'a', "{"text": ab..." is not valid JSON"): keep only the reason.
-    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
-    throw new ApiError(400, 'malformed_json', `request body is not valid JSON: ${reason}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -256,17 +205,6 @@ const ROUTES: Record<string, string[]> = {
   '/ready': ['GET'],
   '/metrics': ['GET'],
 };
-const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-
-function errorBody(code: string, message: string) {
-  return { error: { code, message } };
-}
-
-/** What the client sent as Content-Type, safe to quote back (bounded, printable). */
-function quotedHeader(v: string | undefined): string {
-  if (!v) return 'none';
-  return JSON.stringify(v.slice(0, 100).replace(/[^\x20-\x7e]/g, '?'));
-}
 
 export function buildServer({
   slot,
@@ -285,14 +223,9 @@ export function buildServer({
   const metrics = createMetrics(slot);
   const parsePredict = makePredictParser(config);
 
-  // Only JSON is accepted: everything else (text/plain included, which fastify parses by default) is a 415.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, parseJson(body as string));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
+  acceptJsonOnly(app, {
+    maxBodyBytes: config.maxBodyBytes,
+    emptyBodyMessage: `request body is empty: ${EXAMPLE}`,
   });
 
   // Graceful close: requests already in flight finish, and their connections close right after (without
@@ -321,53 +254,6 @@ export function buildServer({
     }
   });
 
-  app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
-    const status = err.statusCode ?? 500;
-    if (err instanceof ApiError) {
-      // A 5xx ApiError was logged, with its cause, where it was raised.
-      return reply.code(status).send(errorBody(err.code, err.message));
-    }
-    switch (err.code) {
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return reply
-          .code(415)
-          .send(
-            errorBody(
-              'unsupported_media_type',
-              `Content-Type must be application/json, got ${quotedHeader(request.headers['content-type'])}`,
-            ),
-          );
-      case 'FST_ERR_CTP_BODY_TOO_LARGE': {
-        const given = Number(request.headers['content-length']);
-        const size = Number.isFinite(given) && given > 0 ? ` (got ${given} bytes)` : '';
-        return reply
-          .code(413)
-          .send(
-            errorBody('body_too_large', `request body is larger than the limit of ${config.maxBodyBytes} bytes${size}`),
-          );
-      }
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return reply.code(400).send(errorBody('missing_body', `request body is empty: ${EXAMPLE}`));
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-        return reply.code(400).send(errorBody('malformed_json', 'request body is not valid JSON'));
-    }
-    if (status >= 400 && status < 500) {
-      // Other protocol errors fastify detects (bad Content-Length, …): its message is specific and echoes nothing.
-      return reply.code(status).send(
-        errorBody(
-          String(err.code ?? 'bad_request')
-            .replace(/^FST_ERR_/, '')
-            .toLowerCase(),
-          err.message,
-        ),
-      );
-    }
-    request.log.error({ err }, 'unhandled error');
-    return reply
-      .code(500)
-      .send(errorBody('internal_error', `internal error; it was logged with request id ${request.id}`));
-  });
-
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0].slice(0, 200);
     const routes = Object.entries({ ...ROUTES, ...(store ? FEEDBACK_ROUTES : {}) })
@@ -377,19 +263,7 @@ export function buildServer({
   });
 
   // A known path with the wrong method is a 405 naming the right one.
-  for (const [url, allowed] of Object.entries(ROUTES)) {
-    app.route({
-      method: ALL_METHODS.filter((m) => !allowed.includes(m)),
-      url,
-      handler: async (request, reply) =>
-        reply
-          .code(405)
-          .header('allow', allowed.join(', '))
-          .send(
-            errorBody('method_not_allowed', `${request.method} is not allowed on ${url}; use ${allowed.join(' or ')}`),
-          ),
-    });
-  }
+  answerWrongMethods(app, ROUTES);
 
   app.get('/health', async () => ({ status: 'ok' }));
 

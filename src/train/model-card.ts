@@ -80,7 +80,7 @@ Sentinel uses it to watch Air Paradis' mentions on X and to answer \`/sentiment\
 - Embedding initialised from ${params.embeddings === 'word2vec' ? `Word2Vec skip-gram vectors (${params.dim ?? 100}-d, window 5, 5 negatives, ${params.w2vEpochs ?? 5} epochs) pretrained on the training split and the Sentiment140 sample — never on validation text — then fine-tuned` : 'random values, trained with the rest'}.
 - Trained with TensorFlow.js ${'4.22'} on the wasm backend (a JavaScript kernel supplies the embedding's gradient, which the
   wasm backend lacks), Adam (lr ${params.lr ?? '?'}), batch ${params.batch ?? '?'}, class-weighted cross-entropy ("balanced"
-  weights: negative is ~63 % of the tweets), early stopping on validation loss (patience ${params.patience ?? '?'}, best epoch
+  weights to the power ${params.classWeightPower ?? 1}: negative is ~63 % of the tweets), early stopping on validation loss (patience ${params.patience ?? '?'}, best epoch
   restored: ${String((manifest.metrics.validation as Record<string, unknown> | undefined)?.best_epoch ?? '?')}), seed ${params.seed ?? '?'}.
 - Input: tweet normalisation of \`src/sentiment/normalize.ts\` (entities decoded, URLs/mentions/numbers as markers,
   emoticons and emoji as tokens), vocabulary of ${manifest.files.length ? 'the most frequent tokens' : ''} in \`vocabulary.json\`, at most ${info.maxLength} tokens.
@@ -131,8 +131,9 @@ Reproduce: \`npm run evaluate -- --data ../shared/data/airline_val.csv --peers\`
 ## Known limits
 - English only, and 2015 US-airline vocabulary: new slang, new routes and Air Paradis' own product names are unknown
   words to it (they fall back to one "unknown" token).
-- The validation split chose the early-stopping epoch, so its figures are slightly optimistic; the held-back 15 %
-  gives the independent figure.
+- The validation split chose the early-stopping epoch and, among three training configurations (learning rate,
+  dropout, strength of the class weights), the one shipped; its figures are therefore slightly optimistic. The
+  held-back 15 % gives the independent figure.
 - Neutral is the hardest class (questions and news links read as neutral or negative to people, not always to the model).
 - Sarcasm ("great, another 3 h delay") is often read as positive when the positive words dominate.
 - Crowd labels disagree with each other on a share of tweets; no model is scored above that agreement.
