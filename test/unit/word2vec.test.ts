@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { normalizeTweet } from '../../src/sentiment/normalize';
 import { OOV, PAD, Vocabulary } from '../../src/sentiment/vocabulary';
 import { readLabelledCsv } from '../../src/train/dataset';
@@ -5,7 +6,7 @@ import { mostSimilar, trainWord2Vec, type Word2VecOptions } from '../../src/trai
 
 // Real tweets: semantics only emerge from real co-occurrences. The airline training split alone
 // (~10k tweets, ~190k tokens) at dim 50 / 3 epochs trains in a few seconds and already shows them.
-const docs = readLabelledCsv('/work/shared/data/airline_train.csv').map((r) => normalizeTweet(r.text));
+const docs = readLabelledCsv(join(__dirname, '../fixtures/airline_train.csv')).map((r) => normalizeTweet(r.text));
 const vocab = Vocabulary.build(docs, { maxSize: 12000, minCount: 2, maxLength: 32 });
 const DIM = 50;
 const opts: Word2VecOptions = { dim: DIM, window: 5, negative: 5, epochs: 3, seed: 42 };
