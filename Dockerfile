@@ -31,6 +31,9 @@ COPY config ./config
 # models/ is writable by the app: the registry caches hydrated model versions next to the shipped ones.
 COPY --chown=node:node models ./models
 
+# data/: the SQLite store and the cache of models hydrated from GCS (mount a volume to keep them).
+RUN mkdir -p /app/data && chown node:node /app/data
+
 USER node
 EXPOSE 8080
 

@@ -43,6 +43,15 @@ export function integer(min: number, max: number) {
   });
 }
 
+/** A decimal number in [min, max] (plain notation: `0.001`, `2`, `.5`; no exponent, no hex). */
+export function decimal(min: number, max: number) {
+  return fromEnv(`a number between ${min} and ${max}`, (s) => {
+    if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(s)) return undefined;
+    const n = Number(s);
+    return Number.isFinite(n) && n >= min && n <= max ? n : undefined;
+  });
+}
+
 /** One of a fixed set of words (case-insensitive; the canonical spelling is returned). */
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return fromEnv(`one of ${values.join(', ')}`, (s): T[number] | undefined =>
@@ -143,15 +152,108 @@ export const configSchema = z.object({
   replaySpeed: nonEmpty('Infinity or a positive number', /^(Infinity|\d+(\.\d+)?)$/).default('Infinity'),
   replayChunk: integer(1, 100_000).default(500),
 
+  // Slack (adapters/slack): on when SLACK_BOT_TOKEN is set. Socket Mode with SLACK_APP_TOKEN, else the
+  // Events API on this server's /slack/events (needs SLACK_SIGNING_SECRET).
+  slackBotToken: optional(secret('a Slack bot token (xoxb-…)', /^xoxb-\S+$/)),
+  slackSigningSecret: optional(secret('the Slack app signing secret (32 hexadecimal characters)', /^[0-9a-f]{32}$/i)),
+  slackAppToken: optional(secret('a Slack app-level token (xapp-…) for Socket Mode', /^xapp-\S+$/)),
+  /** Channel ids (C0123ABCD) or names (#alerts) the alerts are posted in; none: no alerts in Slack. */
+  slackAlertChannels: optional(list('Slack channel ids or #names')),
+  slackApiUrl: url(['https:', 'http:']).default('https://slack.com/api/'),
+  /** While an alert lasts, its headline is edited at every update, and a reply added in its thread at most this often. */
+  slackThreadUpdateMinutes: integer(0, 24 * 60).default(30),
+
+  // Models from Google Cloud Storage (src/registry): on when MODEL_BUCKET is set. Versions live in
+  // gs://<bucket>/<prefix>/<version>/ and <prefix>/latest.json names the current one; they are hydrated
+  // into MODEL_CACHE_DIR and hot-swapped. Without a bucket, MODEL_DIR is served as before.
+  modelBucket: optional(nonEmpty('a GCS bucket name (3-222 of a-z 0-9 . _ -)', /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/)),
+  modelPrefix: nonEmpty('an object prefix without leading or trailing slash', /^[^/\s](\S*[^/\s])?$/).default(
+    'sentinel-bilstm',
+  ),
+  /** Serve this version instead of the one latest.json names. */
+  modelPinnedVersion: optional(nonEmpty('a version name (letters, digits, dot, dash, underscore)', /^[\w.-]+$/)),
+  modelCacheDir: nonEmpty('a directory path').default('data/models'),
+  /** Seconds between checks of latest.json (dividing a minute, hour or day) or a cron expression. */
+  modelCheckInterval: nonEmpty('a number of seconds or a cron expression').default('300'),
+  /** Cached versions kept besides the serving one (older ones are deleted after a swap). */
+  modelCacheKeep: integer(0, 100).default(2),
+  /** Another GCS endpoint (a proxy, a private endpoint, an emulator), e.g. http://127.0.0.1:4443. */
+  gcsEndpoint: optional(url(['https:', 'http:'])),
+  /** The Google client libraries' own emulator setting, as a URL (http://localhost:4443); GCS_ENDPOINT wins if both are set. */
+  storageEmulatorHost: optional(url(['http:', 'https:'])),
+  /** auto: Application Default Credentials when found, else anonymous; anonymous: never send credentials (a public bucket); adc: always (also on GCS_ENDPOINT). */
+  gcsAccess: oneOf(['auto', 'anonymous', 'adc'] as const).default('auto'),
+  /** Per-request timeout, also how long a download may receive nothing (a cut connection is noticed
+   * this way: the client does not report it); and how often a failed GCS request is retried. */
+  gcsTimeoutMs: integer(100, 600_000).default(10_000),
+  gcsMaxRetries: integer(0, 10).default(3),
+
+  // Trend alerts (src/trends; defaults justified in docs/alerts.md). Times are the mentions' own clock.
+  /** Mentions are counted in buckets of this many minutes; the detector judges at each bucket's end. */
+  trendBucketMinutes: integer(1, 1440).default(15),
+  /** The short window (a whole number of buckets) and the long one for day-long rises (0: off). */
+  trendWindowMinutes: integer(5, 10_080).default(180),
+  trendLongWindowMinutes: integer(0, 10_080).default(720),
+  /** The baseline: negative share averaged over history with this half-life, this far back. */
+  trendBaselineHalfLifeHours: decimal(1, 2160).default(48),
+  trendBaselineLookbackHours: integer(1, 2160).default(168),
+  /** Below this much history a stream says "too little history" instead of alerting. */
+  trendMinHistoryHours: integer(0, 2160).default(24),
+  trendMinHistoryMentions: integer(0, 1_000_000).default(150),
+  /** Least mentions in a window to judge it. */
+  trendMinVolume: integer(1, 1_000_000).default(40),
+  /** One-sided p-value to open an alert, and the looser one that keeps it open. */
+  trendOpenPValue: decimal(1e-12, 0.5).default(0.001),
+  trendSustainPValue: decimal(1e-12, 0.5).default(0.05),
+  /** The window's negative share must be this much above the baseline, and at least the floor. */
+  trendMinLift: decimal(0, 1).default(0.1),
+  trendFloor: decimal(0, 1).default(0.5),
+  /** Extra-binomial variance of window shares (measured on the airline data). */
+  trendDispersion: decimal(1, 100).default(2),
+  trendCloseAfterMinutes: integer(0, 10_080).default(90),
+  trendCooldownMinutes: integer(0, 43_200).default(180),
+  /** Updates of an open alert at most this often. */
+  trendUpdateMinutes: integer(1, 10_080).default(60),
+  /** Local mode: without X_BEARER_TOKEN and REPLAY_CSV, replay the bundled sample of real tweets (src/mentions/sample). */
+  bundledReplay: boolean().default(true),
+  /** …at this many times real time (6,000×: the bad-buzz alert shows about 35 s after the model loads). */
+  bundledReplaySpeed: integer(1, 10_000_000).default(6000),
+
+  // Microsoft Teams (adapters/teams, botbuilder): on when MicrosoftAppId is set, or with TEAMS_ENABLED=true
+  // and no app id: then WITHOUT authentication, for the Bot Framework Emulator only. The four Microsoft*
+  // settings keep the Bot Framework's own variable names (ENV_NAMES below).
+  teamsEnabled: optional(boolean()),
+  microsoftAppId: optional(
+    nonEmpty(
+      "the bot's Microsoft app id (a GUID: Azure Bot → Configuration)",
+      /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i,
+    ),
+  ),
+  microsoftAppPassword: optional(secret("the bot's client secret (Azure Bot → Configuration → Manage Password)")),
+  microsoftAppType: optional(oneOf(['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const)),
+  microsoftAppTenantId: optional(
+    nonEmpty('a Microsoft Entra tenant id (a GUID)', /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i),
+  ),
+  /** Kinds of conversation the app is installed in that get alerts: channel, groupChat, personal. */
+  teamsAlertScopes: list('conversation kinds (channel, groupChat, personal)').default(['channel', 'groupChat']),
+
   // Slack, X, GCS, database: add here (see the header comment).
 });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof Config;
 
-/** `maxTextChars` → `MAX_TEXT_CHARS`. */
+/** Settings read from a variable the rule of envName does not give: the Bot Framework's own names (Teams). */
+const ENV_NAMES: Readonly<Record<string, string>> = {
+  microsoftAppId: 'MicrosoftAppId',
+  microsoftAppPassword: 'MicrosoftAppPassword',
+  microsoftAppType: 'MicrosoftAppType',
+  microsoftAppTenantId: 'MicrosoftAppTenantId',
+};
+
+/** `maxTextChars` → `MAX_TEXT_CHARS` (or the name in ENV_NAMES). */
 export function envName(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return ENV_NAMES[key] ?? key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
 /** Keys that hold secrets, whatever their case or style (slackBotToken, DB_PASSWORD, client_secret, apiKey…); their text values are masked. */

@@ -5,11 +5,16 @@
  *
  * No model, no answers: if the model cannot be loaded the process keeps serving /health, /ready answers
  * 503 with the reason and /predict 503 — it never scores with anything else.
+ *
+ * Mentions → alerts: the poller's scored mentions go to the trend monitor (src/trends), whose alerts go to
+ * the chat sinks (the console adapter for now, charts under DATA_DIR/alerts). Local mode: with neither
+ * X_BEARER_TOKEN nor REPLAY_CSV, the bundled sample of real tweets is replayed fast (BUNDLED_REPLAY=false
+ * turns it off), so a first `npm start` shows a real alert within a minute.
  */
 import { ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
 import { buildServer } from './http/server';
 import { createLogger, type Logger } from './log';
-import { loadScorer } from './sentiment/load';
+import { ModelRegistry } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
 import { PredictionLog } from './feedback/prediction-log';
 import { Poller, type PollerStream } from './mentions/poller';
@@ -17,6 +22,14 @@ import { ReplaySource } from './mentions/replay-source';
 import { XSource } from './mentions/x-source';
 import { openStore } from './store/open';
 import type { Store } from './store/types';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConsoleSink } from '../adapters/console/console-sink';
+import { TrendMonitor } from './trends/monitor';
+import { checkTrendSettings, type TrendSettings } from './trends/settings';
+
+/** The bundled sample of real tweets replayed in local mode (see its README). */
+export const BUNDLED_SAMPLE = join(__dirname, 'mentions', 'sample', 'airline-bad-buzz.csv');
 
 export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
   let config: Config;
@@ -28,6 +41,15 @@ export async function main(env: Record<string, string | undefined> = process.env
       process.exit(1);
     }
     throw err;
+  }
+
+  // The trend settings one by one are checked by the schema; here, whether they hang together.
+  let trendSettings: TrendSettings;
+  try {
+    trendSettings = checkTrendSettings(trendSettingsFrom(config));
+  } catch (err) {
+    process.stderr.write(`sentinel: ${(err as Error).message}\n`);
+    process.exit(1);
   }
 
   const logger = createLogger(config.logLevel);
@@ -51,17 +73,26 @@ export async function main(env: Record<string, string | undefined> = process.env
   }
   const predictionLog = new PredictionLog(store, { logger });
 
+  const trends = new TrendMonitor({
+    store,
+    settings: trendSettings,
+    sinks: [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })],
+    logger,
+  });
+
   const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
-  const poller = buildPoller(config, slot, store, logger);
+  // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
+  const models = new ModelRegistry({ config, slot, logger });
+  const poller = buildPoller(config, slot, store, logger, trends);
   const app = buildServer({
     slot,
     config,
     logger,
     store,
     predictionLog,
-    registries: poller ? [poller.registry] : [],
+    registries: [...(poller ? [poller.registry] : []), models.metrics],
   });
-  installShutdown(app, { slot, poller, predictionLog, store }, logger, config.shutdownGraceMs);
+  installShutdown(app, { slot, models, poller, predictionLog, store, trends }, logger, config.shutdownGraceMs);
 
   try {
     const address = await app.listen({ port: config.port, host: config.host });
@@ -84,25 +115,47 @@ export async function main(env: Record<string, string | undefined> = process.env
     process.exit(1);
   }
 
-  try {
-    const scorer = await loadScorer(config.modelDir, { logger, maxBatch: config.scorerMaxBatch });
-    slot.set(scorer);
-    logger.info({ model: scorer.info.name, version: scorer.info.version, backend: scorer.info.backend }, 'ready');
-  } catch (err) {
-    const reason = `cannot load the model from ${config.modelDir}: ${(err as Error).message}`;
-    slot.fail(reason);
-    logger.error(
-      { err, modelDir: config.modelDir },
-      `NOT READY: ${reason}. /predict answers 503 until a model is available (set MODEL_DIR or restore the model files).`,
-    );
-  }
+  // Never throws: without any loadable model the slot says why (NOT READY) and /ready answers 503.
+  await models.start();
   // Without a model the poller fetches nothing (X bills reads) and says why at each tick.
   poller?.start();
 }
 
-/** The mention sources the settings turn on (X with a bearer token, a CSV replay with a file), or none. */
-function buildPoller(config: Config, slot: ScorerSlot, store: Store, logger: Logger): Poller | null {
+/** The trend detector's settings from the validated config. */
+export function trendSettingsFrom(config: Config): TrendSettings {
+  return {
+    bucketMinutes: config.trendBucketMinutes,
+    windowMinutes: config.trendWindowMinutes,
+    longWindowMinutes: config.trendLongWindowMinutes,
+    baselineHalfLifeHours: config.trendBaselineHalfLifeHours,
+    baselineLookbackHours: config.trendBaselineLookbackHours,
+    minHistoryHours: config.trendMinHistoryHours,
+    minHistoryMentions: config.trendMinHistoryMentions,
+    minVolume: config.trendMinVolume,
+    openPValue: config.trendOpenPValue,
+    sustainPValue: config.trendSustainPValue,
+    minLift: config.trendMinLift,
+    floor: config.trendFloor,
+    dispersion: config.trendDispersion,
+    closeAfterMinutes: config.trendCloseAfterMinutes,
+    cooldownMinutes: config.trendCooldownMinutes,
+    updateEveryMinutes: config.trendUpdateMinutes,
+  };
+}
+
+/**
+ * The mention sources the settings turn on (X with a bearer token, a CSV replay with a file, else the
+ * bundled sample in local mode), or none. Scored mentions go to the trend monitor.
+ */
+function buildPoller(
+  config: Config,
+  slot: ScorerSlot,
+  store: Store,
+  logger: Logger,
+  trends: TrendMonitor,
+): Poller | null {
   const streams: PollerStream[] = [];
+  let interval: number | string = /^\d+$/.test(config.pollInterval) ? Number(config.pollInterval) : config.pollInterval;
   if (config.xBearerToken) {
     const queries = Object.fromEntries(
       config.xStreams.map((pair) => {
@@ -133,25 +186,49 @@ function buildPoller(config: Config, slot: ScorerSlot, store: Store, logger: Log
     });
     streams.push(...replay.allStreams().map((stream) => ({ source: replay, stream })));
   }
+  if (streams.length === 0 && config.bundledReplay && !existsSync(BUNDLED_SAMPLE)) {
+    logger.warn({ sample: BUNDLED_SAMPLE }, 'local mode: the bundled sample is missing; no mentions to watch');
+  } else if (streams.length === 0 && config.bundledReplay) {
+    const replay = new ReplaySource({ path: BUNDLED_SAMPLE, speed: config.bundledReplaySpeed, chunkSize: 500, logger });
+    streams.push(...replay.allStreams().map((stream) => ({ source: replay, stream })));
+    interval = 1; // the replay runs thousands of times faster than real time: poll every second
+    logger.info(
+      { sample: BUNDLED_SAMPLE, speed: config.bundledReplaySpeed, tweets: replay.stats.accepted },
+      `local mode: replaying ${replay.stats.accepted} real tweets (Southwest, 19-22 Feb 2015, a bad-buzz day) at ${config.bundledReplaySpeed}x; alerts print here. BUNDLED_REPLAY=false turns it off, X_BEARER_TOKEN switches to live X`,
+    );
+    void warnIfReplayed(replay, store, logger);
+  }
   if (streams.length === 0) return null;
-  return new Poller({
-    streams,
-    scorer: slot,
-    store,
-    interval: /^\d+$/.test(config.pollInterval) ? Number(config.pollInterval) : config.pollInterval,
-    logger,
-  });
+  return new Poller({ streams, scorer: slot, store, interval, logger, onScored: trends.onScored });
+}
+
+/** A second `npm start` on the same database has nothing left to replay: say so, and how to see it again. */
+async function warnIfReplayed(replay: ReplaySource, store: Store, logger: Logger): Promise<void> {
+  try {
+    for (const stream of replay.allStreams()) {
+      const checkpoint = await store.getCheckpoint(`${replay.name}:${stream}`);
+      if (checkpoint && replay.remaining(stream, checkpoint) === 0)
+        logger.warn(
+          { stream },
+          `local mode: the bundled sample of ${stream} was already replayed into this database, so no new alert will show; stop Sentinel and delete the SQLite file (SQLITE_PATH) to watch it again`,
+        );
+    }
+  } catch (err) {
+    logger.debug({ err }, 'could not check the bundled replay checkpoint');
+  }
 }
 
 interface Running {
   slot: ScorerSlot;
+  models: ModelRegistry;
   poller: Poller | null;
   predictionLog: PredictionLog;
   store: Store;
+  trends: TrendMonitor;
 }
 
 function installShutdown(app: ReturnType<typeof buildServer>, running: Running, logger: Logger, graceMs: number): void {
-  const { slot, poller, predictionLog, store } = running;
+  const { slot, models, poller, predictionLog, store, trends } = running;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -167,7 +244,9 @@ function installShutdown(app: ReturnType<typeof buildServer>, running: Running, 
     force.unref();
     app
       .close()
+      .then(() => models.stop())
       .then(() => poller?.stop()) // waits for the poll in flight
+      .then(() => trends.idle()) // and for the alerts it raised to be stored and sent
       .then(() => predictionLog.flush())
       .then(() => store.close())
       .then(() => {

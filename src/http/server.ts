@@ -271,7 +271,9 @@ export function buildServer({
     const state = slot.current();
     if (!state.ready) return reply.code(503).send({ ready: false, reason: state.reason });
     const { name, version, backend, labels, maxLength } = state.scorer.info;
-    return { ready: true, model: { name, version, backend, labels, maxLength } };
+    // Where the model came from (GCS, the local cache or the shipped directory) and, for a fallback, why.
+    const origin = state.origin ? { origin: state.origin } : {};
+    return { ready: true, model: { name, version, backend, labels, maxLength }, ...origin };
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -220,7 +220,9 @@ export class Poller {
 
       let scored: ScoredMention[] = [];
       if (mentions.length > 0) {
-        const predictions = await scorer.score(mentions.map((m) => m.text));
+        // The model may have been hot-swapped during the fetch: score with the one serving now (the old
+        // one is disposed once its calls settle, and this call was not one of them).
+        const predictions = await (this.currentScorer() ?? scorer).score(mentions.map((m) => m.text));
         if (predictions.length !== mentions.length) {
           throw new Error(`the scorer returned ${predictions.length} predictions for ${mentions.length} texts`);
         }

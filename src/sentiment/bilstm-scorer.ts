@@ -57,6 +57,9 @@ export class BiLstmScorer implements Scorer {
   private flushScheduled = false;
   private disposed = false;
   private readonly maxBatch: number;
+  /** score/explain calls not yet settled, and who waits for them all to settle (a hot swap, before dispose). */
+  private active = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: BiLstmScorerOptions) {
     this.maxBatch = opts.maxBatch ?? 64;
@@ -81,12 +84,36 @@ export class BiLstmScorer implements Scorer {
   }
 
   async score(texts: string[]): Promise<Prediction[]> {
-    const probs = await Promise.all(texts.map((t) => this.enqueue(this.encode(t).ids)));
-    return probs.map((p) => this.toPrediction(p));
+    return this.track(async () => {
+      const probs = await Promise.all(texts.map((t) => this.enqueue(this.encode(t).ids)));
+      return probs.map((p) => this.toPrediction(p));
+    });
   }
 
   /** Occlusion: each word is removed in turn and the text re-scored, all variants in one batch. */
   async explain(text: string, top = 5): Promise<Explained> {
+    return this.track(() => this.explainNow(text, top));
+  }
+
+  /**
+   * Resolves once every score/explain call made so far has settled. A hot swap waits for this before
+   * `dispose()`, which rejects whatever is still queued: requests in flight finish on the old model.
+   */
+  whenIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async track<T>(call: () => Promise<T>): Promise<T> {
+    this.active++;
+    try {
+      return await call();
+    } finally {
+      if (--this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async explainNow(text: string, top: number): Promise<Explained> {
     const { tokens, ids } = this.encode(text);
     const variants = ids.map((_, i) => ids.filter((__, j) => j !== i));
     const [base, ...without] = await Promise.all([ids, ...variants].map((v) => this.enqueue(v)));

@@ -5,8 +5,20 @@
  */
 import type { Scorer } from './types';
 
+/**
+ * Where the serving model came from, when that is worth saying (the model registry sets it): `gcs` (the
+ * bucket's version), `cache` (a version hydrated earlier, because the bucket could not give the one
+ * wanted), `shipped` (the model in models/). `degraded` says why a fallback serves.
+ */
+export interface ModelOrigin {
+  readonly source: 'gcs' | 'cache' | 'shipped';
+  readonly path: string;
+  readonly degraded?: string;
+}
+
 export type SlotState =
-  { readonly ready: true; readonly scorer: Scorer } | { readonly ready: false; readonly reason: string };
+  | { readonly ready: true; readonly scorer: Scorer; readonly origin?: ModelOrigin }
+  | { readonly ready: false; readonly reason: string };
 
 export class ScorerSlot {
   private state: SlotState;
@@ -21,9 +33,9 @@ export class ScorerSlot {
   }
 
   /** Serve with `scorer` from now on. Returns the previous scorer (the caller disposes it when its calls are done). */
-  set(scorer: Scorer): Scorer | undefined {
+  set(scorer: Scorer, origin?: ModelOrigin): Scorer | undefined {
     const previous = this.state.ready ? this.state.scorer : undefined;
-    this.state = { ready: true, scorer };
+    this.state = origin ? { ready: true, scorer, origin } : { ready: true, scorer };
     return previous;
   }
 

@@ -37,4 +37,6 @@ export interface Scorer {
   score(texts: string[]): Promise<Prediction[]>;
   explain(text: string): Promise<Explained>;
   dispose(): void;
+  /** Resolves when every call made so far has settled (a hot swap disposes the old scorer after it). */
+  whenIdle?(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { benchRegistry } from '../registry/bench-registry';
 
 const MODEL = 'models/sentinel-bilstm';
 
@@ -197,6 +198,9 @@ async function main(): Promise<void> {
     };
   }
 
+  log('model registry: hydration from a loopback bucket, swaps…');
+  const registry = await benchRegistry();
+
   log(`HTTP: autocannon, ${values.connections} connections, ${values.duration} s…`);
   const http = await httpRps(texts, Number(values.duration), Number(values.connections));
 
@@ -219,6 +223,7 @@ async function main(): Promise<void> {
     predict_http_latency_ms_p50: http.latencyP50,
     predict_http_failed: http.failed,
     pipeline_replay: pipelines,
+    registry,
     peers,
   };
   process.stdout.write(JSON.stringify(result) + '\n');

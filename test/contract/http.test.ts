@@ -728,7 +728,8 @@ interface Proc {
 function run(env: Record<string, string>): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    // BUNDLED_REPLAY=false: no local-mode replay here (test/contract/local-mode.test.ts covers it).
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUNDLED_REPLAY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -45,7 +45,63 @@ describe('loadConfig', () => {
       pollInterval: '60',
       replaySpeed: 'Infinity',
       replayChunk: 500,
+      // Slack
+      slackApiUrl: 'https://slack.com/api/',
+      slackThreadUpdateMinutes: 30,
+      // Models from GCS
+      modelPrefix: 'sentinel-bilstm',
+      modelCacheDir: 'data/models',
+      modelCheckInterval: '300',
+      modelCacheKeep: 2,
+      gcsAccess: 'auto',
+      gcsTimeoutMs: 10_000,
+      gcsMaxRetries: 3,
+      // Trend alerts
+      trendBucketMinutes: 15,
+      trendWindowMinutes: 180,
+      trendLongWindowMinutes: 720,
+      trendBaselineHalfLifeHours: 48,
+      trendBaselineLookbackHours: 168,
+      trendMinHistoryHours: 24,
+      trendMinHistoryMentions: 150,
+      trendMinVolume: 40,
+      trendOpenPValue: 0.001,
+      trendSustainPValue: 0.05,
+      trendMinLift: 0.1,
+      trendFloor: 0.5,
+      trendDispersion: 2,
+      trendCloseAfterMinutes: 90,
+      trendCooldownMinutes: 180,
+      trendUpdateMinutes: 60,
+      bundledReplay: true,
+      bundledReplaySpeed: 6000,
+      // Teams
+      teamsAlertScopes: ['channel', 'groupChat'],
     } satisfies Config);
+  });
+
+  it("reads the Teams settings from the Bot Framework's own variable names", () => {
+    const appId = '0b5d6e5c-1c1a-4a8e-9f3e-2d0c6c1b7a10';
+    expect(
+      loadConfig({
+        MicrosoftAppId: appId,
+        MicrosoftAppPassword: 'pw~secret',
+        MicrosoftAppType: 'singletenant',
+        MicrosoftAppTenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+        TEAMS_ALERT_SCOPES: 'channel',
+      }),
+    ).toMatchObject({
+      microsoftAppId: appId,
+      microsoftAppPassword: 'pw~secret',
+      microsoftAppType: 'SingleTenant',
+      microsoftAppTenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+      teamsAlertScopes: ['channel'],
+    });
+    expect(loadConfig({ MICROSOFT_APP_ID: appId }).microsoftAppId).toBeUndefined();
+    expect(problemsOf({ MicrosoftAppId: 'my-bot', MicrosoftAppType: 'Tenant' })).toEqual([
+      'MicrosoftAppId: expected the bot\'s Microsoft app id (a GUID: Azure Bot → Configuration), got "my-bot"',
+      'MicrosoftAppType: expected one of MultiTenant, SingleTenant, UserAssignedMSI, got "Tenant"',
+    ]);
   });
 
   it('reads each setting from its SCREAMING_SNAKE_CASE variable', () => {

@@ -1,0 +1,583 @@
+/**
+ * The trend monitor: the poller's `onScored` hook. Per stream it feeds the detector with the new scored
+ * mentions, runs the alert state machine at each bucket boundary they pass, persists every alert through
+ * the Store (AlertRecord.data holds the figures and the state) and tells the chat sinks.
+ *
+ * Restarts: the first batch of a stream after a start hydrates the detector from the Store — the history
+ * of mentions (for the baseline), the open alert and its state, past alerts (left out of the baseline;
+ * the last one dates the cooldown), the last boundary evaluated and the snooze. So an open alert is
+ * neither forgotten nor opened a second time, and boundaries already judged are not judged again.
+ *
+ * Delivery (an outbox): each message is saved in its alert's record with the sinks that still have to
+ * take it, then sent, and crossed off sink by sink. What a sink could not take (it threw, or the process
+ * died) is sent again, in order and to that sink only, at the next batch of the stream — after a restart
+ * too. Sinks must therefore accept a message twice (the Slack adapter keeps its own steps).
+ *
+ * Keys kept in the Store's checkpoint table: `<prefix>/evaluated:<stream>` (the last boundary judged) and
+ * `<prefix>/snooze:<stream>` (snoozed until, ISO; empty when not). The prefix is `trends` by default.
+ *
+ * Time is the mentions' time (created_at), never the wall clock.
+ */
+import type { Logger } from '../log';
+import type { ScoredMention } from '../mentions/types';
+import type { AlertRecord, Store } from '../store/types';
+import { buildAlertContent, type AlertContent, type AlertKind, type ChartRenderer } from './content';
+import { pct, type Evaluation } from './detector';
+import { DEFAULT_TREND_SETTINGS, HOUR, MINUTE, checkTrendSettings, type TrendSettings } from './settings';
+import type { ChatSink, StreamNotice } from './sink';
+import type { Peak, StreamState } from './state-machine';
+import { StreamDetector, type AlertPeriod, type DetectorEvent } from './stream-detector';
+
+/** The figures of one evaluation, as stored in AlertRecord.data. */
+export interface AlertFigures {
+  at: string;
+  windowMinutes: number;
+  windowStart: string;
+  total: number;
+  negative: number;
+  share: number;
+  baseline: number;
+  baselineEffectiveN: number;
+  z: number;
+  pValue: number;
+}
+
+/** AlertRecord.data of a trend alert. */
+export interface TrendAlertData {
+  kind: 'trend';
+  /** The window that opened it. */
+  windowMinutes: number;
+  opened: AlertFigures;
+  latest: AlertFigures;
+  peak: { share: number; at: string; total: number; negative: number; baseline: number };
+  updates: number;
+  headline: string;
+  /** The state machine's state while open. */
+  state?: StreamState;
+  resolution?: { at: string; durationMinutes: number; figures: AlertFigures };
+  /** Messages not yet taken by every sink, oldest first (the outbox). */
+  outbox?: OutboxEntry[];
+}
+
+export interface OutboxEntry {
+  kind: AlertKind;
+  message: Omit<AlertContent, 'chart'>;
+  /** The chart, base64 PNG (kept only until delivered). */
+  chart?: { png: string; width: number; height: number; title: string };
+  /** Sinks (by name) that have not taken it yet. */
+  sinks: string[];
+}
+
+export interface TrendMonitorOptions {
+  store: Store;
+  settings?: TrendSettings;
+  sinks?: ChatSink[];
+  logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+  /**
+   * Whether a mention is negative; `undefined` leaves it out. Default: the model's label. (The replay's
+   * oracle judges by the human label and leaves unlabelled mentions out.)
+   */
+  judge?: (m: ScoredMention) => boolean | undefined;
+  /** null: no chart in the content. Default: renderTrendChart. */
+  renderChart?: ChartRenderer | null;
+  /** Prefix of the keys kept in the Store's checkpoint table (default `trends`). */
+  keyPrefix?: string;
+  /** Called after each alert transition, delivered or not (replays and tests). */
+  onEvent?: (e: MonitorEvent) => void;
+}
+
+export interface MonitorEvent {
+  kind: AlertKind;
+  alert: AlertRecord;
+  evaluation: Evaluation;
+}
+
+export interface StreamStatus {
+  stream: string;
+  phase: 'learning' | 'ok' | 'open' | 'cooldown';
+  snoozedUntil: string | null;
+  /** The last boundary judged, ISO. */
+  at: string | null;
+  share: number | null;
+  baseline: number | null;
+  volume: number | null;
+  reason: string | null;
+  openAlertId: string | null;
+}
+
+interface StreamContext {
+  detector: StreamDetector;
+  /** The open alert, or the last one. */
+  alert: AlertRecord | null;
+  /** Alerts with messages some sink has not taken yet. */
+  undelivered: AlertRecord[];
+  snoozedUntil?: number;
+  /** Ids of recent mentions already counted (a poll read again after a crash is not counted twice). */
+  seen: Map<string, number>;
+  savedState: string;
+  savedEvaluatedAt?: number;
+}
+
+export const defaultJudge = (m: ScoredMention): boolean => m.prediction.label === 'negative';
+
+export class TrendMonitor {
+  readonly settings: TrendSettings;
+  private readonly store: Store;
+  private readonly sinks: ChatSink[];
+  private readonly logger?: TrendMonitorOptions['logger'];
+  private readonly judge: (m: ScoredMention) => boolean | undefined;
+  private readonly renderChart: ChartRenderer | null | undefined;
+  private readonly prefix: string;
+  private readonly onEvent?: (e: MonitorEvent) => void;
+  private readonly contexts = new Map<string, Promise<StreamContext>>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(opts: TrendMonitorOptions) {
+    this.settings = checkTrendSettings({ ...DEFAULT_TREND_SETTINGS, ...opts.settings });
+    this.store = opts.store;
+    this.sinks = opts.sinks ?? [];
+    this.logger = opts.logger;
+    this.judge = opts.judge ?? defaultJudge;
+    this.renderChart = opts.renderChart;
+    this.prefix = opts.keyPrefix ?? 'trends';
+    this.onEvent = opts.onEvent;
+  }
+
+  /** The poller's hook: the stream's newly scored (and stored) mentions, oldest first. */
+  readonly onScored = (stream: string, mentions: ScoredMention[]): Promise<void> =>
+    this.serial(stream, () => this.process(stream, mentions));
+
+  /** Holds back new alerts (and updates) on `stream` until `until` (the mentions' clock). */
+  snooze(stream: string, until: Date | string): Promise<void> {
+    const t = typeof until === 'string' ? Date.parse(until) : until.getTime();
+    if (!Number.isFinite(t)) return Promise.reject(new Error(`snooze: ${String(until)} is not a date`));
+    return this.serial(stream, async () => {
+      await this.store.setCheckpoint(this.key('snooze', stream), new Date(t).toISOString());
+      const ctx = this.contexts.get(stream);
+      if (ctx) (await ctx).snoozedUntil = t;
+      this.logger?.info({ stream, until: new Date(t).toISOString() }, `alerts on ${stream} snoozed`);
+    });
+  }
+
+  unsnooze(stream: string): Promise<void> {
+    return this.serial(stream, async () => {
+      await this.store.setCheckpoint(this.key('snooze', stream), '');
+      const ctx = this.contexts.get(stream);
+      if (ctx) (await ctx).snoozedUntil = undefined;
+    });
+  }
+
+  async snoozedUntil(stream: string): Promise<string | null> {
+    const raw = await this.store.getCheckpoint(this.key('snooze', stream));
+    return raw ? raw : null;
+  }
+
+  /** What each stream's detector knows now (streams seen since the start). */
+  async status(): Promise<StreamStatus[]> {
+    const out: StreamStatus[] = [];
+    for (const [stream, p] of this.contexts) {
+      const ctx = await p;
+      const d = ctx.detector;
+      const ev = d.lastEvaluation;
+      const state = d.state;
+      out.push({
+        stream,
+        phase:
+          state.phase === 'open'
+            ? 'open'
+            : !ev || ev.status === 'insufficient_history'
+              ? 'learning'
+              : state.cooldownUntil !== undefined && ev.at < state.cooldownUntil
+                ? 'cooldown'
+                : 'ok',
+        snoozedUntil: ctx.snoozedUntil !== undefined ? new Date(ctx.snoozedUntil).toISOString() : null,
+        at: d.lastEvaluatedAt !== undefined ? new Date(d.lastEvaluatedAt).toISOString() : null,
+        share: ev ? ev.share : null,
+        baseline: ev?.baseline?.share ?? null,
+        volume: ev ? ev.total : null,
+        reason: ev ? ev.reason : null,
+        openAlertId: state.phase === 'open' && ctx.alert ? ctx.alert.id : null,
+      });
+    }
+    return out;
+  }
+
+  /** Waits for the work queued so far (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.catch(() => undefined)));
+  }
+
+  private serial<T>(stream: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(stream) ?? Promise.resolve()).then(task);
+    this.queues.set(
+      stream,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  private key(kind: 'evaluated' | 'snooze', stream: string): string {
+    return `${this.prefix}/${kind}:${stream}`;
+  }
+
+  private async process(stream: string, mentions: ScoredMention[]): Promise<void> {
+    const judged: Array<{ m: ScoredMention; time: number; negative: boolean }> = [];
+    for (const m of mentions) {
+      const negative = this.judge(m);
+      const time = Date.parse(m.createdAt);
+      if (negative !== undefined && Number.isFinite(time)) judged.push({ m, time, negative });
+    }
+    if (judged.length === 0) return;
+    let p = this.contexts.get(stream);
+    if (!p) {
+      p = this.hydrate(stream, Math.min(...judged.map((j) => j.time)));
+      this.contexts.set(stream, p);
+      p.catch(() => this.contexts.delete(stream)); // try again with the next batch
+    }
+    const ctx = await p;
+    await this.flush(ctx);
+
+    const fresh = judged.filter((j) => !ctx.seen.has(j.m.id));
+    for (const j of fresh) ctx.seen.set(j.m.id, j.time);
+    const events = ctx.detector.ingest(
+      fresh.map((j) => ({ time: j.time, negative: j.negative })),
+      ctx.snoozedUntil,
+    );
+    const horizon = (ctx.detector.lastEvaluatedAt ?? 0) - this.longestWindowMs() - this.settings.bucketMinutes * MINUTE;
+    for (const [id, t] of ctx.seen) if (t < horizon) ctx.seen.delete(id);
+
+    await this.notice(stream, ctx); // history comes before any alert
+    for (const e of events) await this.handle(stream, ctx, e);
+    await this.persist(stream, ctx);
+  }
+
+  private longestWindowMs(): number {
+    return Math.max(this.settings.windowMinutes, this.settings.longWindowMinutes) * MINUTE;
+  }
+
+  private async hydrate(stream: string, firstTime: number): Promise<StreamContext> {
+    const s = this.settings;
+    const [evaluatedRaw, snoozeRaw, alerts] = await Promise.all([
+      this.store.getCheckpoint(this.key('evaluated', stream)),
+      this.store.getCheckpoint(this.key('snooze', stream)),
+      this.store.listAlerts(stream),
+    ]);
+    const lastEvaluatedAt = evaluatedRaw ? Date.parse(evaluatedRaw) : undefined;
+    const snoozedUntil = snoozeRaw ? Date.parse(snoozeRaw) : undefined;
+    const open = alerts.find((a) => a.state === 'open') ?? null;
+    const lastResolved = alerts.find((a) => a.state === 'resolved' && a.resolvedAt);
+    const horizon =
+      Math.min(lastEvaluatedAt ?? firstTime, firstTime) - this.longestWindowMs() - s.baselineLookbackHours * HOUR;
+    const periods: AlertPeriod[] = alerts
+      .filter((a) => a.state === 'open' || Date.parse(a.resolvedAt!) > horizon)
+      .map((a) => ({
+        openedAt: Date.parse(a.openedAt),
+        ...(a.resolvedAt ? { resolvedAt: Date.parse(a.resolvedAt) } : {}),
+        windowMinutes: Number((a.data as Partial<TrendAlertData>).windowMinutes) || s.windowMinutes,
+      }))
+      .sort((a, b) => a.openedAt - b.openedAt);
+    let state: StreamState = { phase: 'ok' };
+    if (open) state = openState(open);
+    else if (lastResolved)
+      state = { phase: 'ok', cooldownUntil: Date.parse(lastResolved.resolvedAt!) + s.cooldownMinutes * MINUTE };
+
+    const detector = new StreamDetector(stream, s, {
+      state,
+      ...(lastEvaluatedAt !== undefined && Number.isFinite(lastEvaluatedAt) ? { lastEvaluatedAt } : {}),
+      alertPeriods: periods,
+    });
+    const history = await this.store.mentionsBetween(
+      stream,
+      new Date(horizon).toISOString(),
+      new Date(firstTime).toISOString(),
+    );
+    const seen = new Map<string, number>();
+    const recent = firstTime - this.longestWindowMs() - s.bucketMinutes * MINUTE;
+    const observations = [];
+    for (const m of history) {
+      const negative = this.judge(m);
+      if (negative === undefined) continue;
+      const time = Date.parse(m.createdAt);
+      observations.push({ time, negative });
+      if (time >= recent) seen.set(m.id, time);
+    }
+    detector.load(observations);
+    this.logger?.info(
+      {
+        stream,
+        history: observations.length,
+        openAlert: open?.id ?? null,
+        lastEvaluatedAt: evaluatedRaw || null,
+        snoozedUntil: snoozeRaw || null,
+      },
+      `trends: ${stream} resumed with ${observations.length} mention(s) of history` +
+        (open ? `, alert ${open.id} open` : ''),
+    );
+    const undelivered = alerts.filter((a) => (a.data as Partial<TrendAlertData>).outbox?.length).reverse();
+    return {
+      detector,
+      alert: open ?? alerts[0] ?? null,
+      undelivered,
+      ...(snoozedUntil !== undefined && Number.isFinite(snoozedUntil) ? { snoozedUntil } : {}),
+      seen,
+      savedState: JSON.stringify(state),
+      ...(lastEvaluatedAt !== undefined ? { savedEvaluatedAt: lastEvaluatedAt } : {}),
+    };
+  }
+
+  private async handle(stream: string, ctx: StreamContext, e: DetectorEvent): Promise<void> {
+    const ev = e.evaluation;
+    const at = new Date(ev.at).toISOString();
+    const figures = figuresOf(ev);
+    let alert: AlertRecord;
+    let kind: AlertKind;
+    if (e.action === 'open') {
+      kind = 'opened';
+      const state = e.after as Extract<StreamState, { phase: 'open' }>;
+      const data: TrendAlertData = {
+        kind: 'trend',
+        windowMinutes: ev.windowMinutes,
+        opened: figures,
+        latest: figures,
+        peak: peakData(state.peak),
+        updates: 0,
+        headline: '',
+        state,
+      };
+      alert = {
+        id: `${stream}@${at}`,
+        stream,
+        state: 'open',
+        openedAt: at,
+        updatedAt: at,
+        data: data as unknown as Record<string, unknown>,
+      };
+    } else {
+      if (!ctx.alert || ctx.alert.state !== 'open') {
+        this.logger?.warn({ stream, action: e.action }, `trends: ${stream} has no open alert to ${e.action}`);
+        return;
+      }
+      const prev = ctx.alert.data as unknown as TrendAlertData;
+      const before = e.before as Extract<StreamState, { phase: 'open' }>;
+      if (e.action === 'update') {
+        kind = 'updated';
+        const state = e.after as Extract<StreamState, { phase: 'open' }>;
+        alert = {
+          ...ctx.alert,
+          updatedAt: at,
+          data: {
+            ...prev,
+            latest: figures,
+            peak: peakData(state.peak),
+            updates: prev.updates + 1,
+            state,
+          } as unknown as Record<string, unknown>,
+        };
+      } else {
+        kind = 'resolved';
+        const openedAt = Date.parse(ctx.alert.openedAt);
+        const data: TrendAlertData = {
+          ...prev,
+          latest: figures,
+          peak: peakData(before.peak),
+          resolution: { at, durationMinutes: Math.round((ev.at - openedAt) / MINUTE), figures },
+        };
+        delete data.state;
+        alert = {
+          ...ctx.alert,
+          state: 'resolved',
+          updatedAt: at,
+          resolvedAt: at,
+          data: data as unknown as Record<string, unknown>,
+        };
+      }
+    }
+
+    const content = this.sinks.length ? await this.content(stream, ctx, kind, alert, ev) : undefined;
+    const data = alert.data as unknown as TrendAlertData;
+    data.headline =
+      content?.headline ?? `${kind} on ${stream}: ${pct(ev.share)} negative vs ${pct(ev.baseline?.share ?? NaN)}`;
+    if (content) {
+      const { chart, ...message } = content;
+      data.outbox = [
+        ...(data.outbox ?? []),
+        {
+          kind,
+          message,
+          ...(chart ? { chart: { ...chart, png: chart.png.toString('base64') } } : {}),
+          sinks: this.sinks.map((x) => x.name),
+        },
+      ];
+    }
+    await this.store.saveAlert(alert);
+    ctx.alert = alert;
+    this.logger?.info(
+      { stream, alert: alert.id, kind, share: ev.share, baseline: ev.baseline?.share, volume: ev.total, at },
+      `trends: alert ${kind} on ${stream}: ${data.headline}`,
+    );
+    this.onEvent?.({ kind, alert, evaluation: ev });
+    if (content) {
+      ctx.undelivered = [...ctx.undelivered.filter((x) => x.id !== alert.id), alert];
+      await this.flush(ctx);
+    }
+  }
+
+  private async content(
+    stream: string,
+    ctx: StreamContext,
+    kind: AlertKind,
+    alert: AlertRecord,
+    ev: Evaluation,
+  ): Promise<AlertContent> {
+    const data = alert.data as unknown as TrendAlertData;
+    const openedAt = Date.parse(alert.openedAt);
+    const from = openedAt - data.windowMinutes * MINUTE;
+    const [alertMentions, referenceMentions] = await Promise.all([
+      this.store.mentionsBetween(stream, iso(Math.min(from, ev.windowStart)), iso(ev.at)),
+      this.store.mentionsBetween(stream, iso(from - this.settings.baselineLookbackHours * HOUR), iso(from)),
+    ]);
+    const judged = (ms: ScoredMention[]) => ms.filter((m) => this.judge(m) !== undefined);
+    return buildAlertContent({
+      kind,
+      alertId: alert.id,
+      stream,
+      openedAt,
+      ...(alert.resolvedAt ? { resolvedAt: Date.parse(alert.resolvedAt) } : {}),
+      openWindowMinutes: data.windowMinutes,
+      peak: { share: data.peak.share, at: Date.parse(data.peak.at) },
+      evaluation: ev,
+      detector: ctx.detector,
+      settings: this.settings,
+      alertMentions: judged(alertMentions),
+      referenceMentions: judged(referenceMentions),
+      isNegative: (m) => this.judge(m) === true,
+      ...(this.renderChart !== undefined ? { renderChart: this.renderChart } : {}),
+    });
+  }
+
+  /** Sends what is in the outboxes, in order, to the sinks that have not taken it; crosses off what they take. */
+  private async flush(ctx: StreamContext): Promise<void> {
+    if (this.sinks.length === 0) return;
+    for (const alert of [...ctx.undelivered]) {
+      const data = alert.data as unknown as TrendAlertData;
+      const outbox = data.outbox ?? [];
+      const failed = new Set<string>();
+      let changed = false;
+      for (const entry of outbox) {
+        for (const sink of this.sinks) {
+          if (!entry.sinks.includes(sink.name) || failed.has(sink.name)) continue;
+          const content: AlertContent = {
+            ...(entry.message as AlertContent),
+            ...(entry.chart ? { chart: { ...entry.chart, png: Buffer.from(entry.chart.png, 'base64') } } : {}),
+          };
+          try {
+            if (entry.kind === 'opened') await sink.alertOpened(content);
+            else if (entry.kind === 'updated') await sink.alertUpdated(content);
+            else await sink.alertResolved(content);
+            entry.sinks = entry.sinks.filter((n) => n !== sink.name);
+            changed = true;
+          } catch (err) {
+            failed.add(sink.name); // keep the order: nothing later goes to this sink before this one
+            this.logger?.error(
+              { err, sink: sink.name, alert: alert.id, kind: entry.kind },
+              `trends: sink ${sink.name} failed to take the ${entry.kind} message of alert ${alert.id}; it will be sent again`,
+            );
+          }
+        }
+        // A sink that no longer exists (renamed, removed from the config) cannot take anything.
+        entry.sinks = entry.sinks.filter((n) => this.sinks.some((x) => x.name === n));
+      }
+      const left = outbox.filter((e) => e.sinks.length > 0);
+      if (left.length !== outbox.length || changed) {
+        if (left.length) data.outbox = left;
+        else delete data.outbox;
+        await this.store.saveAlert(alert);
+      }
+      if (!left.length) ctx.undelivered.splice(ctx.undelivered.indexOf(alert), 1);
+    }
+  }
+
+  /** Tells the sinks when a stream starts lacking history ("too little history", said, not guessed) or stops. */
+  private async notice(stream: string, ctx: StreamContext): Promise<void> {
+    for (const change of ctx.detector.takeHistoryChanges()) {
+      if (change.first && !change.learning) continue; // resumed with enough history: nothing new to say
+      const ev = change.evaluation;
+      const notice: StreamNotice = {
+        stream,
+        kind: change.learning ? 'learning' : 'watching',
+        at: new Date(ev.at).toISOString(),
+        message: change.learning
+          ? `${stream}: no alerts yet, ${ev.reason}`
+          : `${stream}: baseline learnt (${pct(ev.baseline!.share)} of mentions negative normally); watching for bad buzz`,
+      };
+      this.logger?.info({ stream, kind: notice.kind }, `trends: ${notice.message}`);
+      for (const sink of this.sinks) {
+        try {
+          await sink.streamNotice?.(notice);
+        } catch (err) {
+          this.logger?.warn({ err, sink: sink.name }, `trends: sink ${sink.name} failed to take a notice`);
+        }
+      }
+    }
+  }
+
+  private async persist(stream: string, ctx: StreamContext): Promise<void> {
+    const d = ctx.detector;
+    const state = JSON.stringify(d.state);
+    if (state !== ctx.savedState && d.state.phase === 'open' && ctx.alert?.state === 'open') {
+      const data = ctx.alert.data as unknown as TrendAlertData;
+      data.state = d.state;
+      data.peak = peakData(d.state.peak);
+      await this.store.saveAlert(ctx.alert);
+    }
+    ctx.savedState = state;
+    if (d.lastEvaluatedAt !== undefined && d.lastEvaluatedAt !== ctx.savedEvaluatedAt) {
+      await this.store.setCheckpoint(this.key('evaluated', stream), iso(d.lastEvaluatedAt));
+      ctx.savedEvaluatedAt = d.lastEvaluatedAt;
+    }
+  }
+}
+
+/** The state machine's state of an open alert read back from the store (rebuilt if the record lacks it). */
+function openState(a: AlertRecord): StreamState {
+  const data = a.data as Partial<TrendAlertData>;
+  const st = data.state;
+  if (st && st.phase === 'open' && Number.isFinite(st.openedAt) && st.peak) return st;
+  const peak = data.peak;
+  return {
+    phase: 'open',
+    openedAt: Date.parse(a.openedAt),
+    lastMessageAt: Date.parse(a.updatedAt),
+    peak: {
+      share: peak?.share ?? data.latest?.share ?? 0,
+      at: peak?.at ? Date.parse(peak.at) : Date.parse(a.openedAt),
+      total: peak?.total ?? 0,
+      negative: peak?.negative ?? 0,
+      baseline: peak?.baseline ?? data.opened?.baseline ?? NaN,
+    },
+    baselineAtOpen: data.opened?.baseline ?? NaN,
+  };
+}
+
+export function figuresOf(ev: Evaluation): AlertFigures {
+  return {
+    at: iso(ev.at),
+    windowMinutes: ev.windowMinutes,
+    windowStart: iso(ev.windowStart),
+    total: ev.total,
+    negative: ev.negative,
+    share: ev.share,
+    baseline: ev.baseline?.share ?? NaN,
+    baselineEffectiveN: Math.round(ev.baseline?.effectiveN ?? 0),
+    z: ev.z,
+    pValue: ev.pValue,
+  };
+}
+
+function peakData(p: Peak): TrendAlertData['peak'] {
+  return { share: p.share, at: iso(p.at), total: p.total, negative: p.negative, baseline: p.baseline };
+}
+
+function iso(t: number): string {
+  return new Date(t).toISOString();
+}

@@ -1,0 +1,92 @@
+/**
+ * The trend detector's thresholds, in one place. Every value here has a setting (config/schema.ts,
+ * `TREND_*`) and a default justified from the airline data in docs/alerts.md.
+ *
+ * Times are in minutes/hours of the mentions' own clock (created_at), never the wall clock: a replay at
+ * 10,000× real time alerts exactly as the live stream did.
+ */
+export interface TrendSettings {
+  /** Mentions are counted in buckets of this many minutes; the detector evaluates at each bucket end. */
+  bucketMinutes: number;
+  /** The current window: the last N minutes of mentions (a multiple of bucketMinutes). */
+  windowMinutes: number;
+  /** A second, longer window for slow burns (a day-long rise too gentle for the short window); 0: off. */
+  longWindowMinutes: number;
+  /** The baseline is an exponentially weighted share of negatives over history with this half-life. */
+  baselineHalfLifeHours: number;
+  /** History older than this is forgotten (and not loaded back after a restart). */
+  baselineLookbackHours: number;
+  /** Before this much history (first mention → window start) the stream says so instead of guessing. */
+  minHistoryHours: number;
+  /** …and before this many mentions of history. */
+  minHistoryMentions: number;
+  /** A window with fewer mentions never opens an alert (and counts as quiet for an open one). */
+  minVolume: number;
+  /** One-sided p-value below which the window's negative share is significantly above the baseline. */
+  openPValue: number;
+  /** An open alert stays open while its window is still significant at this (looser) level. */
+  sustainPValue: number;
+  /** The window's negative share must exceed the baseline by at least this much (absolute). */
+  minLift: number;
+  /** …and be at least this high: no alert for a rise from 10 % to 25 %. */
+  floor: number;
+  /** Extra-binomial variance of window shares (tweets come in conversations), measured on quiet days. */
+  dispersion: number;
+  /** An open alert resolves after this many minutes without a sustained window. */
+  closeAfterMinutes: number;
+  /** After a resolution, no new alert on the stream for this long. */
+  cooldownMinutes: number;
+  /** Updates of an open alert are posted at most this often. */
+  updateEveryMinutes: number;
+}
+
+export const DEFAULT_TREND_SETTINGS: Readonly<TrendSettings> = Object.freeze({
+  bucketMinutes: 15,
+  windowMinutes: 180,
+  longWindowMinutes: 720,
+  baselineHalfLifeHours: 48,
+  baselineLookbackHours: 168,
+  minHistoryHours: 24,
+  minHistoryMentions: 150,
+  minVolume: 40,
+  openPValue: 0.001,
+  sustainPValue: 0.05,
+  minLift: 0.1,
+  floor: 0.5,
+  dispersion: 2,
+  closeAfterMinutes: 90,
+  cooldownMinutes: 180,
+  updateEveryMinutes: 60,
+});
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+
+/** Checks the settings hang together (the schema checks each one alone); throws naming the problem. */
+export function checkTrendSettings(s: TrendSettings): TrendSettings {
+  const problems: string[] = [];
+  if (s.windowMinutes % s.bucketMinutes !== 0)
+    problems.push(
+      `the window (${s.windowMinutes} min) must be a whole number of buckets (${s.bucketMinutes} min); e.g. TREND_WINDOW_MINUTES=${Math.max(1, Math.round(s.windowMinutes / s.bucketMinutes)) * s.bucketMinutes}`,
+    );
+  if (s.longWindowMinutes !== 0 && s.longWindowMinutes % s.bucketMinutes !== 0)
+    problems.push(
+      `the long window (${s.longWindowMinutes} min) must be a whole number of buckets (${s.bucketMinutes} min), or 0 (off)`,
+    );
+  if (s.longWindowMinutes !== 0 && s.longWindowMinutes <= s.windowMinutes)
+    problems.push(
+      `the long window (${s.longWindowMinutes} min) must be longer than the window (${s.windowMinutes} min)`,
+    );
+  if (!(s.sustainPValue >= s.openPValue))
+    problems.push(
+      `TREND_SUSTAIN_P_VALUE (${s.sustainPValue}) must be at least TREND_OPEN_P_VALUE (${s.openPValue}): staying open is easier than opening`,
+    );
+  if (s.baselineLookbackHours * 60 <= Math.max(s.windowMinutes, s.longWindowMinutes))
+    problems.push(`the baseline look-back (${s.baselineLookbackHours} h) must be longer than the windows`);
+  if (s.minHistoryHours > s.baselineLookbackHours)
+    problems.push(
+      `TREND_MIN_HISTORY_HOURS (${s.minHistoryHours}) cannot exceed TREND_BASELINE_LOOKBACK_HOURS (${s.baselineLookbackHours})`,
+    );
+  if (problems.length) throw new Error(`trend settings: ${problems.join('; ')}`);
+  return s;
+}

@@ -1,0 +1,540 @@
+/**
+ * The model registry against a loopback GCS (test/helpers/gcs-server.ts) through the real
+ * @google-cloud/storage client: publish, hydrate, verify, fall back, update, and what is reported.
+ */
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AuthClient } from 'google-auth-library';
+import { loadConfig } from '../../config/schema';
+import { intactVersions } from '../../src/registry/cache';
+import { ModelBucket } from '../../src/registry/model-bucket';
+import { GcsError, type GcsSettings } from '../../src/registry/gcs';
+import { ModelRegistry, type RegistryEvent } from '../../src/registry/model-registry';
+import { formatTable, runCli } from '../../src/registry/cli';
+import { ScorerSlot } from '../../src/sentiment/scorer-slot';
+import { startGcsServer, crc32cBase64, crc32cOf, type GcsServer } from '../helpers/gcs-server';
+import {
+  capturingLogger,
+  makeVersion,
+  seedVersion,
+  shippedVersion,
+  SHIPPED,
+  tempRoot,
+} from '../helpers/model-versions';
+
+const BUCKET = 'sentinel-models';
+const PREFIX = 'sentinel-bilstm';
+
+let server: GcsServer;
+let root: string;
+let v1Dir: string;
+let v2Dir: string;
+const V1 = 'test-v1';
+const V2 = 'test-v2';
+
+beforeAll(async () => {
+  server = await startGcsServer();
+  root = tempRoot('registry');
+  v1Dir = makeVersion(root, V1, 1);
+  v2Dir = makeVersion(root, V2, 2);
+});
+afterAll(async () => {
+  await server.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+let cacheN = 0;
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+beforeEach(() => {
+  server.clearFaults();
+  for (const name of server.names(BUCKET)) server.delete(BUCKET, name);
+  server.requests.length = 0;
+});
+
+function settings(over: Partial<GcsSettings> = {}): GcsSettings {
+  return {
+    bucket: BUCKET,
+    prefix: PREFIX,
+    endpoint: server.url,
+    access: 'auto',
+    timeoutMs: 1000,
+    maxRetries: 0,
+    maxRetryDelaySeconds: 1,
+    ...over,
+  };
+}
+
+function registryFor(opts: { env?: Record<string, string>; gcs?: Partial<GcsSettings>; cacheDir?: string } = {}) {
+  const cacheDir = opts.cacheDir ?? join(root, `cache-${++cacheN}`);
+  const config = loadConfig({
+    MODEL_DIR: SHIPPED,
+    MODEL_BUCKET: BUCKET,
+    MODEL_PREFIX: PREFIX,
+    MODEL_CACHE_DIR: cacheDir,
+    MODEL_CHECK_INTERVAL: '3600',
+    GCS_ENDPOINT: server.url,
+    GCS_TIMEOUT_MS: '1000',
+    GCS_MAX_RETRIES: '0',
+    ...opts.env,
+  });
+  const slot = new ScorerSlot();
+  const events: RegistryEvent[] = [];
+  const { logger, lines } = capturingLogger();
+  const registry = new ModelRegistry({
+    config,
+    slot,
+    logger,
+    onEvent: (e) => events.push(e),
+    gcs: { maxRetryDelaySeconds: 1, ...opts.gcs },
+  });
+  cleanups.push(async () => {
+    await registry.stop();
+    disposeServing(slot);
+  });
+  return { registry, slot, events, lines, cacheDir };
+}
+
+function serving(slot: ScorerSlot) {
+  const s = slot.current();
+  if (!s.ready) throw new Error(`not ready: ${s.reason}`);
+  return { version: s.scorer.info.version, origin: s.origin };
+}
+
+function filesIn(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+async function metric(registry: ModelRegistry, name: string, labels = ''): Promise<number> {
+  const text = await registry.metrics.metrics();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('the loopback GCS server', () => {
+  it('computes CRC32C (Castagnoli) as GCS reports it', () => {
+    expect(crc32cOf(Buffer.from('123456789'))).toBe(0xe3069283);
+    expect(crc32cBase64(Buffer.from(''))).toBe('AAAAAA==');
+  });
+});
+
+describe('publishing', () => {
+  it('uploads every file only-if-absent, manifest.json last, then latest.json; model:list shows the metrics', async () => {
+    const bucket = new ModelBucket(settings());
+    server.bucket(BUCKET);
+    const result = await bucket.publish(v1Dir, { resumableAbove: 1_000_000 });
+    expect(result.pointer).toMatchObject({ version: V1 });
+
+    const uploads = server.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/upload/'));
+    const names = uploads.map((r) => r.query.name);
+    expect(names.at(-1)).toBe(`${PREFIX}/latest.json`);
+    expect(names.at(-2)).toBe(`${PREFIX}/${V1}/manifest.json`);
+    expect(uploads.every((r) => r.query.ifGenerationMatch === '0')).toBe(true);
+    // weights.bin (3.7 MB) went through a resumable session, the small files as multipart uploads.
+    expect(uploads.find((r) => r.query.name.endsWith('weights.bin'))?.query.uploadType).toBe('resumable');
+    expect(uploads.find((r) => r.query.name.endsWith('model.json'))?.query.uploadType).toBe('multipart');
+    // The bytes in the bucket are the files, byte for byte.
+    for (const f of ['model.json', 'weights.bin', 'vocabulary.json', 'manifest.json']) {
+      expect(server.get(BUCKET, `${PREFIX}/${V1}/${f}`)?.data.equals(readFileSync(join(v1Dir, f)))).toBe(true);
+    }
+    const pointer = JSON.parse(server.get(BUCKET, `${PREFIX}/latest.json`)!.data.toString());
+    expect(pointer).toMatchObject({ version: V1 });
+
+    await bucket.publish(v2Dir);
+    expect(JSON.parse(server.get(BUCKET, `${PREFIX}/latest.json`)!.data.toString())).toMatchObject({
+      version: V2,
+      previous: V1,
+    });
+
+    const listed = await bucket.listVersions();
+    expect(listed.map((v) => [v.version, v.latest])).toEqual([
+      [V2, true],
+      [V1, false],
+    ]);
+    const table = formatTable(bucket.url(), listed);
+    expect(table).toMatch(new RegExp(`\\* ${V2}.*0\\.8196.*0\\.7706.*0\\.9312`));
+
+    // The command line, as `npm run model:list -- --json` runs it.
+    const { out } = await cli(['list', '--bucket', BUCKET, '--prefix', PREFIX, '--endpoint', server.url, '--json']);
+    const rows = JSON.parse(out) as Array<{ version: string; latest: boolean; accuracy: number }>;
+    expect(rows[0]).toMatchObject({ version: V2, latest: true, accuracy: 0.8196 });
+  });
+
+  it('refuses to overwrite a version, and a second publisher of the same version changes nothing', async () => {
+    server.bucket(BUCKET);
+    const bucket = new ModelBucket(settings());
+    await bucket.publish(v1Dir);
+    const before = server.names(BUCKET).map((n) => [n, server.get(BUCKET, n)!.generation]);
+    await expect(bucket.publish(v1Dir)).rejects.toThrow(
+      new RegExp(`version ${V1} already exists in gs://${BUCKET}/${PREFIX}/${V1}/.*immutable`),
+    );
+    expect(server.names(BUCKET).map((n) => [n, server.get(BUCKET, n)!.generation])).toEqual(before);
+  });
+
+  it('lets exactly one of two racing publishers move latest.json; the other gets a clear error', async () => {
+    server.bucket(BUCKET);
+    await new ModelBucket(settings()).publish(v1Dir);
+    const v3Dir = makeVersion(root, 'test-v3', 3);
+    server.requests.length = 0;
+    // Two publishers at once: both read latest.json (the same generation) before either writes it.
+    const results = await Promise.allSettled([
+      new ModelBucket(settings()).publish(v2Dir),
+      new ModelBucket(settings()).publish(v3Dir),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const err = lost[0].reason as GcsError;
+    expect(err).toBeInstanceOf(GcsError);
+    expect(err.kind).toBe('conflict');
+    expect(err.message).toMatch(
+      /latest\.json was moved by another publisher while we published \(it now names test-v[23]; we read test-v1\)\. Version test-v[23] is uploaded but NOT made latest; to make it latest anyway: npm run model:publish -- --promote test-v[23]/,
+    );
+    const winner = (won[0] as PromiseFulfilledResult<{ version: string }>).value.version;
+    const pointer = JSON.parse(server.get(BUCKET, `${PREFIX}/latest.json`)!.data.toString());
+    expect(pointer).toMatchObject({ version: winner, previous: V1 });
+    const pointerWrites = server.requests.filter(
+      (r) => r.method === 'POST' && r.query.name === `${PREFIX}/latest.json`,
+    );
+    expect(pointerWrites.map((r) => r.status).sort()).toEqual([200, 412]);
+
+    // The loser's version is complete in the bucket: promoting it is one command.
+    const loser = winner === V2 ? 'test-v3' : V2;
+    const { out } = await cli([
+      'publish',
+      '--promote',
+      loser,
+      '--bucket',
+      BUCKET,
+      '--prefix',
+      PREFIX,
+      '--endpoint',
+      server.url,
+    ]);
+    expect(JSON.parse(out)).toEqual({ promoted: loser, previous: winner });
+    expect(JSON.parse(server.get(BUCKET, `${PREFIX}/latest.json`)!.data.toString())).toMatchObject({
+      version: loser,
+      previous: winner,
+    });
+  });
+
+  it('says what to do when a private bucket gets no credentials, and works with them', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    server.makePrivate(BUCKET, 'sesame');
+    try {
+      const anonymous = new ModelBucket(settings({ access: 'anonymous' }));
+      const err = await anonymous.latestVersion().catch((e: unknown) => e as GcsError);
+      expect(err).toBeInstanceOf(GcsError);
+      expect((err as GcsError).kind).toBe('access');
+      expect((err as Error).message).toMatch(
+        /gs:\/\/sentinel-models\/sentinel-bilstm\/latest\.json: access denied \(401\).*the bucket is private and Sentinel sent no credentials: on GCP give the service account roles\/storage\.objectViewer.*GOOGLE_APPLICATION_CREDENTIALS.*GCS_ACCESS=auto/,
+      );
+      const withToken = new ModelBucket(settings({ authClient: new BearerClient('sesame') }));
+      await expect(withToken.latestVersion()).resolves.toBe(V1);
+      expect(server.requests.at(-1)?.authorized).toBe(true);
+    } finally {
+      server.makePublic(BUCKET);
+    }
+  });
+
+  it('follows STORAGE_EMULATOR_HOST, the Google libraries’ own setting', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    process.env.STORAGE_EMULATOR_HOST = server.url;
+    try {
+      const config = loadConfig({ MODEL_BUCKET: BUCKET, MODEL_PREFIX: PREFIX, STORAGE_EMULATOR_HOST: server.url });
+      expect(config.storageEmulatorHost).toBe(server.url);
+      const bucket = new ModelBucket(settings({ endpoint: config.storageEmulatorHost }));
+      expect(await bucket.latestVersion()).toBe(V1);
+      // The client then speaks to the emulator's root (no /storage/v1), as fake-gcs-server expects.
+      expect(server.requests.at(-1)?.path).toBe(`/b/${BUCKET}/o/${PREFIX}/latest.json`);
+    } finally {
+      delete process.env.STORAGE_EMULATOR_HOST;
+    }
+  });
+});
+
+describe('hydration at start-up', () => {
+  it('cold: downloads the version in parallel, verified, renamed into place; then a restart downloads nothing', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    const a = registryFor();
+    await a.registry.start();
+    await a.registry.stop();
+    expect(serving(a.slot)).toEqual({
+      version: V1,
+      origin: { source: 'gcs', path: join(a.cacheDir, V1) },
+    });
+    expect(a.events[0]).toMatchObject({ type: 'loaded', version: V1, source: 'gcs', downloaded: true });
+    const dir = join(a.cacheDir, V1);
+    expect(filesIn(dir)).toEqual([
+      'MODEL_CARD.md',
+      'confusion.png',
+      'manifest.json',
+      'model.json',
+      'vocabulary.json',
+      'weights.bin',
+    ]);
+    for (const f of filesIn(dir)) expect(readFileSync(join(dir, f)).equals(readFileSync(join(v1Dir, f)))).toBe(true);
+    const media = server.requests.filter((r) => r.query.alt === 'media');
+    expect(media.map((r) => r.path.split('/').pop()).sort()).toEqual(
+      [
+        'MODEL_CARD.md',
+        'confusion.png',
+        'latest.json',
+        'manifest.json',
+        'model.json',
+        'vocabulary.json',
+        'weights.bin',
+      ].sort(),
+    );
+    // Each file is read at the generation the listing reported (the one whose crc32c is checked).
+    expect(media.filter((r) => r.path.endsWith('weights.bin'))[0].query.generation).toBe(
+      server.get(BUCKET, `${PREFIX}/${V1}/weights.bin`)!.generation,
+    );
+    expect(await metric(a.registry, 'sentinel_model_hydrations_total', 'result="downloaded"')).toBe(1);
+    disposeServing(a.slot);
+
+    server.requests.length = 0;
+    const b = registryFor({ cacheDir: a.cacheDir });
+    await b.registry.start();
+    await b.registry.stop();
+    expect(serving(b.slot).version).toBe(V1);
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /storage/v1/b/${BUCKET}/o/${PREFIX}/latest.json`,
+    ]);
+    expect(b.events[0]).toMatchObject({ type: 'loaded', version: V1, downloaded: false });
+    expect(await metric(b.registry, 'sentinel_model_hydrations_total', 'result="cached"')).toBe(1);
+    disposeServing(b.slot);
+  });
+
+  it('with no latest.json: falls back to the shipped model, loudly, and /ready says so', async () => {
+    server.bucket(BUCKET);
+    const r = registryFor();
+    await r.registry.start();
+    await r.registry.stop();
+    const s = serving(r.slot);
+    expect(s.version).toBe(shippedVersion());
+    expect(s.origin).toMatchObject({ source: 'shipped', path: SHIPPED });
+    expect(s.origin?.degraded).toMatch(
+      /gs:\/\/sentinel-models\/sentinel-bilstm\/latest\.json does not exist: no model has been published under this prefix \(npm run model:publish/,
+    );
+    expect(r.events).toEqual([
+      expect.objectContaining({ type: 'fallback', source: 'shipped', version: shippedVersion() }),
+    ]);
+    const loud = r.lines.find((l) => String(l.msg).startsWith('Model FALLBACK'));
+    expect(loud).toMatchObject({ level: 50 }); // error
+    expect(await metric(r.registry, 'sentinel_model_degraded')).toBe(1);
+    expect(await metric(r.registry, 'sentinel_model_hydration_failures_total', 'stage="pointer"')).toBe(1);
+    disposeServing(r.slot);
+  });
+
+  it('when the bucket is unreachable: the newest intact cached version, else the shipped model', async () => {
+    // A cache that holds V1 and V2 intact (as earlier hydrations left them), and a broken newer copy.
+    const cacheDir = join(root, `cache-${++cacheN}`);
+    cpSync(v1Dir, join(cacheDir, V1), { recursive: true });
+    cpSync(v2Dir, join(cacheDir, V2), { recursive: true });
+    const broken = makeVersion(root, 'test-v9', 9);
+    cpSync(broken, join(cacheDir, 'test-v9'), { recursive: true });
+    writeFileSync(join(cacheDir, 'test-v9', 'weights.bin'), 'half a file');
+    expect(intactVersions(cacheDir).map((v) => v.version)).toEqual([V2, V1]);
+
+    const offline = { GCS_ENDPOINT: 'http://127.0.0.1:9' }; // nothing listens on the discard port
+    const cached = registryFor({ cacheDir, env: offline });
+    await cached.registry.start();
+    await cached.registry.stop();
+    expect(serving(cached.slot)).toMatchObject({
+      version: V2,
+      origin: { source: 'cache', path: join(cacheDir, V2) },
+    });
+    expect(serving(cached.slot).origin?.degraded).toMatch(/could not be reached.*ECONNREFUSED/);
+    disposeServing(cached.slot);
+
+    const empty = registryFor({ env: offline });
+    await empty.registry.start();
+    await empty.registry.stop();
+    expect(serving(empty.slot)).toMatchObject({ version: shippedVersion(), origin: { source: 'shipped' } });
+    disposeServing(empty.slot);
+  });
+
+  it('a version corrupted at rest never loads: the fallback serves, no corrupt file is left', async () => {
+    server.bucket(BUCKET);
+    const flip = (f: string, d: Buffer) => (f === 'weights.bin' ? flipByte(d) : d);
+    seedVersion(server, BUCKET, PREFIX, v1Dir, { mutate: flip });
+    const r = registryFor();
+    await r.registry.start();
+    await r.registry.stop();
+    expect(serving(r.slot)).toMatchObject({ version: shippedVersion(), origin: { source: 'shipped' } });
+    expect(serving(r.slot).origin?.degraded).toMatch(
+      /weights\.bin: sha256 [0-9a-f]{12}… does not match manifest\.json/,
+    );
+    // Not retried (the object itself is wrong), nothing unchecked left behind, and V1 is not "cached".
+    expect(server.requests.filter((q) => q.path.endsWith('weights.bin'))).toHaveLength(1);
+    const dir = join(r.cacheDir, V1);
+    expect(filesIn(dir)).not.toContain('weights.bin');
+    expect(filesIn(dir)).not.toContain('manifest.json');
+    expect(filesIn(dir).filter((f) => f.endsWith('.part'))).toEqual([]);
+    disposeServing(r.slot);
+  });
+});
+
+describe('updates while running', () => {
+  async function runningOn(version: string, dir: string, env: Record<string, string> = {}) {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, dir);
+    const r = registryFor({ env });
+    await r.registry.start();
+    expect(serving(r.slot).version).toBe(version);
+    r.events.length = 0;
+    server.requests.length = 0;
+    return r;
+  }
+
+  it('a new pointer is hydrated, warmed and swapped; the old scorer is disposed; same pointer: nothing to do', async () => {
+    const r = await runningOn(V1, v1Dir);
+    const old = (r.slot.current() as { scorer: { dispose(): void } }).scorer;
+    const dispose = jest.spyOn(old, 'dispose');
+    expect(await r.registry.check()).toEqual({ result: 'current', version: V1 });
+    seedVersion(server, BUCKET, PREFIX, v2Dir);
+    const result = await r.registry.check();
+    expect(result).toMatchObject({ result: 'swapped', from: V1, to: V2 });
+    await r.registry.retired();
+    expect(dispose).toHaveBeenCalledTimes(1);
+    expect(serving(r.slot)).toEqual({ version: V2, origin: { source: 'gcs', path: join(r.cacheDir, V2) } });
+    expect(r.events).toEqual([expect.objectContaining({ type: 'swapped', from: V1, to: V2 })]);
+    expect(await metric(r.registry, 'sentinel_model_swaps_total')).toBe(1);
+    await r.registry.stop();
+    disposeServing(r.slot);
+  });
+
+  it('a checksum mismatch in transit is retried; a truncated download too', async () => {
+    const r = await runningOn(V1, v1Dir);
+    seedVersion(server, BUCKET, PREFIX, v2Dir);
+    server.fault(
+      { path: /test-v2\/weights\.bin$/, media: true, corrupt: true },
+      { path: /test-v2\/vocabulary\.json$/, media: true, truncate: 1000 },
+    );
+    expect(await r.registry.check()).toMatchObject({ result: 'swapped', to: V2 });
+    expect(server.pendingFaults()).toBe(0);
+    // The damaged or cut download first, a good one last (a slow machine may time one more out between).
+    const statuses = (file: string) =>
+      server.requests.filter((q) => q.path.endsWith(`test-v2/${file}`)).map((q) => q.status);
+    expect(statuses('weights.bin')[0]).toBe('corrupted');
+    expect(statuses('weights.bin').at(-1)).toBe(200);
+    expect(statuses('vocabulary.json')[0]).toBe('truncated');
+    expect(statuses('vocabulary.json').at(-1)).toBe(200);
+    await r.registry.stop();
+    disposeServing(r.slot);
+  });
+
+  it('persistent corruption, truncation, 500s or timeouts leave the serving model, reported once, counted', async () => {
+    const r = await runningOn(V1, v1Dir, { GCS_TIMEOUT_MS: '400' });
+    seedVersion(server, BUCKET, PREFIX, v2Dir);
+    const v2 = join(r.cacheDir, V2);
+
+    // crc32c mismatch on every try
+    server.fault(...[1, 2, 3].map(() => ({ path: /test-v2\/weights\.bin$/, media: true, corrupt: true as const })));
+    let result = await r.registry.check();
+    expect(result).toMatchObject({ result: 'failed', stage: 'hydrate', version: V2 });
+    expect((result as { reason: string }).reason).toMatch(/weights\.bin.*(crc32c|CRC32C|mismatch)/);
+    expect(serving(r.slot).version).toBe(V1);
+    expect(filesIn(v2).filter((f) => f === 'weights.bin' || f.endsWith('.part') || f === 'manifest.json')).toEqual([]);
+
+    // the same failure again: counted, but not reported twice
+    server.fault(...[1, 2, 3].map(() => ({ path: /test-v2\/weights\.bin$/, media: true, corrupt: true as const })));
+    await r.registry.check();
+    expect(r.events.filter((e) => e.type === 'hydration_failed')).toHaveLength(1);
+    expect(r.events[0]).toMatchObject({ type: 'hydration_failed', stage: 'hydrate', version: V2, serving: V1 });
+
+    // cut connections on every try
+    server.fault(...[1, 2, 3].map(() => ({ path: /test-v2\/weights\.bin$/, media: true, truncate: 100_000 })));
+    result = await r.registry.check();
+    expect(result).toMatchObject({ result: 'failed', stage: 'hydrate' });
+    expect(filesIn(v2).filter((f) => f === 'weights.bin' || f.endsWith('.part'))).toEqual([]);
+
+    // 500 on the pointer
+    server.fault({ path: /latest\.json$/, status: 500 });
+    result = await r.registry.check();
+    expect(result).toMatchObject({ result: 'failed', stage: 'pointer' });
+    expect((result as { reason: string }).reason).toMatch(/latest\.json: GCS answered 500/);
+
+    // a download that never answers
+    server.fault(...[1, 2, 3].map(() => ({ path: /test-v2\/weights\.bin$/, media: true, timeout: true as const })));
+    result = await r.registry.check();
+    expect(result).toMatchObject({ result: 'failed', stage: 'hydrate' });
+    expect((result as { reason: string }).reason).toMatch(/weights\.bin.*(timed out|timeout|nothing received)/i);
+
+    expect(serving(r.slot).version).toBe(V1);
+    expect(await metric(r.registry, 'sentinel_model_hydration_failures_total', 'stage="hydrate"')).toBe(4);
+    expect(await metric(r.registry, 'sentinel_model_hydration_failures_total', 'stage="pointer"')).toBe(1);
+
+    // and once the bucket behaves, the update goes through
+    expect(await r.registry.check()).toMatchObject({ result: 'swapped', to: V2 });
+    await r.registry.stop();
+    disposeServing(r.slot);
+  });
+
+  it('the client retries 500s itself when GCS_MAX_RETRIES allows', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    server.fault({ path: /latest\.json$/, status: 503 });
+    const r = registryFor({ env: { GCS_MAX_RETRIES: '1' } });
+    await r.registry.start();
+    await r.registry.stop();
+    expect(serving(r.slot)).toMatchObject({ version: V1, origin: { source: 'gcs' } });
+    expect(server.requests.filter((q) => q.path.endsWith('latest.json')).map((q) => q.status)).toEqual([503, 200]);
+    disposeServing(r.slot);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+/** The command line as `npm run model:…` runs it, with its stdout and stderr. */
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    const code = await runCli(argv, {});
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+function flipByte(data: Buffer): Buffer {
+  const copy = Buffer.from(data);
+  copy[copy.length >> 1] ^= 0xff;
+  return copy;
+}
+
+function disposeServing(slot: ScorerSlot): void {
+  const s = slot.current();
+  if (s.ready) s.scorer.dispose();
+  slot.fail('test over');
+}
+
+/** Credentials as an AuthClient provides them: an OAuth bearer token on every request. */
+class BearerClient extends AuthClient {
+  constructor(private readonly token: string) {
+    super();
+  }
+  async getAccessToken() {
+    return { token: this.token };
+  }
+  async getRequestHeaders() {
+    return { Authorization: `Bearer ${this.token}` };
+  }
+  async request<T>(opts: Parameters<AuthClient['request']>[0]) {
+    return this.transporter.request<T>({
+      ...opts,
+      headers: { ...opts.headers, Authorization: `Bearer ${this.token}` },
+    });
+  }
+}

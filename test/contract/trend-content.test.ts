@@ -1,0 +1,179 @@
+/**
+ * The content of an alert on a replayed real day: the bundled sample of real Southwest tweets (19–22 Feb
+ * 2015, src/mentions/sample) through the real pipeline — replay source, the shipped model, a SQLite file,
+ * the poller, the trend monitor — and what the alert says: figures, rise, sparkline, the most negative
+ * mentions with their links, what it is about, the chart; the same for its updates and its resolution;
+ * and how the console adapter prints it.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { ConsoleSink } from '../../adapters/console/console-sink';
+import { Poller } from '../../src/mentions/poller';
+import { ReplaySource } from '../../src/mentions/replay-source';
+import { loadScorer } from '../../src/sentiment/load';
+import type { BiLstmScorer } from '../../src/sentiment/bilstm-scorer';
+import { openStore } from '../../src/store/open';
+import type { Store } from '../../src/store/types';
+import type { AlertContent } from '../../src/trends/content';
+import { TrendMonitor } from '../../src/trends/monitor';
+import type { ChatSink, StreamNotice } from '../../src/trends/sink';
+
+const SAMPLE = join(__dirname, '../../src/mentions/sample/airline-bad-buzz.csv');
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-content-'));
+const messages: AlertContent[] = [];
+const notices: StreamNotice[] = [];
+const printed = new PassThrough();
+let console_ = '';
+printed.on('data', (d: Buffer) => (console_ += d.toString()));
+let store: Store;
+let scorer: BiLstmScorer;
+const texts = new Map<string, string>();
+
+const recorder: ChatSink = {
+  name: 'recorder',
+  alertOpened: async (c) => void messages.push(c),
+  alertUpdated: async (c) => void messages.push(c),
+  alertResolved: async (c) => void messages.push(c),
+  streamNotice: async (n) => void notices.push(n),
+};
+
+beforeAll(async () => {
+  scorer = await loadScorer('models/sentinel-bilstm');
+  store = await openStore({ sqlitePath: join(dir, 'sentinel.db') });
+  const source = new ReplaySource({ path: SAMPLE, chunkSize: 100 });
+  const monitor = new TrendMonitor({
+    store,
+    sinks: [recorder, new ConsoleSink({ chartDir: join(dir, 'alerts'), out: printed, colour: false })],
+  });
+  const poller = new Poller({ streams: [{ source, stream: 'Southwest' }], scorer, store, onScored: monitor.onScored });
+  for (;;) {
+    const [report] = await poller.pollOnce();
+    expect(report.result).toBe('ok');
+    if (source.remaining('Southwest', report.checkpoint) === 0) break;
+  }
+  for (const m of await store.mentionsBetween('Southwest', '2015-01-01T00:00:00Z', '2016-01-01T00:00:00Z'))
+    texts.set(m.id, m.text);
+});
+
+afterAll(async () => {
+  await store?.close();
+  scorer?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const pngSize = (png: Buffer) => {
+  expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  expect(png.toString('ascii', 12, 16)).toBe('IHDR');
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+};
+
+it('says first that it is learning, then that it watches, then opens one alert on the bad-buzz day', () => {
+  expect(notices.map((n) => n.kind)).toEqual(['learning', 'watching']);
+  expect(notices[0].message).toMatch(/^Southwest: no alerts yet, too little history/);
+  expect(notices[1].message).toMatch(/^Southwest: baseline learnt \(\d+ % of mentions negative normally\)/);
+  const kinds = messages.map((m) => m.kind);
+  expect(kinds[0]).toBe('opened');
+  expect(kinds.filter((k) => k === 'opened')).toHaveLength(1);
+  expect(kinds.at(-1)).toBe('resolved');
+  expect(new Set(messages.map((m) => m.alertId)).size).toBe(1);
+});
+
+it('the opening: figures against the baseline, volume, rise, sparkline', () => {
+  const c = messages[0];
+  expect(c.stream).toBe('Southwest');
+  expect(c.openedAt).toBe(c.at);
+  // 21 February 2015, during the US daytime (UTC).
+  expect(c.openedAt >= '2015-02-21T10:00:00Z' && c.openedAt < '2015-02-22T04:00:00Z').toBe(true);
+  const f = c.figures;
+  expect(f.baselineShare).toBeGreaterThan(0.3);
+  expect(f.baselineShare).toBeLessThan(0.55);
+  expect(f.negativeShare - f.baselineShare).toBeGreaterThanOrEqual(0.1);
+  expect(f.lift).toBeCloseTo(f.negativeShare - f.baselineShare, 3);
+  expect(f.pValue).toBeLessThan(0.001);
+  expect(f.volume).toBeGreaterThanOrEqual(40);
+  expect(f.negatives / f.volume).toBeCloseTo(f.negativeShare, 3);
+  expect(f.usualVolume).toBeGreaterThan(0);
+  expect([180, 720]).toContain(f.windowMinutes);
+  expect(c.headline).toMatch(
+    /^Bad buzz starting on Southwest: \d+ % of mentions negative in the last \d+ h \(normally \d+ %\)$/,
+  );
+  expect(c.rise.previousShare).not.toBeNull();
+  expect(c.rise.pointsPerHour).toBeCloseTo(
+    ((f.negativeShare - c.rise.previousShare!) * 100) / (f.windowMinutes / 60),
+    0,
+  );
+  expect([...c.sparkline.text]).toHaveLength(24);
+  expect(c.sparkline.text).toMatch(/^[▁▂▃▄▅▆▇█·]{24}$/u);
+  expect(Date.parse(c.sparkline.to) - Date.parse(c.sparkline.from)).toBe(24 * 3_600_000);
+  expect(c.peak.share).toBeGreaterThanOrEqual(f.negativeShare - 1e-9);
+});
+
+it('the opening: the most negative real mentions with their links, and what it is about', () => {
+  const c = messages[0];
+  expect(c.mentions).toHaveLength(5);
+  for (const m of c.mentions) {
+    expect(m.id).toMatch(/^\d{18}$/);
+    expect(m.url).toBe(`https://x.com/i/web/status/${m.id}`);
+    expect(m.text).toBe(texts.get(m.id)); // a real tweet of the sample, as published
+    expect(m.negative).toBeGreaterThan(0.5);
+    expect(m.createdAt >= c.figures.windowStart && m.createdAt < c.at).toBe(true);
+  }
+  expect(new Set(c.mentions.map((m) => m.text)).size).toBe(5);
+  const probs = c.mentions.map((m) => m.negative);
+  expect(probs).toEqual([...probs].sort((a, b) => b - a));
+  // The storm of 21 February: cancelled flights, phone lines on hold for hours.
+  const terms = c.terms.map((t) => t.term);
+  const story = ['hold', 'cancelled', 'hour', 'hours', 'hrs', 'rebook', 'phone', 'minutes', 'weather'];
+  expect(terms.filter((t) => story.includes(t)).length).toBeGreaterThanOrEqual(2);
+  for (const t of c.terms) {
+    expect(t.score).toBeGreaterThanOrEqual(1.96);
+    expect(t.count).toBeGreaterThanOrEqual(3);
+    expect(t.term).not.toMatch(/^<|southwest/);
+  }
+});
+
+it('the opening: a PNG chart of the last 24 h', () => {
+  const chart = messages[0].chart!;
+  expect(chart.title).toMatch(/^Southwest: negative mentions, last 24 h/);
+  expect(pngSize(chart.png)).toEqual({ width: 800, height: 360 });
+});
+
+it('updates and the resolution carry the same figures; the resolution says how long and the peak', () => {
+  const keys = Object.keys(messages[0].figures).sort();
+  for (const m of messages) {
+    expect(Object.keys(m.figures).sort()).toEqual(keys);
+    expect(m.mentions.length).toBeGreaterThan(0);
+    expect(m.chart && pngSize(m.chart.png)).toEqual({ width: 800, height: 360 });
+    expect(m.sparkline.text).toMatch(/^[▁▂▃▄▅▆▇█·]{24}$/u);
+  }
+  const updates = messages.filter((m) => m.kind === 'updated');
+  expect(updates.length).toBeGreaterThan(0);
+  for (const u of updates) expect(u.headline).toMatch(/^Still going on Southwest after \d+ h/);
+  const r = messages.at(-1)!;
+  expect(r.kind).toBe('resolved');
+  expect(r.resolvedAt).toBe(r.at);
+  expect(r.durationMinutes).toBe(Math.round((Date.parse(r.resolvedAt!) - Date.parse(r.openedAt)) / 60_000));
+  const peaks = messages.map((m) => m.peak.share);
+  expect(peaks).toEqual([...peaks].sort((a, b) => a - b)); // the peak never goes down
+  expect(r.peak.share).toBeGreaterThanOrEqual(messages[0].figures.negativeShare - 1e-9);
+  expect(r.headline).toMatch(/^Over on Southwest after \d+ h( \d+ min)? \(peak \d+ %\)/);
+});
+
+it('the console adapter prints it readably and writes the chart to the file it names', () => {
+  expect(console_).toContain('│ ALERT · Southwest · 2015-02-21');
+  expect(console_).toContain(messages[0].headline);
+  expect(console_).toContain(messages[0].mentions[0].url);
+  expect(console_).toContain('│ About            ');
+  expect(console_).toContain('▲ UPDATE · ');
+  expect(console_).toContain('│ RESOLVED · Southwest · ');
+  expect(console_).toMatch(/│ Lasted {11}\d+ h/);
+  const charts = [...console_.matchAll(/Chart \(last 24 h\): (\S+\.png)/g)].map((m) => m[1]);
+  expect(charts).toHaveLength(2); // the opening and the resolution
+  for (const file of charts) {
+    expect(existsSync(file)).toBe(true);
+    expect(pngSize(readFileSync(file))).toEqual({ width: 800, height: 360 });
+  }
+  expect(console_).not.toContain('\u001b['); // no colour codes when asked for none
+});
