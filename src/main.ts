@@ -26,6 +26,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsoleSink } from '../adapters/console/console-sink';
 import { TrendMonitor } from './trends/monitor';
+import type { ChatSink } from './trends/sink';
+import { startSlack } from '../adapters/slack';
 import { checkTrendSettings, type TrendSettings } from './trends/settings';
 
 /** The bundled sample of real tweets replayed in local mode (see its README). */
@@ -73,12 +75,9 @@ export async function main(env: Record<string, string | undefined> = process.env
   }
   const predictionLog = new PredictionLog(store, { logger });
 
-  const trends = new TrendMonitor({
-    store,
-    settings: trendSettings,
-    sinks: [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })],
-    logger,
-  });
+  // The chat adapters started below add their sinks to this array (TrendMonitor keeps it).
+  const sinks: ChatSink[] = [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })];
+  const trends = new TrendMonitor({ store, settings: trendSettings, sinks, logger });
 
   const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
   // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
@@ -92,7 +91,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     predictionLog,
     registries: [...(poller ? [poller.registry] : []), models.metrics],
   });
-  installShutdown(app, { slot, models, poller, predictionLog, store, trends }, logger, config.shutdownGraceMs);
+  // Before listen: the adapters mount their routes on the same server.
+  const chat = await startChatAdapters({ config, app, slot, store, predictionLog, logger, trends });
+  for (const adapter of chat) if (adapter.sink) sinks.push(adapter.sink);
+  installShutdown(app, { slot, models, poller, predictionLog, store, trends, chat }, logger, config.shutdownGraceMs);
 
   try {
     const address = await app.listen({ port: config.port, host: config.host });
@@ -218,6 +220,28 @@ async function warnIfReplayed(replay: ReplaySource, store: Store, logger: Logger
   }
 }
 
+interface ChatAdapter {
+  name: string;
+  sink?: ChatSink;
+  stop(): Promise<void>;
+}
+
+/** Slack and Teams, each on when its settings are; a chat platform that is down leaves the rest serving. */
+async function startChatAdapters(deps: Parameters<typeof startSlack>[0]): Promise<ChatAdapter[]> {
+  const adapters: ChatAdapter[] = [];
+  try {
+    const slack = await startSlack(deps);
+    if (slack) adapters.push({ name: 'slack', sink: slack.sink, stop: () => slack.stop() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sentinel: ${err.message}\n`);
+      process.exit(1);
+    }
+    deps.logger.error({ err }, `Slack off: ${(err as Error).message}`);
+  }
+  return adapters;
+}
+
 interface Running {
   slot: ScorerSlot;
   models: ModelRegistry;
@@ -225,10 +249,11 @@ interface Running {
   predictionLog: PredictionLog;
   store: Store;
   trends: TrendMonitor;
+  chat: ChatAdapter[];
 }
 
 function installShutdown(app: ReturnType<typeof buildServer>, running: Running, logger: Logger, graceMs: number): void {
-  const { slot, models, poller, predictionLog, store, trends } = running;
+  const { slot, models, poller, predictionLog, store, trends, chat } = running;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -247,6 +272,7 @@ function installShutdown(app: ReturnType<typeof buildServer>, running: Running, 
       .then(() => models.stop())
       .then(() => poller?.stop()) // waits for the poll in flight
       .then(() => trends.idle()) // and for the alerts it raised to be stored and sent
+      .then(() => Promise.all(chat.map((a) => a.stop())))
       .then(() => predictionLog.flush())
       .then(() => store.close())
       .then(() => {

@@ -1,0 +1,386 @@
+/**
+ * Block Kit layouts of everything Sentinel posts in Slack, as pure functions of platform-neutral data
+ * (predictions, the trend module's AlertContent, status figures). Each returns `{ text, blocks }`: `text`
+ * is the notification / screen-reader fallback Slack asks for. User and tweet text is escaped (`&`, `<`,
+ * `>`) so it can neither ping (`<!channel>`) nor forge links.
+ */
+import type { types } from '@slack/bolt';
+import type { AlertContent, AlertMention } from '../../src/trends/content';
+import type { Explained, Label } from '../../src/sentiment/types';
+import { LABELS } from '../../src/sentiment/types';
+
+type Block = types.KnownBlock;
+export interface SlackMessage {
+  text: string;
+  blocks: Block[];
+}
+
+/** Action ids of Sentinel's buttons (the label ones and the snooze ones end with the label / hours). */
+export const ACTION = {
+  trueLabel: 'sentinel_true_label',
+  ack: 'sentinel_alert_ack',
+  snooze: 'sentinel_alert_snooze',
+} as const;
+
+export const LABEL_EMOJI: Record<Label, string> = {
+  negative: ':slightly_frowning_face:',
+  neutral: ':neutral_face:',
+  positive: ':slightly_smiling_face:',
+};
+
+const KIND_EMOJI = { opened: ':rotating_light:', updated: ':warning:', resolved: ':large_green_circle:' } as const;
+
+/** Reactions that judge a message: ✅ right, ❌ wrong. */
+export const CORRECT_REACTIONS = new Set(['white_check_mark', 'heavy_check_mark']);
+export const WRONG_REACTIONS = new Set(['x', 'negative_squared_cross_mark']);
+
+/** `true` for ✅, `false` for ❌, `undefined` for any other reaction (skin tones ignored). */
+export function reactionVerdict(reaction: string): boolean | undefined {
+  const name = reaction.split('::')[0];
+  if (CORRECT_REACTIONS.has(name)) return true;
+  if (WRONG_REACTIONS.has(name)) return false;
+  return undefined;
+}
+
+export function escapeText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** At most `max` characters (code points), with an ellipsis when cut, whitespace collapsed if `oneLine`. */
+export function clip(s: string, max: number, oneLine = false): string {
+  const t = oneLine ? s.replace(/\s+/g, ' ').trim() : s.trim();
+  const chars = [...t];
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : t;
+}
+
+function quote(s: string): string {
+  return escapeText(s)
+    .split('\n')
+    .map((line) => `>${line}`)
+    .join('\n');
+}
+
+export function pct(x: number): string {
+  return Number.isFinite(x) ? `${Math.round(x * 100)} %` : '–';
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A 20-character bar: `████████░░░░░░░░░░░░`. */
+export function bar(p: number, width = 20): string {
+  const full = Math.max(0, Math.min(width, Math.round((Number.isFinite(p) ? p : 0) * width)));
+  return '█'.repeat(full) + '░'.repeat(width - full);
+}
+
+function utc(isoTime: string): string {
+  return `${isoTime.slice(0, 10)} ${isoTime.slice(11, 16)} UTC`;
+}
+
+function hhmm(isoTime: string): string {
+  return isoTime.slice(11, 16);
+}
+
+export function duration(minutes: number): string {
+  const m = Math.max(0, Math.round(minutes));
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  const r = m % 60;
+  if (h < 48) return r ? `${h} h ${r} min` : `${h} h`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+function signed(x: number, digits = 0): string {
+  const f = 10 ** digits;
+  const r = Math.round(x * f) / f;
+  return `${r >= 0 ? '+' : '−'}${Math.abs(r)}`;
+}
+
+function section(text: string, blockId?: string): Block {
+  return { type: 'section', text: { type: 'mrkdwn', text }, ...(blockId ? { block_id: blockId } : {}) };
+}
+
+function context(text: string, blockId?: string): Block {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text }], ...(blockId ? { block_id: blockId } : {}) };
+}
+
+const JUDGE_HINT = 'React :white_check_mark: if this is right, :x: if it is wrong';
+
+// ---------------------------------------------------------------------------------------------------
+// /sentiment
+
+/** The answer to `/sentiment <text>`, posted in the channel so it can collect reactions. */
+export function predictionMessage(p: Explained, text: string, userId: string, maxWords = 5): SlackMessage {
+  const bars = LABELS.map(
+    (l) => `${l.padEnd(8)}  ${bar(p.probabilities[l])}  ${pct(p.probabilities[l]).padStart(5)}`,
+  ).join('\n');
+  // Occlusion weights: how much the label's probability drops without the word. Near-certain answers have
+  // tiny ones, so the order speaks, not the figures (shown only when they reach a point).
+  const drivers = p.words
+    .filter((w) => w.weight > 0)
+    .sort((a, b) => b.weight - a.weight)
+    .slice(0, maxWords)
+    .map((w) => `*${escapeText(w.word)}*${w.weight >= 0.01 ? ` (${signed(w.weight * 100)} pts)` : ''}`);
+  const words = drivers.length
+    ? `Words that drove it, strongest first: ${drivers.join(' · ')}`
+    : 'No single word drove it: the text as a whole did';
+  return {
+    text: `${capital(p.label)} (${pct(p.confidence)} confident): “${clip(text, 150, true)}”`,
+    blocks: [
+      section(
+        `${LABEL_EMOJI[p.label]} *${capital(p.label)}* · ${pct(p.confidence)} confident\n${quote(clip(text, 2500))}`,
+      ),
+      section('```' + bars + '```'),
+      context(words),
+      context(`Asked by <@${userId}> · model \`${escapeText(p.modelVersion)}\` · ${JUDGE_HINT}`),
+    ],
+  };
+}
+
+export function helpMessage(maxTextChars: number, command = '/sentiment'): SlackMessage {
+  return {
+    text: `Usage: ${command} <text> scores a text; ${command} status shows the model, streams and alerts.`,
+    blocks: [
+      section(
+        `*\`${command} <text>\`* scores the text with Sentinel's sentiment model and posts the answer here: ` +
+          `the label, how sure the model is, the words that drove it. React :white_check_mark: if it is ` +
+          `right, :x: if it is wrong: your votes measure the model in production and train the next one. ` +
+          `Texts of up to ${maxTextChars.toLocaleString('en-US')} characters.`,
+      ),
+      section(
+        `*\`${command} status\`*: the model serving, each mention stream's negative share against its normal ` +
+          `level, and the open alerts (only you see it).\n*\`${command} help\`*: this message.`,
+      ),
+      context(
+        'Alerts about a bad buzz are posted in the alert channel: react on them too (:white_check_mark: real, :x: false alarm).',
+      ),
+    ],
+  };
+}
+
+export function ephemeralText(text: string): { response_type: 'ephemeral'; text: string } {
+  return { response_type: 'ephemeral', text };
+}
+
+export interface StatusInfo {
+  model:
+    | { ready: true; name: string; version: string; backend: string; origin?: string; degraded?: string }
+    | { ready: false; reason: string };
+  streams: Array<{
+    stream: string;
+    phase: string;
+    share: number | null;
+    baseline: number | null;
+    volume: number | null;
+    at: string | null;
+    reason: string | null;
+    snoozedUntil: string | null;
+  }>;
+  polls: Array<{ stream: string; at: string; result: string; fetched?: number }>;
+  openAlerts: Array<{ stream: string; headline: string; openedAt: string }>;
+  accuracy: Array<{ modelVersion: string; votes: number; accuracy: number }>;
+  trendsAvailable: boolean;
+}
+
+export function statusMessage(s: StatusInfo): SlackMessage {
+  const model = s.model.ready
+    ? `*Model* \`${escapeText(s.model.version)}\` (${escapeText(s.model.name)}), running on *${escapeText(s.model.backend)}*` +
+      (s.model.origin ? `, from ${escapeText(s.model.origin)}` : '') +
+      (s.model.degraded ? ` (:warning: ${escapeText(s.model.degraded)})` : '')
+    : `*Model* not ready: ${escapeText(s.model.reason)}`;
+  const lines: string[] = [];
+  const polls = new Map(s.polls.map((p) => [p.stream, p]));
+  for (const st of s.streams) {
+    const parts = [`*${escapeText(st.stream)}*`];
+    if (st.phase === 'learning') parts.push(`learning what is normal${st.reason ? ` (${escapeText(st.reason)})` : ''}`);
+    else if (st.share !== null)
+      parts.push(
+        `${pct(st.share)} negative in the last window vs ${st.baseline === null ? '–' : pct(st.baseline)} normally` +
+          (st.volume !== null ? ` (${st.volume} mentions)` : ''),
+      );
+    if (st.phase === 'open') parts.push(':rotating_light: alert open');
+    if (st.phase === 'cooldown') parts.push('cooling down after an alert');
+    if (st.at) parts.push(`judged up to ${utc(st.at)}`);
+    if (st.snoozedUntil) parts.push(`:zzz: snoozed until ${utc(st.snoozedUntil)}`);
+    const poll = polls.get(st.stream);
+    if (poll) parts.push(`last poll ${utc(poll.at)} (${escapeText(poll.result)})`);
+    polls.delete(st.stream);
+    lines.push(`• ${parts.join(' · ')}`);
+  }
+  for (const poll of polls.values())
+    lines.push(`• *${escapeText(poll.stream)}* · last poll ${utc(poll.at)} (${escapeText(poll.result)})`);
+  const streams = lines.length
+    ? `*Streams*\n${lines.join('\n')}`
+    : s.trendsAvailable
+      ? '*Streams* none polled since the start'
+      : '*Streams* trend detection is not running';
+  const alerts = s.openAlerts.length
+    ? `*Open alerts*\n${s.openAlerts.map((a) => `• ${escapeText(a.headline)} (since ${utc(a.openedAt)})`).join('\n')}`
+    : '*Open alerts* none';
+  const accuracy = s.accuracy.length
+    ? `*Accuracy from your votes* ${s.accuracy
+        .map(
+          (a) => `\`${escapeText(a.modelVersion)}\` ${pct(a.accuracy)} over ${a.votes} vote${a.votes === 1 ? '' : 's'}`,
+        )
+        .join(' · ')}`
+    : '*Accuracy from your votes* no votes yet';
+  return {
+    text: `Sentinel status: ${s.model.ready ? `model ${s.model.version}` : 'model not ready'}, ${s.openAlerts.length} open alert(s)`,
+    blocks: [section(model), section(streams), section(alerts), context(accuracy)],
+  };
+}
+
+/** The ephemeral question after a ❌: what should the label have been? */
+export function trueLabelQuestion(predictionId: string, predicted: Label, text: string): SlackMessage {
+  const others = LABELS.filter((l) => l !== predicted);
+  return {
+    text: `Thanks! What should “${clip(text, 80, true)}” have been?`,
+    blocks: [
+      section(
+        `Thanks for the :x:. The model said *${predicted}* for “${escapeText(clip(text, 200, true))}”. What should it have been?`,
+      ),
+      {
+        type: 'actions',
+        block_id: 'sentinel_true_label',
+        elements: others.map((l) => ({
+          type: 'button',
+          action_id: `${ACTION.trueLabel}_${l}`,
+          text: { type: 'plain_text', text: `${capital(l)}`, emoji: true },
+          value: JSON.stringify({ p: predictionId, l }),
+        })),
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Alerts
+
+/** What the headline shows besides the content: who acknowledged, the snooze, whether it is over. */
+export interface AlertMarks {
+  acks: Array<{ user: string; at: string }>;
+  snooze?: { user: string; until: string; hours: number };
+}
+
+/** The alert content without its chart (what is kept to draw the headline again). */
+export type AlertSnapshot = Omit<AlertContent, 'chart'>;
+
+function figureFields(c: AlertSnapshot): Block {
+  const f = c.figures;
+  const fields = [
+    `*Negative share*\n${pct(f.negativeShare)} in the last ${duration(f.windowMinutes)}\nnormally ${pct(f.baselineShare)} (${signed(f.lift * 100)} pts, p = ${f.pValue < 1e-4 ? f.pValue.toExponential(1) : f.pValue.toPrecision(2)})`,
+    `*Volume*\n${f.volume} mentions, ${f.negatives} negative` +
+      (f.usualVolume !== null ? `\nusually about ${f.usualVolume} in ${duration(f.windowMinutes)}` : ''),
+  ];
+  if (c.rise.previousShare !== null)
+    fields.push(
+      `*Rise*\nfrom ${pct(c.rise.previousShare)} in the ${duration(f.windowMinutes)} before` +
+        (c.rise.pointsPerHour !== null ? `\n${signed(c.rise.pointsPerHour, 1)} pts an hour` : ''),
+    );
+  fields.push(
+    c.kind === 'resolved' && c.resolvedAt
+      ? `*Lasted*\n${duration(c.durationMinutes)} (${utc(c.openedAt)} → ${hhmm(c.resolvedAt)} UTC)\npeak ${pct(c.peak.share)} at ${hhmm(c.peak.at)} UTC`
+      : `*Open since*\n${utc(c.openedAt)} (${duration(c.durationMinutes)})\npeak so far ${pct(c.peak.share)}`,
+  );
+  return { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text })) };
+}
+
+function trendBlocks(c: AlertSnapshot): Block[] {
+  const out: Block[] = [
+    section(
+      `*Last 24 h* \`${c.sparkline.text}\` hourly negative share, ${hhmm(c.sparkline.from)}–${hhmm(c.sparkline.to)} UTC`,
+    ),
+  ];
+  if (c.terms.length) out.push(section(`*About* ${c.terms.map((t) => escapeText(t.term)).join(' · ')}`));
+  return out;
+}
+
+function marksText(m: AlertMarks): string[] {
+  const out: string[] = [];
+  if (m.acks.length) out.push(`:eyes: Acknowledged by ${[...new Set(m.acks.map((a) => `<@${a.user}>`))].join(', ')}`);
+  if (m.snooze) out.push(`:zzz: New alerts snoozed until ${utc(m.snooze.until)} by <@${m.snooze.user}>`);
+  return out;
+}
+
+/** The headline message: posted when the alert opens, edited at each update and at the resolution. */
+export function alertHeadline(c: AlertSnapshot, marks: AlertMarks): SlackMessage {
+  const resolved = c.kind === 'resolved';
+  const blocks: Block[] = [
+    section(`${KIND_EMOJI[c.kind]} *${escapeText(c.headline)}*`, 'sentinel_alert_headline'),
+    figureFields(c),
+    ...trendBlocks(c),
+    context(
+      [
+        ...marksText(marks),
+        `Top mentions and the chart are in the thread · React :white_check_mark: if this is a real bad buzz, :x: if it is a false alarm`,
+      ].join('\n'),
+      'sentinel_alert_marks',
+    ),
+  ];
+  if (!resolved) {
+    const value = JSON.stringify({ a: c.alertId, s: c.stream });
+    blocks.push({
+      type: 'actions',
+      block_id: 'sentinel_alert_actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTION.ack,
+          text: { type: 'plain_text', text: 'Acknowledge', emoji: true },
+          style: 'primary',
+          value,
+        },
+        {
+          type: 'button',
+          action_id: `${ACTION.snooze}_1`,
+          text: { type: 'plain_text', text: 'Snooze 1 h', emoji: true },
+          value,
+        },
+        {
+          type: 'button',
+          action_id: `${ACTION.snooze}_4`,
+          text: { type: 'plain_text', text: 'Snooze 4 h', emoji: true },
+          value,
+        },
+      ],
+    });
+  }
+  return { text: `${resolved ? 'Resolved: ' : ''}${c.headline}`, blocks };
+}
+
+/** One of the most negative mentions, in the alert's thread: its own message so it can be judged. */
+export function mentionMessage(m: AlertMention): SlackMessage {
+  const who = m.author ? `@${escapeText(m.author)}` : 'on X';
+  return {
+    text: `${pct(m.negative)} negative: ${clip(m.text, 150, true)}`,
+    blocks: [
+      section(`*${pct(m.negative)} negative* · <${m.url}|${who}> · ${utc(m.createdAt)}\n${quote(clip(m.text, 1500))}`),
+      context('React :white_check_mark: if the model is right that this is negative, :x: if it is not'),
+    ],
+  };
+}
+
+/** A reply in the thread while the alert lasts (at most every N minutes). */
+export function alertUpdateReply(c: AlertSnapshot): SlackMessage {
+  return {
+    text: `Update: ${c.headline}`,
+    blocks: [section(`${KIND_EMOJI.updated} *Update* · ${escapeText(c.headline)}`), figureFields(c), ...trendBlocks(c)],
+  };
+}
+
+/** The reply in the thread when the alert is over. */
+export function alertResolutionReply(c: AlertSnapshot): SlackMessage {
+  return {
+    text: `Over: ${c.headline}`,
+    blocks: [section(`${KIND_EMOJI.resolved} *Over* · ${escapeText(c.headline)}`), figureFields(c), ...trendBlocks(c)],
+  };
+}
+
+export function ackReply(user: string): string {
+  return `:eyes: <@${user}> acknowledged this alert.`;
+}
+
+export function snoozeReply(user: string, stream: string, hours: number, until: string): string {
+  return `:zzz: <@${user}> snoozed new alerts on *${escapeText(stream)}* for ${hours} h (until ${utc(until)}).`;
+}

@@ -1,0 +1,191 @@
+/**
+ * The Slack adapter's pure parts: signature checks, the retry rules, the Block Kit layouts, and the app
+ * manifest agreeing with what the code serves.
+ */
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { webApi } from '@slack/bolt';
+import {
+  bar,
+  clip,
+  escapeText,
+  predictionMessage,
+  reactionVerdict,
+  trueLabelQuestion,
+} from '../../adapters/slack/blocks';
+import { SeenIds, Serial } from '../../adapters/slack/once';
+import { parseSlackBody, signatureProblem } from '../../adapters/slack/receiver';
+import { SlackApi, classify } from '../../adapters/slack/web';
+
+const SECRET = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+const sign = (ts: string, body: string) =>
+  `v0=${createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
+
+describe('signatureProblem', () => {
+  const now = 1_700_000_000_000;
+  const ts = String(now / 1000);
+  const body = 'token=x&command=%2Fsentiment&text=hello';
+
+  it('accepts Slack’s signature and refuses everything else, saying why', () => {
+    expect(signatureProblem(SECRET, body, ts, sign(ts, body), now)).toBeNull();
+    expect(signatureProblem(SECRET, body, ts, sign(ts, body), now + 299_000)).toBeNull();
+    expect(signatureProblem(SECRET, `${body}x`, ts, sign(ts, body), now)).toBe('signature mismatch');
+    expect(signatureProblem(SECRET, body, ts, sign(ts, body), now + 301_000)).toMatch(/^stale timestamp \(301 s/);
+    expect(signatureProblem(SECRET, body, ts, sign(ts, body), now - 301_000)).toMatch(/^stale timestamp/);
+    expect(signatureProblem(SECRET, body, undefined, sign(ts, body), now)).toMatch(/^missing/);
+    expect(signatureProblem(SECRET, body, '12e5', sign(ts, body), now)).toMatch(/not a number/);
+    expect(signatureProblem(SECRET, body, ts, sign(ts, body).replace('v0=', 'v1='), now)).toMatch(/not a v0/);
+    expect(signatureProblem(SECRET, body, ts, 'v0=abc', now)).toMatch(/not a v0/);
+  });
+});
+
+describe('parseSlackBody', () => {
+  it('reads the three shapes Slack sends, and refuses the rest', () => {
+    expect(parseSlackBody('{"type":"event_callback"}', 'application/json')).toEqual({ type: 'event_callback' });
+    expect(parseSlackBody('command=%2Fsentiment&text=a+b', 'application/x-www-form-urlencoded')).toMatchObject({
+      command: '/sentiment',
+      text: 'a b',
+    });
+    expect(
+      parseSlackBody(
+        `payload=${encodeURIComponent('{"type":"block_actions"}')}`,
+        'application/x-www-form-urlencoded; charset=utf-8',
+      ),
+    ).toEqual({ type: 'block_actions' });
+    expect(() => parseSlackBody('"text"', 'application/json')).toThrow('not an object');
+    expect(() => parseSlackBody('payload=%7B', 'application/x-www-form-urlencoded')).toThrow();
+  });
+});
+
+describe('classify (the retry rules)', () => {
+  it('retries rate limits after Retry-After, transient failures with backoff, nothing else', () => {
+    expect(classify(new webApi.WebAPIRateLimitedError(7))).toMatchObject({ retry: true, afterMs: 7000 });
+    expect(classify(new webApi.WebAPIHTTPError(503, 'Service Unavailable', {}))).toMatchObject({ retry: true });
+    expect(classify(new webApi.WebAPIHTTPError(404, 'Not Found', {}))).toEqual({ retry: false });
+    expect(classify(new webApi.WebAPIRequestError(new Error('ECONNRESET')))).toMatchObject({ retry: true });
+    expect(classify(new webApi.WebAPIPlatformError({ ok: false, error: 'internal_error' }))).toMatchObject({
+      retry: true,
+    });
+    expect(classify(new webApi.WebAPIPlatformError({ ok: false, error: 'channel_not_found' }))).toEqual({
+      retry: false,
+    });
+    expect(classify(new Error('boom'))).toEqual({ retry: false });
+  });
+
+  it('waits what Slack says, at most maxAttempts times, and stops waiting on stop()', async () => {
+    const waits: number[] = [];
+    const logger = { warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
+    const api = new SlackApi({} as webApi.WebClient, {
+      logger,
+      maxAttempts: 3,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    let calls = 0;
+    await expect(
+      api.call('chat.postMessage', async () => {
+        calls++;
+        throw new webApi.WebAPIRateLimitedError(2);
+      }),
+    ).rejects.toThrow();
+    expect(calls).toBe(3);
+    expect(waits).toEqual([2000, 2000]);
+    expect(logger.error).toHaveBeenCalledTimes(1);
+
+    const stopping = new SlackApi({} as webApi.WebClient, { logger });
+    const pending = stopping.call('chat.update', async () => {
+      throw new webApi.WebAPIRateLimitedError(600);
+    });
+    stopping.stop();
+    await expect(pending).rejects.toThrow();
+  });
+});
+
+describe('blocks', () => {
+  it('escapes, clips and draws bars', () => {
+    expect(escapeText('<!here> & <@U1>')).toBe('&lt;!here&gt; &amp; &lt;@U1&gt;');
+    expect(clip('a  b\n c', 10, true)).toBe('a b c');
+    expect(clip('abcdef', 4)).toBe('abc…');
+    expect(bar(0.5, 10)).toBe('█████░░░░░');
+    expect(bar(1.2, 4)).toBe('████');
+    expect(bar(NaN, 4)).toBe('░░░░');
+  });
+
+  it('knows which reactions judge', () => {
+    expect(
+      ['white_check_mark', 'heavy_check_mark', 'x', 'negative_squared_cross_mark', 'thumbsup'].map(reactionVerdict),
+    ).toEqual([true, true, false, false, undefined]);
+    expect(reactionVerdict('white_check_mark::skin-tone-2')).toBe(true);
+  });
+
+  it('lays out a prediction and the question after ❌', () => {
+    const msg = predictionMessage(
+      {
+        label: 'positive',
+        confidence: 0.91,
+        probabilities: { negative: 0.03, neutral: 0.06, positive: 0.91 },
+        modelVersion: 'v1',
+        words: [
+          { word: 'great', weight: 0.3 },
+          { word: 'flight', weight: -0.01 },
+          { word: 'crew', weight: 0.004 },
+        ],
+      },
+      'great crew, great flight',
+      'U1',
+    );
+    expect(msg.text).toBe('Positive (91 % confident): “great crew, great flight”');
+    expect(JSON.stringify(msg.blocks)).toContain('Words that drove it, strongest first: *great* (+30 pts) · *crew*');
+    expect(JSON.stringify(msg.blocks)).toContain('positive  ██████████████████░░   91 %');
+    const q = trueLabelQuestion('p-1', 'positive', 'great crew');
+    const actions = q.blocks[1] as { elements: Array<{ action_id: string; value: string }> };
+    expect(actions.elements.map((e) => [e.action_id, JSON.parse(e.value)])).toEqual([
+      ['sentinel_true_label_negative', { p: 'p-1', l: 'negative' }],
+      ['sentinel_true_label_neutral', { p: 'p-1', l: 'neutral' }],
+    ]);
+  });
+});
+
+describe('once', () => {
+  it('SeenIds: first time only, within the TTL', () => {
+    let t = 0;
+    const seen = new SeenIds(1000, 2, () => t);
+    expect(seen.first('a')).toBe(true);
+    expect(seen.first('a')).toBe(false);
+    t = 1001;
+    expect(seen.first('a')).toBe(true);
+    seen.first('b');
+    seen.first('c'); // over the bound: the oldest goes
+    expect(seen.first('a')).toBe(true);
+  });
+
+  it('Serial: one key at a time, in order', async () => {
+    const serial = new Serial();
+    const order: string[] = [];
+    const slow = serial.run('k', async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('first');
+    });
+    const fast = serial.run('k', async () => void order.push('second'));
+    const other = serial.run('other', async () => void order.push('other'));
+    await Promise.all([slow, fast, other]);
+    expect(order).toEqual(['other', 'first', 'second']);
+    await serial.idle();
+  });
+});
+
+describe('manifest.yml', () => {
+  const manifest = readFileSync(join(__dirname, '../../adapters/slack/manifest.yml'), 'utf8');
+
+  it('declares the command, events, scopes and URLs the adapter serves', () => {
+    expect(manifest).toMatch(/^ {4}- command: \/sentiment$/m);
+    for (const scope of ['commands', 'chat:write', 'chat:write.public', 'reactions:read', 'files:write'])
+      expect(manifest).toMatch(new RegExp(`^ {6}- ${scope.replace('.', '\\.')}( |$)`, 'm'));
+    for (const event of ['reaction_added', 'reaction_removed'])
+      expect(manifest).toMatch(new RegExp(`^ {6}- ${event}$`, 'm'));
+    const urls = [...manifest.matchAll(/(?:url|request_url): (\S+)/g)].map((m) => m[1]);
+    expect(urls).toHaveLength(3);
+    for (const u of urls) expect(new URL(u).pathname).toBe('/slack/events');
+    expect(manifest).toMatch(/^ {2}interactivity:\n {4}is_enabled: true$/m);
+  });
+});
