@@ -28,6 +28,7 @@ import { ConsoleSink } from '../adapters/console/console-sink';
 import { TrendMonitor } from './trends/monitor';
 import type { ChatSink } from './trends/sink';
 import { startSlack } from '../adapters/slack';
+import { startTeams } from '../adapters/teams';
 import { checkTrendSettings, type TrendSettings } from './trends/settings';
 
 /** The bundled sample of real tweets replayed in local mode (see its README). */
@@ -227,7 +228,9 @@ interface ChatAdapter {
 }
 
 /** Slack and Teams, each on when its settings are; a chat platform that is down leaves the rest serving. */
-async function startChatAdapters(deps: Parameters<typeof startSlack>[0]): Promise<ChatAdapter[]> {
+async function startChatAdapters(
+  deps: Parameters<typeof startSlack>[0] & Parameters<typeof startTeams>[0],
+): Promise<ChatAdapter[]> {
   const adapters: ChatAdapter[] = [];
   try {
     const slack = await startSlack(deps);
@@ -238,6 +241,16 @@ async function startChatAdapters(deps: Parameters<typeof startSlack>[0]): Promis
       process.exit(1);
     }
     deps.logger.error({ err }, `Slack off: ${(err as Error).message}`);
+  }
+  try {
+    const teams = startTeams(deps); // null when Teams is off
+    if (teams) adapters.push({ name: 'teams', sink: teams.sink, stop: () => teams.stop() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sentinel: ${err.message}\n`);
+      process.exit(1);
+    }
+    deps.logger.error({ err }, `Teams off: ${(err as Error).message}`);
   }
   return adapters;
 }

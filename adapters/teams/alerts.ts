@@ -1,0 +1,309 @@
+/**
+ * Alerts in Teams: the core's ChatSink port.
+ *
+ * In every conversation the app was installed in (./conversations, filtered by TEAMS_ALERT_SCOPES) an
+ * alert is one card — headline, figures, 24 h sparkline, what it is about, the most negative mentions with
+ * their links, the chart — and a thread under it:
+ *
+ * - opening: the card (in a channel: a new thread, POST /v3/conversations; in a chat: a new message), then
+ *   each of the most negative mentions as its own card in the thread, linked to its prediction
+ *   `x:<tweet id>` so it can be judged;
+ * - update: the card updated in place (PUT) and a reply in the thread with the new figures and chart;
+ * - resolution: the card updated in place ("Resolved: …") and a reply in the thread.
+ *
+ * The card is linked to the alert: ✅ / ❌ (its buttons or a reaction) vote real bad buzz / false alarm, and
+ * the card shows the tally.
+ *
+ * Exactly once: every step done (card posted with its id, each mention, each reply) is kept per alert in
+ * the Store (checkpoint `teams/alert:<alert id>`) before the next starts. When a step fails the sink throws
+ * after trying the other conversations; the trend monitor sends the alert again later and the steps already
+ * done are skipped. A conversation the connector answers 403 / 404 for (the bot was removed) is forgotten.
+ */
+import type { ConversationReference } from 'botbuilder';
+import type { Logger } from '../../src/log';
+import { mentionPredictionId } from '../../src/store/common';
+import type { Store } from '../../src/store/types';
+import type { AlertContent } from '../../src/trends/content';
+import type { ChatSink } from '../../src/trends/sink';
+import {
+  alertCard,
+  alertReplyCard,
+  cardMessage,
+  chartOf,
+  clip,
+  mentionCard,
+  type AlertSnapshot,
+  type CardChart,
+  type MentionCardState,
+} from './cards';
+import { baseConversationId, type ConversationRegistry, type Scope, type StoredConversation } from './conversations';
+import type { JudgedCards } from './judged';
+import type { Serial } from './once';
+import { connectorStatus, isGone, type Outbound } from './outbound';
+
+export const PLATFORM = 'teams';
+
+interface Target {
+  /** Where the card lives: in a channel, the thread's conversation (`<channel>;messageid=<card id>`). */
+  reference: Partial<ConversationReference>;
+  /** The card's activity id. */
+  cardId: string;
+  /** Steps done: `mention:<id>`, `reply:<at>`, `resolved`. */
+  done: string[];
+}
+
+interface AlertState {
+  alertId: string;
+  stream: string;
+  content: AlertSnapshot;
+  /** The latest chart (drawn again with the card when a vote changes the tally). */
+  chart?: CardChart;
+  /** By user id: true = a real bad buzz. */
+  votes: Record<string, boolean>;
+  /** By stored conversation key. */
+  targets: Record<string, Target>;
+}
+
+export interface TeamsAlertSinkOptions {
+  outbound: Outbound;
+  store: Store;
+  conversations: ConversationRegistry;
+  cards: JudgedCards;
+  scopes: readonly Scope[];
+  serial: Serial;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+}
+
+export class TeamsAlertSink implements ChatSink {
+  readonly name = 'teams';
+  private readonly warnedEmpty = new Set<string>();
+
+  constructor(private readonly opts: TeamsAlertSinkOptions) {}
+
+  alertOpened(alert: AlertContent): Promise<void> {
+    return this.deliver(alert);
+  }
+
+  alertUpdated(alert: AlertContent): Promise<void> {
+    return this.deliver(alert);
+  }
+
+  alertResolved(alert: AlertContent): Promise<void> {
+    return this.deliver(alert);
+  }
+
+  /** The conversations alerts go to now. */
+  async targets(): Promise<StoredConversation[]> {
+    return (await this.opts.conversations.list()).filter((c) => this.opts.scopes.includes(c.scope));
+  }
+
+  /**
+   * A vote on the alert changed (`correct` undefined: retracted): the tally on its cards follows. The vote
+   * itself is already in the Store; a card that cannot be updated is logged, not retried.
+   */
+  noteVote(alertId: string, userId: string, correct: boolean | undefined): Promise<void> {
+    return this.opts.serial.run(key(alertId), async () => {
+      const state = await this.load(alertId);
+      if (!state) return;
+      if (correct === undefined) delete state.votes[userId];
+      else state.votes[userId] = correct;
+      await this.save(state);
+      for (const t of Object.values(state.targets)) {
+        try {
+          await this.opts.outbound.update(t.reference, t.cardId, this.card(state));
+        } catch (err) {
+          this.opts.logger.warn(
+            { err, alert: alertId, status: connectorStatus(err) },
+            'teams: could not update the alert card',
+          );
+        }
+      }
+    });
+  }
+
+  private card(state: AlertState) {
+    const votes = Object.values(state.votes);
+    const real = votes.filter(Boolean).length;
+    return cardMessage(
+      alertCard(state.content, state.chart, { real, falseAlarm: votes.length - real }),
+      (state.content.kind === 'resolved' ? 'Resolved: ' : '') + state.content.headline,
+    );
+  }
+
+  private deliver(alert: AlertContent): Promise<void> {
+    return this.opts.serial.run(key(alert.alertId), async () => {
+      const { chart: _chart, ...snapshot } = alert;
+      const state: AlertState = (await this.load(alert.alertId)) ?? {
+        alertId: alert.alertId,
+        stream: alert.stream,
+        content: snapshot,
+        votes: {},
+        targets: {},
+      };
+      // A message sent again (after a failure) may be older than what is shown: never go back.
+      if (!(state.content.kind === 'resolved' && alert.kind !== 'resolved') && alert.at >= state.content.at) {
+        state.content = snapshot;
+        const chart = chartOf(alert);
+        if (chart) state.chart = chart;
+      }
+      const conversations = await this.targets();
+      if (!conversations.length) {
+        if (!this.warnedEmpty.has(alert.alertId)) {
+          this.warnedEmpty.add(alert.alertId);
+          this.opts.logger.warn(
+            { alert: alert.alertId, scopes: this.opts.scopes },
+            'teams: no conversation to post the alert to; install the app in a channel (or see TEAMS_ALERT_SCOPES)',
+          );
+        }
+        await this.save(state);
+        return;
+      }
+      const failures: string[] = [];
+      for (const conversation of conversations) {
+        try {
+          await this.deliverTo(conversation, state, alert);
+        } catch (err) {
+          if (isGone(err)) {
+            await this.opts.conversations.remove((c) => c.key === conversation.key);
+            this.opts.logger.warn(
+              { conversation: conversation.key, name: conversation.name, status: connectorStatus(err) },
+              'teams: the bot can no longer post in this conversation (removed?); it gets no more alerts',
+            );
+          } else {
+            failures.push(`${conversation.key}: ${(err as Error).message}`);
+          }
+        }
+      }
+      await this.save(state);
+      if (failures.length) {
+        throw new Error(`the ${alert.kind} alert ${alert.alertId} is not fully in Teams (${failures.join('; ')})`);
+      }
+    });
+  }
+
+  private async deliverTo(conversation: StoredConversation, state: AlertState, alert: AlertContent): Promise<void> {
+    const { outbound, store, logger } = this.opts;
+    let target = state.targets[conversation.key];
+    let fresh = false;
+    if (!target) {
+      const message = this.card(state);
+      if (conversation.scope === 'channel' && conversation.teamsChannelId) {
+        const thread = await outbound.startThread(
+          conversation.reference,
+          conversation.teamsChannelId,
+          conversation.tenantId,
+          message,
+        );
+        target = {
+          reference: {
+            ...conversation.reference,
+            conversation: { ...conversation.reference.conversation!, id: thread.conversationId },
+          },
+          cardId: thread.activityId,
+          done: [],
+        };
+      } else {
+        const cardId = await outbound.send(conversation.reference, message);
+        target = { reference: conversation.reference, cardId, done: [] };
+      }
+      state.targets[conversation.key] = target;
+      fresh = true;
+      await this.save(state); // from here on, this card is never posted again
+      await store.linkMessage({
+        platform: PLATFORM,
+        channel: baseConversationId(target.reference.conversation!.id),
+        messageId: target.cardId,
+        alertId: alert.alertId,
+      });
+      logger.info(
+        { alert: alert.alertId, conversation: conversation.key, name: conversation.name, card: target.cardId },
+        `teams: alert posted (${alert.kind})`,
+      );
+    } else {
+      await outbound.update(target.reference, target.cardId, this.card(state));
+    }
+
+    const t = target;
+    const errors: unknown[] = [];
+    const step = async (id: string, work: () => Promise<void>) => {
+      if (t.done.includes(id)) return;
+      try {
+        await work();
+        t.done.push(id);
+        await this.save(state);
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    const conversationId = baseConversationId(t.reference.conversation!.id);
+
+    if (alert.kind === 'opened' || fresh) {
+      for (const m of alert.mentions) {
+        await step(`mention:${m.id}`, async () => {
+          const card: MentionCardState = {
+            kind: 'mention',
+            predictionId: mentionPredictionId(m.id),
+            stream: alert.stream,
+            mention: m,
+            votes: {},
+          };
+          const id = await outbound.reply(
+            t.reference,
+            t.cardId,
+            cardMessage(mentionCard(card), `${Math.round(m.negative * 100)} % negative: ${clip(m.text, 150, true)}`),
+          );
+          if (!id) return;
+          await store.linkMessage({
+            platform: PLATFORM,
+            channel: conversationId,
+            messageId: id,
+            predictionId: card.predictionId,
+          });
+          await this.opts.cards.save(conversationId, id, card);
+        });
+      }
+    }
+    const chart = chartOf(alert);
+    if (alert.kind === 'updated' && !fresh) {
+      await step(`reply:${alert.at}`, async () => {
+        await outbound.reply(
+          t.reference,
+          t.cardId,
+          cardMessage(alertReplyCard(alert, chart), `Update: ${alert.headline}`),
+        );
+      });
+    }
+    if (alert.kind === 'resolved') {
+      await step('resolved', async () => {
+        await outbound.reply(
+          t.reference,
+          t.cardId,
+          cardMessage(alertReplyCard(alert, chart), `Over: ${alert.headline}`),
+        );
+      });
+    }
+    if (errors.length) throw errors[0];
+  }
+
+  private async load(alertId: string): Promise<AlertState | null> {
+    const raw = await this.opts.store.getCheckpoint(key(alertId));
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as AlertState;
+    } catch (err) {
+      this.opts.logger.error(
+        { err, alert: alertId },
+        `teams: unreadable state of alert ${alertId}; starting it afresh`,
+      );
+      return null;
+    }
+  }
+
+  private async save(state: AlertState): Promise<void> {
+    await this.opts.store.setCheckpoint(key(state.alertId), JSON.stringify(state));
+  }
+}
+
+function key(alertId: string): string {
+  return `teams/alert:${alertId}`;
+}

@@ -1,0 +1,248 @@
+/**
+ * The Microsoft Teams adapter (botbuilder: CloudAdapter, ConfigurationBotFrameworkAuthentication,
+ * TeamsActivityHandler): `sentiment <text>`, `help`, `status`, ✅ / ❌ buttons and reactions as feedback,
+ * alerts posted proactively to the conversations the app is installed in. Everything Teams-specific lives
+ * in this folder, so a move to the Microsoft 365 Agents SDK touches nothing else.
+ *
+ * The composition root calls `startTeams` once, BEFORE the HTTP server listens (it mounts POST
+ * /api/messages on it), and adds the returned `sink` to the trend monitor's sinks:
+ *
+ *   const teams = startTeams({ config, app, slot, store, predictionLog, logger, trends: () => trends });
+ *   if (teams) sinks.push(teams.sink);   // null when Teams is off
+ *   ...
+ *   await teams?.stop();                 // at shutdown, after the server has closed
+ *
+ * On when MicrosoftAppId is set (Bot Framework authentication on), or with TEAMS_ENABLED=true and no app
+ * id (authentication OFF, as the Bot Framework Emulator expects — said at start-up). Missing or malformed
+ * settings: a ConfigError naming each one.
+ */
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, type Config, type ConfigProblem } from '../../config/schema';
+import type { PredictionLog } from '../../src/feedback/prediction-log';
+import type { Logger } from '../../src/log';
+import type { ScorerSlot } from '../../src/sentiment/scorer-slot';
+import type { Store } from '../../src/store/types';
+import type { ChatSink } from '../../src/trends/sink';
+import { TeamsAlertSink } from './alerts';
+import { SentinelTeamsBot, type TeamsTrends } from './bot';
+import { ConversationRegistry, SCOPES, type Scope } from './conversations';
+import { MESSAGES_PATH, mountMessagesRoute } from './http';
+import { JudgedCards } from './judged';
+import { InFlight, Serial } from './once';
+import { Outbound } from './outbound';
+
+export type { TeamsTrends } from './bot';
+
+export type TeamsConfig = Pick<
+  Config,
+  | 'teamsEnabled'
+  | 'microsoftAppId'
+  | 'microsoftAppPassword'
+  | 'microsoftAppType'
+  | 'microsoftAppTenantId'
+  | 'teamsAlertScopes'
+  | 'maxTextChars'
+>;
+
+export interface TeamsSettings {
+  /** null: no authentication (the Emulator). */
+  auth: {
+    appId: string;
+    appType: 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI';
+    password?: string;
+    tenantId?: string;
+  } | null;
+  alertScopes: Scope[];
+}
+
+/** Teams' settings checked together: null when Teams is off; throws ConfigError naming each bad one. */
+export function teamsSettings(config: TeamsConfig): TeamsSettings | null {
+  const { teamsEnabled, microsoftAppId, microsoftAppPassword, microsoftAppType, microsoftAppTenantId } = config;
+  if (teamsEnabled === false) return null;
+  const anyMicrosoft = microsoftAppId || microsoftAppPassword || microsoftAppType || microsoftAppTenantId;
+  if (!teamsEnabled && !anyMicrosoft) return null;
+
+  const problems: ConfigProblem[] = [];
+  const alertScopes: Scope[] = [];
+  for (const item of config.teamsAlertScopes) {
+    const scope = SCOPES.find((s) => s.toLowerCase() === item.toLowerCase());
+    if (scope) {
+      if (!alertScopes.includes(scope)) alertScopes.push(scope);
+    } else {
+      problems.push({
+        setting: 'TEAMS_ALERT_SCOPES',
+        message: `expected conversation kinds among ${SCOPES.join(', ')}, got ${JSON.stringify(item)}`,
+      });
+      break;
+    }
+  }
+  let auth: TeamsSettings['auth'] = null;
+  if (!microsoftAppId) {
+    if (anyMicrosoft) {
+      const set = (
+        [
+          ['MicrosoftAppPassword', microsoftAppPassword],
+          ['MicrosoftAppType', microsoftAppType],
+          ['MicrosoftAppTenantId', microsoftAppTenantId],
+        ] as const
+      )
+        .filter(([, v]) => v)
+        .map(([n]) => n);
+      problems.push({
+        setting: 'MicrosoftAppId',
+        message: `expected the bot's Microsoft app id (a GUID, Azure Bot → Configuration) because ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set, got nothing`,
+      });
+    }
+  } else {
+    const appType = microsoftAppType ?? 'MultiTenant';
+    if (appType === 'UserAssignedMSI') {
+      if (microsoftAppPassword)
+        problems.push({
+          setting: 'MicrosoftAppPassword',
+          message: 'must not be set with MicrosoftAppType=UserAssignedMSI (the managed identity has no password)',
+        });
+    } else if (!microsoftAppPassword) {
+      problems.push({
+        setting: 'MicrosoftAppPassword',
+        message: `expected the bot's client secret (Azure Bot → Configuration → Manage Password) for a ${appType} app, got nothing`,
+      });
+    }
+    if (appType !== 'MultiTenant' && !microsoftAppTenantId) {
+      problems.push({
+        setting: 'MicrosoftAppTenantId',
+        message: `expected the Microsoft Entra tenant id (a GUID) for a ${appType} app, got nothing`,
+      });
+    }
+    auth = {
+      appId: microsoftAppId,
+      appType,
+      ...(microsoftAppPassword ? { password: microsoftAppPassword } : {}),
+      ...(microsoftAppTenantId ? { tenantId: microsoftAppTenantId } : {}),
+    };
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { auth, alertScopes };
+}
+
+export interface TeamsDeps {
+  config: TeamsConfig;
+  /** The HTTP API's fastify server (src/http/server.ts), not yet listening: POST /api/messages is mounted on it. */
+  app: FastifyInstance;
+  slot: ScorerSlot;
+  store: Store;
+  predictionLog: PredictionLog;
+  logger: Logger;
+  /** The trend module (its TrendMonitor fits), for `status`. A getter, as the monitor may be built after. */
+  trends?: TeamsTrends | (() => TeamsTrends | undefined);
+}
+
+export interface TeamsAdapter {
+  /** Alerts into the conversations the app is installed in. */
+  sink: ChatSink;
+  adapter: CloudAdapter;
+  bot: SentinelTeamsBot;
+  authEnabled: boolean;
+  /** Resolves when the work in flight (answers, votes, alert steps) is done. */
+  idle(): Promise<void>;
+  /** Waits for the work in flight (the HTTP server is closed by the composition root). */
+  stop(): Promise<void>;
+}
+
+/** Starts the Teams adapter, or returns null when Teams is off. See the header for the wiring. */
+export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
+  const settings = teamsSettings(deps.config);
+  if (!settings) {
+    deps.logger.info(
+      'Teams off: set MicrosoftAppId and MicrosoftAppPassword to turn it on (or TEAMS_ENABLED=true for the Bot Framework Emulator)',
+    );
+    return null;
+  }
+  const logger = deps.logger.child({ component: 'teams' });
+  const auth = settings.auth;
+  const authentication = new ConfigurationBotFrameworkAuthentication(
+    auth
+      ? {
+          MicrosoftAppId: auth.appId,
+          MicrosoftAppType: auth.appType,
+          ...(auth.password ? { MicrosoftAppPassword: auth.password } : {}),
+          ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
+        }
+      : {},
+  );
+  const adapter = new CloudAdapter(authentication);
+  adapter.onTurnError = async (context, err) => {
+    logger.error({ err, type: context.activity?.type }, `teams: a turn failed: ${(err as Error)?.message ?? err}`);
+    if (context.activity?.type === 'message') {
+      await context
+        .sendActivity('Sorry, something went wrong on my side; the error was logged.')
+        .catch(() => undefined);
+    }
+  };
+
+  const serial = new Serial();
+  const inFlight = new InFlight();
+  const conversations = new ConversationRegistry(deps.store, serial);
+  const cards = new JudgedCards(deps.store);
+  const sink = new TeamsAlertSink({
+    outbound: new Outbound(adapter, auth?.appId ?? ''),
+    store: deps.store,
+    conversations,
+    cards,
+    scopes: settings.alertScopes,
+    serial,
+    logger,
+  });
+  const trends =
+    typeof deps.trends === 'function' ? deps.trends : (): TeamsTrends | undefined => deps.trends as TeamsTrends;
+  const bot = new SentinelTeamsBot({
+    slot: deps.slot,
+    store: deps.store,
+    predictionLog: deps.predictionLog,
+    logger,
+    maxTextChars: deps.config.maxTextChars,
+    conversations,
+    cards,
+    sink,
+    scopes: settings.alertScopes,
+    trends,
+    serial,
+    inFlight,
+  });
+  mountMessagesRoute(deps.app, {
+    adapter,
+    logic: (context: TurnContext) => bot.run(context),
+    authEnabled: auth !== null,
+    logger,
+  });
+
+  if (auth) {
+    logger.info(
+      { url: MESSAGES_PATH, appId: auth.appId, appType: auth.appType, alertScopes: settings.alertScopes },
+      `Teams on (Bot Framework activities at POST ${MESSAGES_PATH}, authenticated as app ${auth.appId})`,
+    );
+  } else {
+    logger.warn(
+      { url: MESSAGES_PATH, alertScopes: settings.alertScopes },
+      `Teams on WITHOUT authentication (TEAMS_ENABLED=true and no MicrosoftAppId): POST ${MESSAGES_PATH} accepts ` +
+        'unsigned activities, as the Bot Framework Emulator sends them. For local testing only: set MicrosoftAppId ' +
+        'and MicrosoftAppPassword before exposing this server.',
+    );
+  }
+
+  const idle = async () => {
+    await inFlight.settled();
+    await serial.idle();
+  };
+  return {
+    sink,
+    adapter,
+    bot,
+    authEnabled: auth !== null,
+    idle,
+    stop: async () => {
+      await idle();
+      logger.info('Teams stopped');
+    },
+  };
+}

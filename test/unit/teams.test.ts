@@ -1,0 +1,256 @@
+/**
+ * The Teams adapter's pure parts: command parsing, reaction ids, card button data, card text escaping,
+ * the zip writer and the app package (manifest checks, icons).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { parseCommand } from '../../adapters/teams/bot';
+import { answerCard, md, parseSubmit, type AnswerCardState } from '../../adapters/teams/cards';
+import { baseConversationId, conversationFrom } from '../../adapters/teams/conversations';
+import { activityProblem } from '../../adapters/teams/http';
+import { MANIFEST_DIR, colorIcon, outlineIcon } from '../../adapters/teams/icons';
+import { PackageError, buildTeamsPackage } from '../../adapters/teams/package';
+import { reactionMeaning } from '../../adapters/teams/reactions';
+import { zip } from '../../adapters/teams/zip';
+import { crc32 } from '../../src/charts/raster';
+
+/** Reads a zip back (central directory → local headers → data), checking sizes and CRCs. */
+function unzip(buf: Buffer): Record<string, Buffer> {
+  const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  expect(end).toBeGreaterThan(0);
+  const count = buf.readUInt16LE(end + 10);
+  let p = buf.readUInt32LE(end + 16);
+  const out: Record<string, Buffer> = {};
+  for (let i = 0; i < count; i++) {
+    expect(buf.readUInt32LE(p)).toBe(0x02014b50);
+    const method = buf.readUInt16LE(p + 10);
+    const crc = buf.readUInt32LE(p + 16);
+    const size = buf.readUInt32LE(p + 20);
+    const raw = buf.readUInt32LE(p + 24);
+    const nameLength = buf.readUInt16LE(p + 28);
+    const extra = buf.readUInt16LE(p + 30);
+    const comment = buf.readUInt16LE(p + 32);
+    const offset = buf.readUInt32LE(p + 42);
+    const name = buf.subarray(p + 46, p + 46 + nameLength).toString('utf8');
+    expect(buf.readUInt32LE(offset)).toBe(0x04034b50);
+    const start = offset + 30 + buf.readUInt16LE(offset + 26) + buf.readUInt16LE(offset + 28);
+    const body = buf.subarray(start, start + size);
+    const data = method === 8 ? inflateRawSync(body) : Buffer.from(body);
+    expect([name, data.length, crc32(data)]).toEqual([name, raw, crc]);
+    out[name] = data;
+    p += 46 + nameLength + extra + comment;
+  }
+  return out;
+}
+
+describe('parseCommand', () => {
+  it.each([
+    ['sentiment my bag is lost', { kind: 'score', text: 'my bag is lost' }],
+    ['/sentiment my bag is lost', { kind: 'score', text: 'my bag is lost' }],
+    ['  Sentiment   two\nlines ', { kind: 'score', text: 'two\nlines' }],
+    ['<at>Sentinel</at> sentiment hi&nbsp;there &amp; you', { kind: 'score', text: 'hi there & you' }],
+    ['help', { kind: 'help' }],
+    ['/help', { kind: 'help' }],
+    ['sentiment help', { kind: 'help' }],
+    ['status', { kind: 'status' }],
+    ['/sentiment status', { kind: 'status' }],
+    ['', { kind: 'help' }],
+    ['sentiment', { kind: 'help', note: 'Tell me what to score: `sentiment <text>`.' }],
+    ['sentimental journey', { kind: 'unknown', text: 'sentimental journey' }],
+    ['hello', { kind: 'unknown', text: 'hello' }],
+  ])('%j', (text, command) => {
+    expect(parseCommand(text)).toEqual(command);
+  });
+});
+
+describe('reactionMeaning', () => {
+  it('reads like / ✅ as right, angry / ❌ as wrong, knows the other classic ones, and flags the rest', () => {
+    expect(reactionMeaning('like')).toEqual({ verdict: true });
+    expect(reactionMeaning('2705_whiteheavycheckmark')).toEqual({ verdict: true });
+    expect(reactionMeaning('2714_heavycheckmark')).toEqual({ verdict: true });
+    expect(reactionMeaning('angry')).toEqual({ verdict: false });
+    expect(reactionMeaning('274c_crossmark')).toEqual({ verdict: false });
+    expect(reactionMeaning('Angry')).toEqual({ verdict: false });
+    for (const r of ['heart', 'laugh', 'surprised', 'sad']) expect(reactionMeaning(r)).toBe('ignored');
+    for (const r of ['1f984_unicorn', '', 42, undefined]) expect(reactionMeaning(r)).toBe('unknown');
+  });
+});
+
+describe('parseSubmit', () => {
+  it('reads Sentinel button data, ignores other values and names malformed data', () => {
+    expect(parseSubmit({ sentinel: 'vote', predictionId: 'p1', correct: false })).toEqual({
+      sentinel: 'vote',
+      predictionId: 'p1',
+      correct: false,
+    });
+    expect(parseSubmit({ sentinel: 'label', predictionId: 'p1', label: 'neutral', extra: 1 })).toEqual({
+      sentinel: 'label',
+      predictionId: 'p1',
+      label: 'neutral',
+    });
+    expect(parseSubmit({ sentinel: 'alertVote', alertId: 'a1', correct: true })).toEqual({
+      sentinel: 'alertVote',
+      alertId: 'a1',
+      correct: true,
+    });
+    expect(parseSubmit(undefined)).toBeNull();
+    expect(parseSubmit('text')).toBeNull();
+    expect(parseSubmit({ somethingElse: 1 })).toBeNull();
+    expect(parseSubmit({ sentinel: 'label', predictionId: 'p1', label: 'angry' })).toEqual({
+      malformed: expect.stringContaining('unexpected button data'),
+    });
+    expect(parseSubmit({ sentinel: 'vote', predictionId: 'x'.repeat(201), correct: true })).toHaveProperty('malformed');
+  });
+});
+
+describe('cards', () => {
+  it('escapes the markdown of user text so it can neither format itself nor forge a link', () => {
+    expect(md('**bold** [x](https://evil) _i_ `c` ~s~')).toBe(
+      '\\*\\*bold\\*\\* \\[x\\](https://evil) \\_i\\_ \\`c\\` \\~s\\~',
+    );
+    expect(md('# title\n- item\n1. one')).toBe('\\# title\n\\- item\n\\1. one');
+  });
+
+  it('draws an answer: label, bars, driving words, model, buttons; the question only while a ❌ waits for a label', () => {
+    const state: AnswerCardState = {
+      kind: 'answer',
+      predictionId: 'p1',
+      label: 'negative',
+      text: 'delayed *again*',
+      prediction: {
+        label: 'negative',
+        confidence: 0.9,
+        probabilities: { negative: 0.9, neutral: 0.06, positive: 0.04 },
+        modelVersion: 'v1',
+        words: [
+          { word: 'delayed', weight: 0.34 },
+          { word: 'again', weight: 0.16 },
+          { word: 'flight', weight: 0.001 },
+        ],
+      },
+      votes: {},
+    };
+    const text = JSON.stringify(answerCard(state));
+    expect(text).toContain('delayed \\\\*again\\\\*');
+    expect(text).toContain('██████████████████░░');
+    expect(text).toContain('Words that drove it: **delayed** (+34 pts) · **again** (+16 pts)');
+    expect(text).not.toContain('flight');
+    expect(text).not.toContain('Feedback');
+    state.votes = { u1: { correct: false, name: 'Ann' } };
+    expect(JSON.stringify(answerCard(state))).toContain('what should it have been?');
+    state.votes = { u1: { correct: false, name: 'Ann', trueLabel: 'neutral' } };
+    const answered = JSON.stringify(answerCard(state));
+    expect(answered).not.toContain('what should it have been?');
+    expect(answered).toContain('Feedback: ✅ 0 · ❌ 1 (should have been neutral ×1)');
+  });
+});
+
+describe('conversations', () => {
+  it('keeps one entry per team, the thread suffix dropped', () => {
+    expect(baseConversationId('19:a@thread.tacv2;messageid=123')).toBe('19:a@thread.tacv2');
+    const c = conversationFrom(
+      {
+        channelId: 'msteams',
+        serviceUrl: 'https://smba.trafficmanager.net/emea/',
+        conversation: { id: '19:a@thread.tacv2;messageid=9', conversationType: 'channel', isGroup: true, name: '' },
+        channelData: { team: { id: '19:t@thread.tacv2', name: 'Ops' }, channel: { id: '19:a@thread.tacv2' } },
+        recipient: { id: '28:bot', name: 'Sentinel' },
+      },
+      'installationUpdate',
+      new Date('2026-01-01T00:00:00Z'),
+    );
+    expect(c).toMatchObject({
+      key: 'team:19:t@thread.tacv2',
+      scope: 'channel',
+      teamsChannelId: '19:a@thread.tacv2',
+      name: 'Ops',
+      reference: { conversation: { id: '19:a@thread.tacv2' }, bot: { id: '28:bot' } },
+    });
+  });
+});
+
+describe('activityProblem', () => {
+  it('accepts a minimal activity and names what is missing otherwise', () => {
+    const ok = { type: 'message', serviceUrl: 'https://x.example/', conversation: { id: 'c' } };
+    expect(activityProblem(ok)).toBeNull();
+    expect(activityProblem({ ...ok, serviceUrl: 'ftp://x' })).toMatch(/serviceUrl/);
+    expect(activityProblem({ ...ok, text: 5 })).toBe('"text" must be a string');
+    expect(activityProblem({ ...ok, membersAdded: [{}] })).toBe('"membersAdded" has an item without an "id"');
+    expect(activityProblem({ ...ok, reactionsRemoved: [{ type: 1 }] })).toBe(
+      '"reactionsRemoved" has an item without a "type"',
+    );
+  });
+});
+
+describe('zip', () => {
+  it('writes archives that read back byte for byte, deflated when it helps', () => {
+    const entries = [
+      { name: 'manifest.json', data: Buffer.from(JSON.stringify({ a: 'x'.repeat(500) })) },
+      { name: 'tiny.txt', data: Buffer.from('a') },
+      { name: 'empty', data: Buffer.alloc(0) },
+      { name: 'dossier/é.txt', data: Buffer.from('accents') },
+    ];
+    const archive = zip(entries);
+    const back = unzip(archive);
+    expect(Object.keys(back)).toEqual(entries.map((e) => e.name));
+    for (const e of entries) expect(back[e.name].equals(e.data)).toBe(true);
+    expect(zip(entries).equals(archive)).toBe(true); // reproducible
+  });
+});
+
+describe('the app package', () => {
+  const appId = '0b5d6e5c-1c1a-4a8e-9f3e-2d0c6c1b7a10';
+
+  it('fills the bot id and domains into the manifest and zips it with its icons at the root', () => {
+    const { manifest, zip: archive } = buildTeamsPackage({
+      appId,
+      domains: ['sentinel.example.com'],
+      version: '1.2.3',
+    });
+    expect(manifest).toMatchObject({
+      manifestVersion: '1.17',
+      version: '1.2.3',
+      id: appId,
+      bots: [{ botId: appId, scopes: ['personal', 'team', 'groupChat'] }],
+      validDomains: ['sentinel.example.com'],
+    });
+    expect(manifest.bots[0].commandLists[0].commands.map((c: { title: string }) => c.title)).toEqual([
+      'sentiment',
+      'status',
+      'help',
+    ]);
+    const files = unzip(archive);
+    expect(Object.keys(files)).toEqual(['manifest.json', 'color.png', 'outline.png']);
+    expect(JSON.parse(files['manifest.json'].toString())).toEqual(manifest);
+  });
+
+  it('refuses a bad app id, domain or version, and a wrong icon, naming each', () => {
+    expect(() => buildTeamsPackage({ appId: 'bot', domains: ['https://x.example'], version: '1' })).toThrow(
+      PackageError,
+    );
+    try {
+      buildTeamsPackage({ appId: 'bot', domains: ['https://x.example'], version: '1' });
+    } catch (err) {
+      expect((err as Error).message.split('\n')).toEqual([
+        'the app id must be the bot\'s Microsoft app id (a GUID), got "bot"',
+        '--domain takes a host name without scheme or path (sentinel.example.com), got "https://x.example"',
+        '--version takes major.minor.patch (1.0.1), got "1"',
+      ]);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-teams-pkg-'));
+    try {
+      cpSync(MANIFEST_DIR, dir, { recursive: true });
+      writeFileSync(join(dir, 'outline.png'), colorIcon());
+      expect(() => buildTeamsPackage({ appId, dir })).toThrow('icon outline.png must be a 32×32 PNG');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships the icons the generator draws (192×192 colour, 32×32 outline)', () => {
+    expect(readFileSync(join(MANIFEST_DIR, 'color.png')).equals(colorIcon())).toBe(true);
+    expect(readFileSync(join(MANIFEST_DIR, 'outline.png')).equals(outlineIcon())).toBe(true);
+  });
+});
