@@ -29,8 +29,9 @@ import {
   type AlertMarks,
   type AlertSnapshot,
 } from './blocks';
-import type { Serial } from './once';
+import type { Serial } from '../../src/chat/once';
 import type { SlackApi } from './web';
+import { readJsonState, writeJsonState } from '../../src/chat/json-state';
 
 /** What the adapter needs from the trend module (its TrendMonitor fits). */
 export interface AlertControls {
@@ -310,22 +311,12 @@ export class SlackAlertSink implements ChatSink {
     }
   }
 
-  private async load(alertId: string): Promise<AlertState | null> {
-    const raw = await this.opts.store.getCheckpoint(key(alertId));
-    if (!raw) return null;
-    try {
-      return JSON.parse(raw) as AlertState;
-    } catch (err) {
-      this.opts.logger.error(
-        { err, alert: alertId },
-        `slack: unreadable state of alert ${alertId}; starting it afresh`,
-      );
-      return null;
-    }
+  private load(alertId: string): Promise<AlertState | null> {
+    return readJsonState<AlertState>(this.opts.store, key(alertId), this.opts.logger);
   }
 
-  private async save(state: AlertState): Promise<void> {
-    await this.opts.store.setCheckpoint(key(state.alertId), JSON.stringify(state));
+  private save(state: AlertState): Promise<void> {
+    return writeJsonState(this.opts.store, key(state.alertId), state);
   }
 }
 

@@ -29,7 +29,7 @@ import {
   trueLabelQuestion,
   type StatusInfo,
 } from './blocks';
-import { InFlight, SeenIds, Serial } from './once';
+import { InFlight, SeenIds, Serial } from '../../src/chat/once';
 import { slackErrorCode, type SlackApi } from './web';
 
 export const PLATFORM = 'slack';

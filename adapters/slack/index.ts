@@ -27,7 +27,7 @@ import type { Store } from '../../src/store/types';
 import type { ChatSink } from '../../src/trends/sink';
 import { SlackAlertSink, type AlertControls } from './alerts';
 import { registerHandlers, type PollStatus } from './handlers';
-import { InFlight, Serial } from './once';
+import { InFlight, Serial } from '../../src/chat/once';
 import { FastifyReceiver } from './receiver';
 import { SlackApi, slackErrorCode, webClientOptions, type SlackApiOptions } from './web';
 

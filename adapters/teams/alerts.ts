@@ -38,8 +38,9 @@ import {
 } from './cards';
 import { baseConversationId, type ConversationRegistry, type Scope, type StoredConversation } from './conversations';
 import type { JudgedCards } from './judged';
-import type { Serial } from './once';
+import type { Serial } from '../../src/chat/once';
 import { connectorStatus, isGone, type Outbound } from './outbound';
+import { readJsonState, writeJsonState } from '../../src/chat/json-state';
 
 export const PLATFORM = 'teams';
 
@@ -285,22 +286,12 @@ export class TeamsAlertSink implements ChatSink {
     if (errors.length) throw errors[0];
   }
 
-  private async load(alertId: string): Promise<AlertState | null> {
-    const raw = await this.opts.store.getCheckpoint(key(alertId));
-    if (!raw) return null;
-    try {
-      return JSON.parse(raw) as AlertState;
-    } catch (err) {
-      this.opts.logger.error(
-        { err, alert: alertId },
-        `teams: unreadable state of alert ${alertId}; starting it afresh`,
-      );
-      return null;
-    }
+  private load(alertId: string): Promise<AlertState | null> {
+    return readJsonState<AlertState>(this.opts.store, key(alertId), this.opts.logger);
   }
 
-  private async save(state: AlertState): Promise<void> {
-    await this.opts.store.setCheckpoint(key(state.alertId), JSON.stringify(state));
+  private save(state: AlertState): Promise<void> {
+    return writeJsonState(this.opts.store, key(state.alertId), state);
   }
 }
 

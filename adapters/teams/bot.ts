@@ -39,7 +39,7 @@ import {
 } from './cards';
 import { baseConversationId, conversationFrom, type ConversationRegistry, type Scope } from './conversations';
 import type { JudgedCards } from './judged';
-import { InFlight, Serial } from './once';
+import { InFlight, Serial } from '../../src/chat/once';
 import { reactionMeaning } from './reactions';
 
 /** What the adapter needs from the trend module (its TrendMonitor fits): `status` for the status command. */

@@ -13,7 +13,7 @@
  */
 import type { Activity, ConversationReference } from 'botbuilder';
 import type { Store } from '../../src/store/types';
-import type { Serial } from './once';
+import type { Serial } from '../../src/chat/once';
 
 export const CONVERSATIONS_KEY = 'teams/conversations';
 

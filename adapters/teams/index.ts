@@ -29,7 +29,7 @@ import { SentinelTeamsBot, type TeamsTrends } from './bot';
 import { ConversationRegistry, SCOPES, type Scope } from './conversations';
 import { MESSAGES_PATH, mountMessagesRoute } from './http';
 import { JudgedCards } from './judged';
-import { InFlight, Serial } from './once';
+import { InFlight, Serial } from '../../src/chat/once';
 import { Outbound } from './outbound';
 
 export type { TeamsTrends } from './bot';

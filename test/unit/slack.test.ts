@@ -14,7 +14,7 @@ import {
   reactionVerdict,
   trueLabelQuestion,
 } from '../../adapters/slack/blocks';
-import { SeenIds, Serial } from '../../adapters/slack/once';
+import { SeenIds, Serial } from '../../src/chat/once';
 import { parseSlackBody, signatureProblem } from '../../adapters/slack/receiver';
 import { SlackApi, classify } from '../../adapters/slack/web';
 

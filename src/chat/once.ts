@@ -1,5 +1,5 @@
 /**
- * Small tools to apply things once and in order.
+ * Small tools to apply things once and in order, shared by the chat adapters.
  *
  * - `SeenIds`: ids already handled (Events API `event_id`, an interaction's `trigger_id`), kept for a
  *   while: Slack retries an event up to 3 times over about an hour and a half (X-Slack-Retry-Num) when it
