@@ -60,7 +60,7 @@ export function buildTeamsPackage(opts: PackageOptions): { manifest: Manifest; z
 
   // Teams' limits (manifest schema 1.17).
   const text = JSON.stringify(manifest);
-  if (text.includes('{{')) problems.push('manifest.json still has a {{placeholder}}');
+  if (text.includes('{{')) problems.push('manifest.json still has an unfilled {{…}} template field');
   if ((manifest.name?.short ?? '').length > 30) problems.push('name.short is longer than 30 characters');
   if ((manifest.name?.full ?? '').length > 100) problems.push('name.full is longer than 100 characters');
   if ((manifest.description?.short ?? '').length > 80) problems.push('description.short is longer than 80 characters');

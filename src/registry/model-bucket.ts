@@ -179,7 +179,7 @@ export class ModelBucket {
 
     const dir = versionDir(cacheDir, version);
     mkdirSync(dir, { recursive: true });
-    const todo = manifest.files.filter((f) => {
+    const toFetch = manifest.files.filter((f) => {
       try {
         return sha256File(join(dir, f.path)) !== f.sha256;
       } catch {
@@ -189,7 +189,7 @@ export class ModelBucket {
     const attempts = Math.max(1, opts.attempts ?? 3);
     let bytes = 0;
     const failures: Error[] = [];
-    const queue = [...todo];
+    const queue = [...toFetch];
     const worker = async () => {
       for (let f = queue.shift(); f && failures.length === 0; f = queue.shift()) {
         const o = listing.get(f.path)!;
@@ -216,7 +216,7 @@ export class ModelBucket {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, Math.max(1, todo.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, Math.max(1, toFetch.length)) }, worker));
     if (failures.length) throw failures[0];
 
     // The manifest last: its presence marks the version complete.
@@ -228,7 +228,7 @@ export class ModelBucket {
       dir,
       manifest,
       cached: false,
-      downloaded: todo.map((f) => f.path),
+      downloaded: toFetch.map((f) => f.path),
       bytes,
       ms: Math.round(performance.now() - started),
     };

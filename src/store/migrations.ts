@@ -1,6 +1,6 @@
 /**
  * Versioned schema migrations, one ordered list for both backends. Each migration is ONE SQL text written
- * with three type placeholders that differ between the dialects:
+ * with three type markers that differ between the dialects:
  *
  *   {TIME}  ISO-8601 UTC text in SQLite (text order is time order), timestamptz in PostgreSQL
  *   {JSON}  text in SQLite, jsonb in PostgreSQL
