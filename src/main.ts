@@ -93,7 +93,16 @@ export async function main(env: Record<string, string | undefined> = process.env
     registries: [...(poller ? [poller.registry] : []), models.metrics],
   });
   // Before listen: the adapters mount their routes on the same server.
-  const chat = await startChatAdapters({ config, app, slot, store, predictionLog, logger, trends });
+  const chat = await startChatAdapters({
+    config,
+    app,
+    slot,
+    store,
+    predictionLog,
+    logger,
+    trends,
+    polls: () => poller?.lastPolls() ?? [],
+  });
   for (const adapter of chat) if (adapter.sink) sinks.push(adapter.sink);
   installShutdown(app, { slot, models, poller, predictionLog, store, trends, chat }, logger, config.shutdownGraceMs);
 

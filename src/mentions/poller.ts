@@ -83,6 +83,7 @@ export class Poller {
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
   private stopping = false;
+  private readonly last = new Map<string, { stream: string; at: string; result: PollResult; fetched: number }>();
 
   constructor(opts: PollerOptions) {
     if (opts.streams.length === 0) throw new Error('Poller: no stream to poll');
@@ -154,6 +155,11 @@ export class Poller {
     return run;
   }
 
+  /** The last poll of each stream (for `/sentiment status`): when, how it ended, how much it read. */
+  lastPolls(): Array<{ stream: string; at: string; result: PollResult; fetched: number }> {
+    return [...this.last.values()];
+  }
+
   /** True while a poll runs. */
   busy(): boolean {
     return this.inFlight !== null;
@@ -183,7 +189,14 @@ export class Poller {
     const run = (async () => {
       for (const s of this.opts.streams) {
         if (this.stopping && this.abort.signal.aborted) break;
-        reports.push(await this.pollStream(s));
+        const report = await this.pollStream(s);
+        reports.push(report);
+        this.last.set(`${report.source}:${report.stream}`, {
+          stream: report.stream,
+          at: new Date().toISOString(),
+          result: report.result,
+          fetched: report.fetched,
+        });
       }
       return reports;
     })();

@@ -120,6 +120,11 @@ test('fetch → score (one batch) → store → checkpoint → onScored, per str
     new RegExp(`sentinel_mentions_stored_total\\{stream="Delta"\\} ${replay.stats.streams.Delta}`),
   );
   expect(metrics).toMatch(/sentinel_polls_total\{stream="Delta",result="ok"\} \d+/);
+  // What /sentiment status shows: the last poll of each stream (the final one found nothing new).
+  expect(poller.lastPolls().map((p) => [p.stream, p.result, p.fetched])).toEqual(
+    replay.allStreams().map((stream) => [stream, 'ok', 0]),
+  );
+  expect(poller.lastPolls().every((p) => Date.now() - Date.parse(p.at) < 60_000)).toBe(true);
 });
 
 test('the checkpoint stays put when storing fails; the next poll stores the same mentions', async () => {
