@@ -10,7 +10,6 @@
  * - Reactions of one user on one message are applied in order (a fast ✅ then un-✅ never ends as a vote).
  * - A reaction on a message that is not linked to a prediction or an alert is ignored silently.
  */
-import { randomUUID } from 'node:crypto';
 import type { AllMiddlewareArgs, App, BlockButtonAction, RespondFn, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { Logger } from '../../src/log';
 import type { PredictionLog } from '../../src/feedback/prediction-log';
@@ -272,18 +271,7 @@ async function answer(
     );
     return;
   }
-  const id = randomUUID();
-  deps.predictionLog.record([
-    {
-      id,
-      kind: 'command',
-      text,
-      label: explained.label,
-      probabilities: explained.probabilities,
-      modelVersion: explained.modelVersion,
-      createdAt: new Date().toISOString(),
-    },
-  ]);
+  const [id] = deps.predictionLog.keep('command', [text], [explained]);
   const flushed = deps.predictionLog.flush(); // written while the message is posted
   const message = predictionMessage(explained, text, userId);
   let posted: { channel: string; ts: string };

@@ -14,7 +14,6 @@
  * Reactions of one user on one message are applied in order. A reaction on a message Sentinel does not
  * judge is ignored; an unknown reaction id is logged.
  */
-import { randomUUID } from 'node:crypto';
 import { TeamsActivityHandler, TurnContext, type Activity, type MessageReaction } from 'botbuilder';
 import type { Logger } from '../../src/log';
 import type { PredictionLog } from '../../src/feedback/prediction-log';
@@ -210,18 +209,7 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
       await context.sendActivity('Sorry, the model failed to score this text; the error was logged.');
       return;
     }
-    const id = randomUUID();
-    deps.predictionLog.record([
-      {
-        id,
-        kind: 'command',
-        text,
-        label: explained.label,
-        probabilities: explained.probabilities,
-        modelVersion: explained.modelVersion,
-        createdAt: new Date().toISOString(),
-      },
-    ]);
+    const [id] = deps.predictionLog.keep('command', [text], [explained]);
     const flushed = deps.predictionLog.flush(); // written while the card is posted
     const asker = userOf(context.activity);
     const card: AnswerCardState = {

@@ -5,6 +5,8 @@
  * for the short time it waits. A failed write keeps the batch for the next flush (bounded) and is logged.
  */
 import type { Logger } from 'pino';
+import { randomUUID } from 'node:crypto';
+import type { Prediction } from '../sentiment/types';
 import type { Store, StoredPrediction } from '../store/types';
 
 export interface PredictionLogOptions {
@@ -24,6 +26,22 @@ export class PredictionLog {
     private readonly store: Store,
     private readonly opts: PredictionLogOptions = {},
   ) {}
+
+  /** Gives each prediction an id and queues it with its text; returns the ids (what feedback points at). */
+  keep(kind: StoredPrediction['kind'], texts: readonly string[], predictions: readonly Prediction[]): string[] {
+    const createdAt = new Date().toISOString();
+    const kept = predictions.map((p, i) => ({
+      id: randomUUID(),
+      kind,
+      text: texts[i],
+      label: p.label,
+      probabilities: p.probabilities,
+      modelVersion: p.modelVersion,
+      createdAt,
+    }));
+    this.record(kept);
+    return kept.map((k) => k.id);
+  }
 
   record(predictions: StoredPrediction[]): void {
     this.pending.push(...predictions);

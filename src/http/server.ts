@@ -8,13 +8,12 @@
  */
 import fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../config/schema';
 import type { Logger } from '../log';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Explained, Prediction } from '../sentiment/types';
-import type { Store, StoredPrediction } from '../store/types';
+import type { Store } from '../store/types';
 import type { PredictionLog } from '../feedback/prediction-log';
 import { FEEDBACK_ROUTES, feedbackRoutes } from './feedback-route';
 import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, errorBody, kindOf, reject } from './json-api';
@@ -316,19 +315,9 @@ export function buildServer({
     if (predictionLog) {
       // An id per prediction, kept (write-behind) so POST /feedback can judge it later.
       const texts = input.kind === 'single' ? [input.text] : input.texts;
-      const createdAt = new Date().toISOString();
-      const kept: StoredPrediction[] = predictions.map((p, i) => ({
-        id: randomUUID(),
-        kind: 'api',
-        text: texts[i],
-        label: p.label,
-        probabilities: p.probabilities,
-        modelVersion: p.modelVersion,
-        createdAt,
-      }));
-      predictionLog.record(kept);
-      predictions = predictions.map((p, i) => ({ id: kept[i].id, ...p }));
-      if (explained) explained = { id: kept[0].id, ...explained };
+      const ids = predictionLog.keep('api', texts, predictions);
+      predictions = predictions.map((p, i) => ({ id: ids[i], ...p }));
+      if (explained) explained = { id: ids[0], ...explained };
     }
     if (input.kind === 'batch') return { predictions };
     return { prediction: explained ?? predictions[0] };
