@@ -14,7 +14,7 @@
 import { ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
 import { buildServer } from './http/server';
 import { createLogger, type Logger } from './log';
-import { ModelRegistry } from './registry/model-registry';
+import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
 import { PredictionLog } from './feedback/prediction-log';
 import { Poller, type PollerStream } from './mentions/poller';
@@ -82,8 +82,25 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
   // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
-  const models = new ModelRegistry({ config, slot, logger });
-  const poller = buildPoller(config, slot, store, logger, trends);
+  // Failures that leave a degraded model serving are told to the team, not only logged.
+  const opsNotice = (text: string) => {
+    for (const sink of sinks) {
+      sink
+        .opsNotice?.(text)
+        .catch((err: unknown) => logger.error({ err, sink: sink.name }, 'ops notice not delivered'));
+    }
+  };
+  const models = new ModelRegistry({
+    config,
+    slot,
+    logger,
+    onEvent: (e) => {
+      if (e.type === 'fallback' || e.type === 'hydration_failed' || e.type === 'not_ready') {
+        opsNotice(describeRegistryEvent(e));
+      }
+    },
+  });
+  const poller = buildPoller(config, slot, store, logger, trends, opsNotice);
   const app = buildServer({
     slot,
     config,
@@ -165,6 +182,7 @@ function buildPoller(
   store: Store,
   logger: Logger,
   trends: TrendMonitor,
+  opsNotice: (text: string) => void,
 ): Poller | null {
   const streams: PollerStream[] = [];
   let interval: number | string = /^\d+$/.test(config.pollInterval) ? Number(config.pollInterval) : config.pollInterval;
@@ -211,7 +229,18 @@ function buildPoller(
     void warnIfReplayed(replay, store, logger);
   }
   if (streams.length === 0) return null;
-  return new Poller({ streams, scorer: slot, store, interval, logger, onScored: trends.onScored });
+  return new Poller({
+    streams,
+    scorer: slot,
+    store,
+    interval,
+    logger,
+    onScored: trends.onScored,
+    // Reported once, when the source pauses (X refused the token): the team must fix it.
+    onError: (e) => {
+      if (e.paused) opsNotice(`mentions from ${e.source} paused: ${e.error.message}`);
+    },
+  });
 }
 
 /** A second `npm start` on the same database has nothing left to replay: say so, and how to see it again. */

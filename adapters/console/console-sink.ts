@@ -34,6 +34,10 @@ export class ConsoleSink implements ChatSink {
     this.chartDir = resolve(opts.chartDir);
   }
 
+  async opsNotice(text: string): Promise<void> {
+    this.out.write(`[sentinel] ⚠ ${text}\n`);
+  }
+
   async alertOpened(alert: AlertContent): Promise<void> {
     this.print(alert);
   }

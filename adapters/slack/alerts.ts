@@ -103,6 +103,13 @@ export class SlackAlertSink implements ChatSink {
     return this.deliver(alert);
   }
 
+  /** A plain message in each alert channel: the team's ops channel is where its alerts go. */
+  async opsNotice(text: string): Promise<void> {
+    for (const channel of this.opts.channels) {
+      await this.opts.api.postMessage({ channel, text: `:warning: Sentinel: ${text}` });
+    }
+  }
+
   alertUpdated(alert: AlertContent): Promise<void> {
     return this.deliver(alert);
   }

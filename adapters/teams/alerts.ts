@@ -85,6 +85,13 @@ export class TeamsAlertSink implements ChatSink {
     return this.deliver(alert);
   }
 
+  /** A plain message in each conversation that gets alerts. */
+  async opsNotice(text: string): Promise<void> {
+    for (const conversation of await this.targets()) {
+      await this.opts.outbound.send(conversation.reference, { type: 'message', text: `⚠️ Sentinel: ${text}` });
+    }
+  }
+
   alertUpdated(alert: AlertContent): Promise<void> {
     return this.deliver(alert);
   }

@@ -22,4 +22,6 @@ export interface ChatSink {
   alertResolved(alert: AlertContent): Promise<void>;
   /** A stream starts or stops being judged (optional: chat platforms may prefer silence). */
   streamNotice?(notice: StreamNotice): Promise<void>;
+  /** Something the team should know about Sentinel itself (a model update failed, X refused the token). */
+  opsNotice?(text: string): Promise<void>;
 }

@@ -946,3 +946,12 @@ describe('Socket Mode (SLACK_APP_TOKEN)', () => {
     );
   });
 });
+
+it('tells the alert channel about Sentinel itself (a model update that failed) in a plain message', async () => {
+  const before = api.ok('chat.postMessage').length;
+  await slack.sink!.opsNotice!('Model update failed (hydrate, version v9): sha256 mismatch. Still serving v8.');
+  const posts = api.ok('chat.postMessage').slice(before);
+  expect(posts.map((p) => [p.args.channel, p.args.text])).toEqual([
+    ['#alerts', ':warning: Sentinel: Model update failed (hydrate, version v9): sha256 mismatch. Still serving v8.'],
+  ]);
+});
