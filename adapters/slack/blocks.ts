@@ -8,6 +8,7 @@ import type { types } from '@slack/bolt';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import type { Explained, Label } from '../../src/sentiment/types';
 import { LABELS } from '../../src/sentiment/types';
+import type { ChatStatus } from '../../src/chat/status';
 
 type Block = types.KnownBlock;
 export interface SlackMessage {
@@ -163,25 +164,7 @@ export function ephemeralText(text: string): { response_type: 'ephemeral'; text:
   return { response_type: 'ephemeral', text };
 }
 
-export interface StatusInfo {
-  model:
-    | { ready: true; name: string; version: string; backend: string; origin?: string; degraded?: string }
-    | { ready: false; reason: string };
-  streams: Array<{
-    stream: string;
-    phase: string;
-    share: number | null;
-    baseline: number | null;
-    volume: number | null;
-    at: string | null;
-    reason: string | null;
-    snoozedUntil: string | null;
-  }>;
-  polls: Array<{ stream: string; at: string; result: string; fetched?: number }>;
-  openAlerts: Array<{ stream: string; headline: string; openedAt: string }>;
-  accuracy: Array<{ modelVersion: string; votes: number; accuracy: number }>;
-  trendsAvailable: boolean;
-}
+export type StatusInfo = ChatStatus;
 
 export function statusMessage(s: StatusInfo): SlackMessage {
   const model = s.model.ready

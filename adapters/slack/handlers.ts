@@ -30,6 +30,7 @@ import {
 } from './blocks';
 import { InFlight, SeenIds, Serial } from '../../src/chat/once';
 import { slackErrorCode, type SlackApi } from './web';
+import { collectStatus } from '../../src/chat/status';
 
 export const PLATFORM = 'slack';
 
@@ -42,13 +43,8 @@ const CANNOT_POST = new Set([
   'access_denied',
 ]);
 
-export interface PollStatus {
-  stream: string;
-  /** ISO time of the poll. */
-  at: string;
-  result: string;
-  fetched?: number;
-}
+import type { PollStatus } from '../../src/chat/status';
+export type { PollStatus };
 
 export interface HandlerDeps {
   api: SlackApi;
@@ -384,35 +380,6 @@ async function unvote(
 }
 
 /** The figures of `/sentiment status`. */
-export async function statusInfo(deps: HandlerDeps): Promise<StatusInfo> {
-  const state = deps.slot.current();
-  const controls = deps.trends();
-  const [streams, alerts, accuracy] = await Promise.all([
-    controls?.status ? controls.status().catch(() => []) : Promise.resolve([]),
-    deps.store.listAlerts().catch(() => []),
-    deps.store.accuracyByModel().catch(() => []),
-  ]);
-  return {
-    model: state.ready
-      ? {
-          ready: true,
-          name: state.scorer.info.name,
-          version: state.scorer.info.version,
-          backend: state.scorer.info.backend,
-          ...(state.origin ? { origin: state.origin.source } : {}),
-          ...(state.origin?.degraded ? { degraded: state.origin.degraded } : {}),
-        }
-      : { ready: false, reason: state.reason },
-    streams,
-    polls: deps.polls?.() ?? [],
-    openAlerts: alerts
-      .filter((a) => a.state === 'open')
-      .map((a) => ({
-        stream: a.stream,
-        headline: typeof a.data.headline === 'string' && a.data.headline ? a.data.headline : `alert on ${a.stream}`,
-        openedAt: a.openedAt,
-      })),
-    accuracy,
-    trendsAvailable: controls !== undefined,
-  };
+export function statusInfo(deps: HandlerDeps): Promise<StatusInfo> {
+  return collectStatus(deps);
 }

@@ -40,6 +40,7 @@ import { baseConversationId, conversationFrom, type ConversationRegistry, type S
 import type { JudgedCards } from './judged';
 import { InFlight, Serial } from '../../src/chat/once';
 import { reactionMeaning } from './reactions';
+import { collectStatus } from '../../src/chat/status';
 
 /** What the adapter needs from the trend module (its TrendMonitor fits): `status` for the status command. */
 export interface TeamsTrends {
@@ -475,36 +476,11 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
   // status
 
   private async statusInfo(): Promise<StatusInfo> {
-    const { deps } = this;
-    const state = deps.slot.current();
-    const controls = deps.trends();
-    const [streams, alerts, accuracy, conversations] = await Promise.all([
-      controls?.status ? controls.status().catch(() => []) : Promise.resolve([]),
-      deps.store.listAlerts().catch(() => []),
-      deps.store.accuracyByModel().catch(() => []),
-      deps.sink.targets().catch(() => []),
+    const [status, conversations] = await Promise.all([
+      collectStatus(this.deps),
+      this.deps.sink.targets().catch(() => []),
     ]);
-    return {
-      model: state.ready
-        ? {
-            ready: true,
-            name: state.scorer.info.name,
-            version: state.scorer.info.version,
-            backend: state.scorer.info.backend,
-          }
-        : { ready: false, reason: state.reason },
-      streams,
-      openAlerts: alerts
-        .filter((a) => a.state === 'open')
-        .map((a) => ({
-          stream: a.stream,
-          headline: typeof a.data.headline === 'string' && a.data.headline ? a.data.headline : `alert on ${a.stream}`,
-          openedAt: a.openedAt,
-        })),
-      accuracy,
-      trendsAvailable: controls !== undefined,
-      alertConversations: conversations.length,
-    };
+    return { ...status, alertConversations: conversations.length };
   }
 }
 

@@ -12,6 +12,7 @@
 import { LABELS, type Label, type Explained } from '../../src/sentiment/types';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import { duration } from '../../src/trends/content';
+import type { ChatStatus } from '../../src/chat/status';
 
 export type CardElement = Record<string, unknown>;
 
@@ -456,21 +457,7 @@ export function helpCard(maxTextChars: number): AdaptiveCard {
   ]);
 }
 
-export interface StatusInfo {
-  model: { ready: true; name: string; version: string; backend: string } | { ready: false; reason: string };
-  streams: Array<{
-    stream: string;
-    phase: string;
-    share: number | null;
-    baseline: number | null;
-    volume: number | null;
-    at: string | null;
-    reason: string | null;
-    snoozedUntil: string | null;
-  }>;
-  openAlerts: Array<{ stream: string; headline: string; openedAt: string }>;
-  accuracy: Array<{ modelVersion: string; votes: number; accuracy: number }>;
-  trendsAvailable: boolean;
+export interface StatusInfo extends ChatStatus {
   /** Conversations that get alerts. */
   alertConversations: number;
 }
