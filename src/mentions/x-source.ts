@@ -1,6 +1,9 @@
 /**
  * Mentions from X: the v2 recent-search endpoint (`tweets/search/recent`) through twitter-api-v2, with
- * app-only auth (a bearer token).
+ * app-only auth (a bearer token). A stream whose query is `mentions:<numeric user id>` reads that user's
+ * mentions timeline (`users/:id/mentions`) instead: same since_id/until_id/max_results/fields, same page
+ * cap, checkpoints and fault handling; only the endpoint and the request's page-token parameter differ
+ * (`pagination_token` there, `next_token` in search; both answer with `meta.next_token`).
  *
  * Pagination and checkpoints. X answers newest first and pages towards older tweets with `next_token`.
  * A poll reads at most `maxPagesPerPoll` pages. When the cap is hit with pages left, the part not read
@@ -40,7 +43,8 @@ export const DEFAULT_X_API_URL = 'https://api.x.com/2/';
 export const DEFAULT_X_QUERY = '@AirParadis -is:retweet';
 export const DEFAULT_X_STREAM = 'AirParadis';
 
-const ENDPOINT = 'tweets/search/recent';
+const SEARCH_ENDPOINT = 'tweets/search/recent';
+const MENTIONS_PREFIX = 'mentions:';
 const TWEET_FIELDS = 'created_at,lang,public_metrics,author_id';
 
 /** The clock the source waits with: tests inject one that advances instantly. */
@@ -75,7 +79,10 @@ export interface XSourceOptions {
   bearerToken: string;
   /** API base, `https://api.x.com/2/` by default (X_API_URL). A bare origin gets `/2/` appended. */
   apiUrl?: string;
-  /** Stream name → search query. Default: one stream `AirParadis` with `@AirParadis -is:retweet`. */
+  /**
+   * Stream name → search query, or `mentions:<numeric user id>` for that user's mentions timeline.
+   * Default: one stream `AirParadis` with `@AirParadis -is:retweet`.
+   */
   streams?: Record<string, string>;
   /** Pages read per poll and stream (each up to `maxResults` tweets); the rest waits for the next poll. */
   maxPagesPerPoll?: number;
@@ -110,7 +117,7 @@ export class XAuthError extends Error {
     detail: string,
   ) {
     super(
-      `X API refused the credentials (HTTP ${status}${detail ? `: ${detail}` : ''}); check X_BEARER_TOKEN (app-only bearer token with access to recent search)`,
+      `X API refused the credentials (HTTP ${status}${detail ? `: ${detail}` : ''}); check X_BEARER_TOKEN (app-only bearer token with access to recent search or the mentions timeline)`,
     );
   }
 }
@@ -166,6 +173,13 @@ interface Page {
   nextToken?: string;
 }
 
+/** What one stream reads: an endpoint, its fixed parameters, and the name of its page-token parameter. */
+interface StreamTarget {
+  endpoint: string;
+  params: Record<string, string>;
+  tokenParam: 'next_token' | 'pagination_token';
+}
+
 interface RateLimit {
   limit: number;
   remaining: number;
@@ -178,6 +192,7 @@ export class XSource implements MentionSource {
   private readonly client: TwitterApiReadOnly['v2'];
   private readonly prefix: string;
   private readonly streams: Record<string, string>;
+  private readonly targets = new Map<string, StreamTarget>();
   private readonly maxPages: number;
   private readonly maxResults: number;
   private readonly maxAttempts: number;
@@ -202,6 +217,7 @@ export class XSource implements MentionSource {
     if (Object.keys(this.streams).length === 0) throw new Error('XSource: no stream configured');
     for (const [stream, query] of Object.entries(this.streams)) {
       if (!query.trim()) throw new Error(`XSource: stream "${stream}" has an empty query`);
+      this.targets.set(stream, streamTarget(stream, query));
     }
     this.maxPages = positiveInt('maxPagesPerPoll', opts.maxPagesPerPoll ?? 10);
     this.maxResults = positiveInt('maxResults', opts.maxResults ?? 100);
@@ -231,8 +247,8 @@ export class XSource implements MentionSource {
   }
 
   async fetch(stream: string, checkpoint: string | null, signal?: AbortSignal): Promise<FetchResult> {
-    const query = this.streams[stream];
-    if (query === undefined)
+    const target = this.targets.get(stream);
+    if (target === undefined)
       throw new Error(`XSource: unknown stream "${stream}" (configured: ${this.allStreams().join(', ')})`);
     const state = parseCheckpoint(checkpoint);
     const usage: XUsage = { stream, requests: 0, pages: 0, tweetsRead: 0, kept: 0, skipped: 0, retries: 0 };
@@ -242,7 +258,16 @@ export class XSource implements MentionSource {
     try {
       // 1. An open gap first: older tweets a capped poll left behind.
       if (state.gap) {
-        const run = await this.readRange(stream, query, state.since, state.gap.until, budget, usage, collected, signal);
+        const run = await this.readRange(
+          stream,
+          target,
+          state.since,
+          state.gap.until,
+          budget,
+          usage,
+          collected,
+          signal,
+        );
         budget -= run.pages;
         if (run.complete) {
           next = { since: state.gap.newest };
@@ -252,7 +277,7 @@ export class XSource implements MentionSource {
       }
       // 2. Then what is new since the checkpoint.
       if (!next.gap && budget > 0) {
-        const run = await this.readRange(stream, query, next.since, undefined, budget, usage, collected, signal);
+        const run = await this.readRange(stream, target, next.since, undefined, budget, usage, collected, signal);
         if (run.complete) {
           next = { since: maxId(run.newestId, next.since) };
         } else {
@@ -295,7 +320,7 @@ export class XSource implements MentionSource {
    */
   private async readRange(
     stream: string,
-    query: string,
+    target: StreamTarget,
     since: string | null,
     until: string | undefined,
     budget: number,
@@ -309,7 +334,7 @@ export class XSource implements MentionSource {
     let oldestId: string | undefined;
     while (pages < budget) {
       const params: Record<string, string | number> = {
-        query,
+        ...target.params,
         max_results: this.maxResults,
         'tweet.fields': TWEET_FIELDS,
         expansions: 'author_id',
@@ -317,8 +342,8 @@ export class XSource implements MentionSource {
       };
       if (since) params.since_id = since;
       if (until) params.until_id = until;
-      if (token) params.next_token = token;
-      const page = await this.request(stream, params, usage.pages + 1, usage, signal);
+      if (token) params[target.tokenParam] = token;
+      const page = await this.request(stream, target.endpoint, params, usage.pages + 1, usage, signal);
       pages++;
       usage.pages++;
       usage.tweetsRead += page.read;
@@ -338,6 +363,7 @@ export class XSource implements MentionSource {
   /** One page, with the rate-limit and retry policy. */
   private async request(
     stream: string,
+    endpoint: string,
     params: Record<string, string | number>,
     pageNo: number,
     usage: XUsage,
@@ -348,7 +374,7 @@ export class XSource implements MentionSource {
       await this.waitForRateLimit(stream, signal);
       usage.requests++;
       try {
-        const res = await this.client.get(ENDPOINT, params, {
+        const res = await this.client.get(endpoint, params, {
           prefix: this.prefix,
           fullResponse: true,
           timeout: this.timeoutMs,
@@ -623,6 +649,20 @@ export function formatCheckpoint(c: XCheckpoint): string | null {
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
+
+/** `mentions:<user id>` → the mentions timeline; anything else is a recent-search query. */
+function streamTarget(stream: string, query: string): StreamTarget {
+  const q = query.trim();
+  if (!q.startsWith(MENTIONS_PREFIX)) return { endpoint: SEARCH_ENDPOINT, params: { query }, tokenParam: 'next_token' };
+  const userId = q.slice(MENTIONS_PREFIX.length).trim();
+  if (!TWEET_ID.test(userId)) {
+    throw new Error(
+      `XSource: stream "${stream}" in X_STREAMS is ${JSON.stringify(q)}: the mentions timeline needs a numeric ` +
+        `user id after "${MENTIONS_PREFIX}" (e.g. ${stream}=${MENTIONS_PREFIX}1234567890)`,
+    );
+  }
+  return { endpoint: `users/${userId}/mentions`, params: {}, tokenParam: 'pagination_token' };
+}
 
 function normalizeApiUrl(raw: string): string {
   let url: URL;

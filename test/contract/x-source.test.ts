@@ -320,7 +320,7 @@ describe('rate limits and faults', () => {
     expect(err).toBeInstanceOf(XAuthError);
     expect((err as XAuthError).status).toBe(401);
     expect((err as Error).message).toBe(
-      'X API refused the credentials (HTTP 401: Unauthorized: Unauthorized); check X_BEARER_TOKEN (app-only bearer token with access to recent search)',
+      'X API refused the credentials (HTTP 401: Unauthorized: Unauthorized); check X_BEARER_TOKEN (app-only bearer token with access to recent search or the mentions timeline)',
     );
     expect(server.searches()).toHaveLength(1);
     expect(server.searches()[0].query.query).toBe('@AirParadis -is:retweet');
@@ -397,6 +397,88 @@ describe('bad responses', () => {
     expect(err).toBeInstanceOf(XResponseError);
     expect((err as Error).message).toMatch(message);
     expect(server.searches()).toHaveLength(1);
+  });
+});
+
+describe('mentions timeline (X_STREAMS name=mentions:<user id>)', () => {
+  const USER_ID = '1234567890';
+  const timeline = (opts: Partial<XSourceOptions> = {}) =>
+    source({ streams: { AirParadis: `mentions:${USER_ID}` }, ...opts });
+
+  test('GET /2/users/:id/mentions, paged with pagination_token, then since_id from the checkpoint', async () => {
+    const x = timeline();
+    const first = await x.fetch('AirParadis', null);
+    const reqs = server.timelines();
+    expect(server.searches()).toHaveLength(0);
+    expect(reqs).toHaveLength(4); // 35 tweets, 10 per page
+    expect(reqs.every((r) => r.path === `/2/users/${USER_ID}/mentions`)).toBe(true);
+    expect(reqs[0].query).toEqual({
+      max_results: '10',
+      'tweet.fields': 'created_at,lang,public_metrics,author_id',
+      expansions: 'author_id',
+      'user.fields': 'username',
+    });
+    expect(reqs.slice(1).every((r) => typeof r.query.pagination_token === 'string')).toBe(true);
+    expect(reqs.every((r) => r.query.next_token === undefined)).toBe(true);
+    const all = TWEETS.slice(0, 35)
+      .map((t) => t.id!)
+      .sort(byId);
+    expect(ids(first.mentions)).toEqual(all);
+    expect(first.mentions[0]).toMatchObject({ stream: 'AirParadis', authorHandle: expect.any(String) });
+    expect(first.checkpoint).toBe(all[34]);
+
+    server.addTweets(...TWEETS.slice(35, 50));
+    const burst = TWEETS.slice(35, 50)
+      .map((t) => t.id!)
+      .sort(byId);
+    server.requests.length = 0;
+    const second = await x.fetch('AirParadis', first.checkpoint);
+    expect(server.timelines().map((r) => r.query.since_id)).toEqual([all[34], all[34]]);
+    expect(server.timelines()[1].query.pagination_token).toEqual(expect.any(String));
+    expect(ids(second.mentions)).toEqual(burst);
+    expect(second.checkpoint).toBe(burst[14]);
+  });
+
+  test('page cap hit: the remainder is read next poll (since_id..until_id), nothing lost or repeated', async () => {
+    const all = TWEETS.slice(0, 35)
+      .map((t) => t.id!)
+      .sort(byId);
+    const x = timeline({ maxPagesPerPoll: 2 });
+    const p1 = await x.fetch('AirParadis', all[4]);
+    expect(ids(p1.mentions)).toEqual(all.slice(15));
+    expect(JSON.parse(p1.checkpoint!)).toEqual({ since_id: all[4], until_id: all[15], newest_id: all[34] });
+
+    server.requests.length = 0;
+    const p2 = await x.fetch('AirParadis', p1.checkpoint);
+    expect(server.timelines()[0].query).toMatchObject({ since_id: all[4], until_id: all[15] });
+    expect(ids(p2.mentions)).toEqual(all.slice(5, 15));
+    expect(p2.checkpoint).toBe(all[34]);
+    expect(log.lines().some((l) => String(l.msg).includes('page cap reached'))).toBe(true);
+  });
+
+  test('401: XAuthError at once, no retry', async () => {
+    const x = new XSource({
+      bearerToken: 'wrong-token-value',
+      apiUrl: server.url,
+      agent: server.agent,
+      streams: { AirParadis: `mentions:${USER_ID}` },
+      clock,
+      logger: log.logger,
+    });
+    const err = await x.fetch('AirParadis', null).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(XAuthError);
+    expect((err as XAuthError).status).toBe(401);
+    expect(server.timelines()).toHaveLength(1);
+    expect(JSON.stringify(err) + String((err as Error).stack)).not.toContain('wrong-token-value');
+  });
+
+  test('mentions: without a numeric user id is a clear error naming X_STREAMS', () => {
+    for (const bad of ['mentions:', 'mentions:@AirParadis', 'mentions:12ab', 'mentions:0123']) {
+      expect(() => new XSource({ bearerToken: 't', streams: { AirParadis: bad } })).toThrow(
+        /^XSource: stream "AirParadis" in X_STREAMS is ".*": the mentions timeline needs a numeric user id after "mentions:" \(e\.g\. AirParadis=mentions:1234567890\)$/,
+      );
+    }
+    expect(() => new XSource({ bearerToken: 't', streams: { a: ' mentions: 42 ' } })).not.toThrow();
   });
 });
 

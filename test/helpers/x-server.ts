@@ -1,6 +1,7 @@
 /**
- * A loopback HTTPS server speaking X API v2 recent search (GET /2/tweets/search/recent), for contract
- * tests of the X source through the real twitter-api-v2 client.
+ * A loopback HTTPS server speaking X API v2 recent search (GET /2/tweets/search/recent) and the mentions
+ * timeline (GET /2/users/:id/mentions), for contract tests of the X source through the real twitter-api-v2
+ * client.
  *
  * - TLS: a self-signed certificate (CN localhost, SAN IP 127.0.0.1 and DNS localhost) made with
  *   `openssl req -x509` once per process. Clients trust it through `agent` (an https.Agent with the CA,
@@ -9,6 +10,9 @@
  *   newest first, `max_results` per page, an opaque `next_token`, `includes.users` for the authors of
  *   the page, `meta` {newest_id, oldest_id, result_count, next_token}. Tweets are served as scripted, so
  *   a tweet without `created_at` is served without it.
+ * - Mentions timeline: the same scripted tweets, whatever the user id (numeric, else 400), paged the
+ *   same way except that the request names the token `pagination_token` (the answer's is still
+ *   `meta.next_token`).
  * - Auth: `Authorization: Bearer <token>` must match `token`, else 401 with X's JSON problem body.
  * - Rate limit: x-rate-limit-limit/remaining/reset on every answer; `remaining` counts down and is
  *   refilled when a request comes after the reset (a new 15-minute window on the injected clock).
@@ -168,6 +172,11 @@ export class XServer {
     return this.requests.filter((r) => r.path === '/2/tweets/search/recent');
   }
 
+  /** Requests to the mentions timeline (any user id). */
+  timelines(): RecordedRequest[] {
+    return this.requests.filter((r) => MENTIONS_PATH.test(r.path));
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     this.agent.destroy();
@@ -238,18 +247,19 @@ export class XServer {
     }
 
     if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, problem(401));
-    if (url.pathname !== '/2/tweets/search/recent') return send(404, problem(404));
+    const timeline = MENTIONS_PATH.exec(url.pathname);
+    if (timeline && !/^\d+$/.test(timeline[1])) return send(400, problem(400));
+    if (url.pathname !== '/2/tweets/search/recent' && !timeline) return send(404, problem(404));
     this.remaining = Math.max(0, this.remaining - 1);
-    send(200, this.search(url.searchParams));
+    send(200, this.search(url.searchParams, timeline ? 'pagination_token' : 'next_token'));
   }
 
-  private search(q: URLSearchParams): unknown {
+  private search(q: URLSearchParams, tokenParam: 'next_token' | 'pagination_token'): unknown {
     const since = q.get('since_id');
     const until = q.get('until_id');
     const max = Number(q.get('max_results') ?? 10);
-    const offset = q.get('next_token')
-      ? Number(Buffer.from(q.get('next_token')!, 'base64url').toString().split(':')[1])
-      : 0;
+    const token = q.get(tokenParam);
+    const offset = token ? Number(Buffer.from(token, 'base64url').toString().split(':')[1]) : 0;
     const matching = this.tweets
       .filter(
         (t) =>
@@ -271,6 +281,8 @@ export class XServer {
   }
 }
 
+const MENTIONS_PATH = /^\/2\/users\/([^/]+)\/mentions$/;
+
 export async function startXServer(opts: XServerOptions = {}): Promise<XServer> {
   return new XServer(opts).listen();
 }
@@ -280,6 +292,13 @@ function problem(status: number): unknown {
   switch (status) {
     case 401:
       return { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' };
+    case 400:
+      return {
+        title: 'Invalid Request',
+        detail: 'One or more parameters to your request was invalid.',
+        type: 'https://api.twitter.com/2/problems/invalid-request',
+        status: 400,
+      };
     case 403:
       return { title: 'Forbidden', type: 'about:blank', status: 403, detail: 'Forbidden' };
     case 429:
