@@ -32,6 +32,9 @@ import {
 import type { Serial } from '../../src/chat/once';
 import type { SlackApi } from './web';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
+import { dataNow, HOUR_MS } from '../../src/chat/snooze';
+
+export { SNOOZE_HOURS } from '../../src/chat/snooze';
 
 /** What the adapter needs from the trend module (its TrendMonitor fits). */
 export interface AlertControls {
@@ -51,8 +54,6 @@ export interface AlertControls {
     }>
   >;
 }
-
-export const SNOOZE_HOURS = [1, 4] as const;
 
 interface Thread {
   /** The channel id (as Slack answered; the setting may be a #name). */
@@ -88,8 +89,6 @@ export interface SlackAlertSinkOptions {
 }
 
 export class AlertActionError extends Error {}
-
-const HOUR = 60 * 60_000;
 
 export class SlackAlertSink implements ChatSink {
   readonly name = 'slack';
@@ -140,8 +139,8 @@ export class SlackAlertSink implements ChatSink {
       if (!controls) throw new AlertActionError('Snoozing needs the trend detection, which is not running here.');
       const state = await this.load(alertId);
       if (!state) throw new AlertActionError('I no longer know this alert, so I cannot snooze its stream.');
-      const from = await this.dataNow(controls, state.stream);
-      const until = new Date(from + hours * HOUR).toISOString();
+      const from = await dataNow(controls, state.stream, this.now);
+      const until = new Date(from + hours * HOUR_MS).toISOString();
       await controls.snooze(state.stream, new Date(until));
       state.marks.snooze = { user, until, hours };
       await this.save(state);
@@ -304,17 +303,6 @@ export class SlackAlertSink implements ChatSink {
     const headline = alertHeadline(state.content, state.marks);
     for (const t of Object.values(state.threads)) {
       await this.opts.api.update({ channel: t.channel, ts: t.ts, text: headline.text, blocks: headline.blocks });
-    }
-  }
-
-  /** "Now" on the stream's data clock (the last time the trend module judged), else the wall clock. */
-  private async dataNow(controls: AlertControls, stream: string): Promise<number> {
-    try {
-      const at = (await controls.status?.())?.find((s) => s.stream === stream)?.at;
-      const t = at ? Date.parse(at) : NaN;
-      return Number.isFinite(t) ? t : this.now();
-    } catch {
-      return this.now();
     }
   }
 

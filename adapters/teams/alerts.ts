@@ -12,7 +12,8 @@
  * - resolution: the card updated in place ("Resolved: …") and a reply in the thread.
  *
  * The card is linked to the alert: ✅ / ❌ (its buttons or a reaction) vote real bad buzz / false alarm, and
- * the card shows the tally.
+ * the card shows the tally. While the alert is open the card also has Acknowledge (who is shown on the card)
+ * and Snooze 1 h / 4 h (through the trend module: no new alert on that stream meanwhile), as on Slack.
  *
  * Exactly once: every step done (card posted with its id, each mention, each reply) is kept per alert in
  * the Store (checkpoint `teams/alert:<alert id>`) before the next starts. When a step fails the sink throws
@@ -26,23 +27,50 @@ import type { Store } from '../../src/store/types';
 import type { AlertContent } from '../../src/trends/content';
 import type { ChatSink } from '../../src/trends/sink';
 import {
+  ackReply,
   alertCard,
   alertReplyCard,
   cardMessage,
   chartOf,
   clip,
   mentionCard,
+  snoozeReply,
+  type AlertMarks,
   type AlertSnapshot,
   type CardChart,
   type MentionCardState,
+  type StatusInfo,
 } from './cards';
 import { baseConversationId, type ConversationRegistry, type Scope, type StoredConversation } from './conversations';
 import type { JudgedCards } from './judged';
 import type { Serial } from '../../src/chat/once';
 import { connectorStatus, isGone, type Outbound } from './outbound';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
+import { dataNow, HOUR_MS } from '../../src/chat/snooze';
 
 export const PLATFORM = 'teams';
+
+/** A snooze that would end less than this after the one already set is a repeated click. */
+const REPEAT_MS = 5 * 60_000;
+
+/**
+ * What the adapter needs from the trend module (its TrendMonitor fits): `status` for the status command and
+ * the snooze's start (the stream's data clock), `snooze` for the alert card's Snooze buttons.
+ */
+export interface TeamsTrends {
+  status?(): Promise<StatusInfo['streams']>;
+  /** No new alert (nor update) on `stream` until `until`, on the mentions' clock. */
+  snooze?(stream: string, until: Date): Promise<void>;
+}
+
+/** A click on Acknowledge / Snooze that cannot be done: the message says why, to the user. */
+export class AlertActionError extends Error {}
+
+/** Who clicked: the Entra object id (else the channel account id) and the display name. */
+export interface AlertUser {
+  id: string;
+  name?: string;
+}
 
 interface Target {
   /** Where the card lives: in a channel, the thread's conversation (`<channel>;messageid=<card id>`). */
@@ -61,6 +89,8 @@ interface AlertState {
   chart?: CardChart;
   /** By user id: true = a real bad buzz. */
   votes: Record<string, boolean>;
+  /** Acknowledge / Snooze (absent in a state stored before the buttons). */
+  marks?: AlertMarks;
   /** By stored conversation key. */
   targets: Record<string, Target>;
 }
@@ -73,13 +103,20 @@ export interface TeamsAlertSinkOptions {
   scopes: readonly Scope[];
   serial: Serial;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+  /** The trend module, for Snooze. A getter, as the monitor may be built after. */
+  trends?: () => TeamsTrends | undefined;
+  now?: () => number;
 }
 
 export class TeamsAlertSink implements ChatSink {
   readonly name = 'teams';
   private readonly warnedEmpty = new Set<string>();
 
-  constructor(private readonly opts: TeamsAlertSinkOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly opts: TeamsAlertSinkOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
   alertOpened(alert: AlertContent): Promise<void> {
     return this.deliver(alert);
@@ -116,24 +153,76 @@ export class TeamsAlertSink implements ChatSink {
       if (correct === undefined) delete state.votes[userId];
       else state.votes[userId] = correct;
       await this.save(state);
-      for (const t of Object.values(state.targets)) {
-        try {
-          await this.opts.outbound.update(t.reference, t.cardId, this.card(state));
-        } catch (err) {
-          this.opts.logger.warn(
-            { err, alert: alertId, status: connectorStatus(err) },
-            'teams: could not update the alert card',
-          );
-        }
-      }
+      await this.refreshCards(state);
     });
+  }
+
+  /**
+   * Records who acknowledged and shows it on the alert's cards. The text to reply in the thread, or null
+   * when this user had already acknowledged it (a repeated click changes nothing).
+   */
+  acknowledge(alertId: string, user: AlertUser): Promise<string | null> {
+    return this.opts.serial.run(key(alertId), async () => {
+      const state = await this.load(alertId);
+      if (!state) throw new AlertActionError('I no longer know this alert, so I cannot record that.');
+      const marks = (state.marks ??= { acks: [] });
+      if (marks.acks.some((a) => a.id === user.id)) return null;
+      marks.acks.push({ ...user, at: new Date(this.now()).toISOString() });
+      await this.save(state);
+      this.opts.logger.info({ alert: alertId, user: user.id }, `teams: alert ${alertId} acknowledged`);
+      await this.refreshCards(state);
+      return ackReply(user);
+    });
+  }
+
+  /**
+   * Snoozes new alerts on the alert's stream for `hours` from the stream's data clock, through the trend
+   * module, and shows it on the alert's cards. The text to reply in the thread, or null when the stream is
+   * already snoozed about that long or longer (a repeated click changes nothing).
+   */
+  snooze(alertId: string, hours: number, user: AlertUser): Promise<string | null> {
+    return this.opts.serial.run(key(alertId), async () => {
+      const controls = this.opts.trends?.();
+      if (!controls?.snooze)
+        throw new AlertActionError('Snoozing needs the trend detection, which is not running here.');
+      const state = await this.load(alertId);
+      if (!state) throw new AlertActionError('I no longer know this alert, so I cannot snooze its stream.');
+      const from = await dataNow(controls, state.stream, this.now);
+      const until = new Date(from + hours * HOUR_MS).toISOString();
+      const marks = (state.marks ??= { acks: [] });
+      // A click again (a double click, another user, the clock a few minutes on) adds nothing worth saying.
+      if (marks.snooze && Date.parse(marks.snooze.until) >= Date.parse(until) - REPEAT_MS) return null;
+      await controls.snooze(state.stream, new Date(until));
+      marks.snooze = { ...user, until, hours };
+      await this.save(state);
+      this.opts.logger.info(
+        { alert: alertId, stream: state.stream, user: user.id, until },
+        `teams: ${state.stream} snoozed`,
+      );
+      await this.refreshCards(state);
+      return snoozeReply(user, state.stream, hours, until);
+    });
+  }
+
+  /** Every card of the alert updated in place; one that cannot be is logged, not retried. */
+  private async refreshCards(state: AlertState): Promise<void> {
+    for (const t of Object.values(state.targets)) {
+      try {
+        await this.opts.outbound.update(t.reference, t.cardId, this.card(state));
+      } catch (err) {
+        this.opts.logger.warn(
+          { err, alert: state.alertId, status: connectorStatus(err) },
+          'teams: could not update the alert card',
+        );
+      }
+    }
   }
 
   private card(state: AlertState) {
     const votes = Object.values(state.votes);
     const real = votes.filter(Boolean).length;
     return cardMessage(
-      alertCard(state.content, state.chart, { real, falseAlarm: votes.length - real }),
+      alertCard(state.content, state.chart, { real, falseAlarm: votes.length - real }, state.marks),
       (state.content.kind === 'resolved' ? 'Resolved: ' : '') + state.content.headline,
     );
   }
@@ -146,6 +235,7 @@ export class TeamsAlertSink implements ChatSink {
         stream: alert.stream,
         content: snapshot,
         votes: {},
+        marks: { acks: [] },
         targets: {},
       };
       // A message sent again (after a failure) may be older than what is shown: never go back.

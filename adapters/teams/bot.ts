@@ -5,7 +5,8 @@
  *
  * - message: `sentiment <text>` / `/sentiment <text>` (in a channel after @Sentinel, whose mention is
  *   stripped), `help`, `status`; a card button (Action.Submit) arrives as a message whose `value` is the
- *   button's data.
+ *   button's data. On an alert's card, Acknowledge / Snooze go to the alert sink (which updates the card in
+ *   place) and the click is answered in the thread.
  * - messageReaction: 👍 `like` / ✅ vote right, 😠 `angry` / ❌ vote wrong (./reactions), on a message linked
  *   to a prediction or an alert; removing the reaction retracts the vote. After a ❌ the card asks for the
  *   right label.
@@ -21,8 +22,7 @@ import { retractOnMessage, voteOnMessage, type MessageVoteResult } from '../../s
 import type { ScorerSlot } from '../../src/sentiment/scorer-slot';
 import type { Label } from '../../src/sentiment/types';
 import type { MessageLink, Store } from '../../src/store/types';
-import type { TeamsAlertSink } from './alerts';
-import { PLATFORM } from './alerts';
+import { AlertActionError, PLATFORM, type AlertUser, type TeamsAlertSink, type TeamsTrends } from './alerts';
 import {
   answerCard,
   cardMessage,
@@ -42,10 +42,7 @@ import { InFlight, Serial } from '../../src/chat/once';
 import { reactionMeaning } from './reactions';
 import { collectStatus } from '../../src/chat/status';
 
-/** What the adapter needs from the trend module (its TrendMonitor fits): `status` for the status command. */
-export interface TeamsTrends {
-  status?(): Promise<StatusInfo['streams']>;
-}
+export type { TeamsTrends } from './alerts';
 
 export interface BotDeps {
   slot: ScorerSlot;
@@ -269,6 +266,7 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
       await this.deps.sink.noteVote(data.alertId, user.id, data.correct);
       return;
     }
+    if (data.sentinel === 'alertAck' || data.sentinel === 'alertSnooze') return this.alertButton(context, data, user);
     // In the same order as the reactions on this card.
     const key = cardId ? `card:${conversationId}/${cardId}` : `prediction:${data.predictionId}`;
     await this.deps.serial.run(key, async () => {
@@ -296,6 +294,33 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
           : { ...name, correct: data.correct };
       await this.redraw(context, conversationId, cardId!, state);
     });
+  }
+
+  /**
+   * Acknowledge / Snooze on an alert card: the sink records it and updates the alert's cards in place, and
+   * the click is answered in the thread (nothing when a repeated click changed nothing).
+   */
+  private async alertButton(
+    context: TurnContext,
+    data: Extract<SubmitData, { sentinel: 'alertAck' | 'alertSnooze' }>,
+    user: AlertUser,
+  ): Promise<void> {
+    let reply: string | null;
+    try {
+      reply =
+        data.sentinel === 'alertAck'
+          ? await this.deps.sink.acknowledge(data.alertId, user)
+          : await this.deps.sink.snooze(data.alertId, data.hours, user);
+    } catch (err) {
+      if (!(err instanceof AlertActionError)) {
+        this.deps.logger.error({ err, alert: data.alertId }, 'teams: alert button failed');
+        await context.sendActivity('Sorry, that did not work; the error was logged.');
+        return;
+      }
+      await context.sendActivity(err.message);
+      return;
+    }
+    if (reply) await context.sendActivity(reply);
   }
 
   private async notRecorded(context: TurnContext, reason: string): Promise<void> {

@@ -13,6 +13,7 @@ import { LABELS, type Label, type Explained } from '../../src/sentiment/types';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import { duration } from '../../src/trends/content';
 import type { ChatStatus } from '../../src/chat/status';
+import { SNOOZE_HOURS } from '../../src/chat/snooze';
 
 export type CardElement = Record<string, unknown>;
 
@@ -104,6 +105,8 @@ function note(value: string, extra: CardElement = {}): CardElement {
 export type SubmitData =
   | { sentinel: 'vote'; predictionId: string; correct: boolean }
   | { sentinel: 'alertVote'; alertId: string; correct: boolean }
+  | { sentinel: 'alertAck'; alertId: string }
+  | { sentinel: 'alertSnooze'; alertId: string; hours: number }
   | { sentinel: 'label'; predictionId: string; label: Label };
 
 /** What a card button sent: its data, `null` when it is not one of Sentinel's, or why it is malformed. */
@@ -120,6 +123,13 @@ export function parseSubmit(value: unknown): SubmitData | null | { malformed: st
     case 'alertVote':
       if (id(v.alertId) && typeof v.correct === 'boolean')
         return { sentinel: 'alertVote', alertId: v.alertId as string, correct: v.correct };
+      break;
+    case 'alertAck':
+      if (id(v.alertId)) return { sentinel: 'alertAck', alertId: v.alertId as string };
+      break;
+    case 'alertSnooze':
+      if (id(v.alertId) && (SNOOZE_HOURS as readonly unknown[]).includes(v.hours))
+        return { sentinel: 'alertSnooze', alertId: v.alertId as string, hours: v.hours as number };
       break;
     case 'label': {
       const label = LABELS.find((l) => l === v.label);
@@ -384,10 +394,49 @@ export interface AlertVotes {
   falseAlarm: number;
 }
 
+/** Who acknowledged the alert and its snooze, shown on the card. */
+export interface AlertMarks {
+  acks: Array<{ id: string; name?: string; at: string }>;
+  snooze?: { id: string; name?: string; until: string; hours: number };
+}
+
+/** A user as the card and the replies name them. */
+export function who(u: { id: string; name?: string }): string {
+  return u.name || 'someone';
+}
+
+/** The thread reply to Acknowledge. */
+export function ackReply(user: { id: string; name?: string }): string {
+  return `👀 ${md(who(user))} acknowledged this alert.`;
+}
+
+/** The thread reply to Snooze. */
+export function snoozeReply(user: { id: string; name?: string }, stream: string, hours: number, until: string): string {
+  return `💤 ${md(who(user))} snoozed new alerts on **${md(stream)}** for ${hours} h (until ${utc(until)}).`;
+}
+
+function markLines(m: AlertMarks | undefined): CardElement[] {
+  if (!m) return [];
+  const out: CardElement[] = [];
+  if (m.acks.length)
+    out.push(
+      text(`👀 Acknowledged by ${[...new Set(m.acks.map((a) => md(who(a))))].join(', ')}`, { spacing: 'Small' }),
+    );
+  if (m.snooze)
+    out.push(text(`💤 New alerts snoozed until ${utc(m.snooze.until)} by ${md(who(m.snooze))}`, { spacing: 'Small' }));
+  return out;
+}
+
 /** The alert's card: posted when it opens, updated in place at each update and at the resolution. */
-export function alertCard(c: AlertSnapshot, chart: CardChart | undefined, votes: AlertVotes): AdaptiveCard {
+export function alertCard(
+  c: AlertSnapshot,
+  chart: CardChart | undefined,
+  votes: AlertVotes,
+  marks?: AlertMarks,
+): AdaptiveCard {
   const k = KIND[c.kind];
   const judged = votes.real + votes.falseAlarm;
+  const open = c.kind !== 'resolved';
   return card(
     [
       {
@@ -396,6 +445,7 @@ export function alertCard(c: AlertSnapshot, chart: CardChart | undefined, votes:
         bleed: true,
         items: [
           text(`${k.emoji} **${md(c.resolvedAt ? `Resolved: ${c.headline}` : c.headline)}**`, { size: 'Medium' }),
+          ...markLines(marks),
         ],
       },
       figures(c),
@@ -410,6 +460,15 @@ export function alertCard(c: AlertSnapshot, chart: CardChart | undefined, votes:
     [
       submit('✅ Real bad buzz', { sentinel: 'alertVote', alertId: c.alertId, correct: true }, 'positive'),
       submit('❌ False alarm', { sentinel: 'alertVote', alertId: c.alertId, correct: false }, 'destructive'),
+      // Once it is over there is nothing left to acknowledge or snooze (as on Slack's headline).
+      ...(open
+        ? [
+            submit('👀 Acknowledge', { sentinel: 'alertAck', alertId: c.alertId }),
+            ...SNOOZE_HOURS.map((hours) =>
+              submit(`💤 Snooze ${hours} h`, { sentinel: 'alertSnooze', alertId: c.alertId, hours }),
+            ),
+          ]
+        : []),
     ],
     true,
   );

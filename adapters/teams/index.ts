@@ -1,7 +1,7 @@
 /**
  * The Microsoft Teams adapter (botbuilder: CloudAdapter, ConfigurationBotFrameworkAuthentication,
  * TeamsActivityHandler): `sentiment <text>`, `help`, `status`, ✅ / ❌ buttons and reactions as feedback,
- * alerts posted proactively to the conversations the app is installed in. Everything Teams-specific lives
+ * alerts posted proactively to the conversations the app is installed in (with Acknowledge / Snooze). Everything Teams-specific lives
  * in this folder, so a move to the Microsoft 365 Agents SDK touches nothing else.
  *
  * The composition root calls `startTeams` once, BEFORE the HTTP server listens (it mounts POST
@@ -133,7 +133,10 @@ export interface TeamsDeps {
   store: Store;
   predictionLog: PredictionLog;
   logger: Logger;
-  /** The trend module (its TrendMonitor fits), for `status`. A getter, as the monitor may be built after. */
+  /**
+   * The trend module (its TrendMonitor fits), for `status` and the alert card's Snooze. A getter, as the
+   * monitor may be built after.
+   */
   trends?: TeamsTrends | (() => TeamsTrends | undefined);
 }
 
@@ -184,6 +187,8 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
   const inFlight = new InFlight();
   const conversations = new ConversationRegistry(deps.store, serial);
   const cards = new JudgedCards(deps.store);
+  const trends =
+    typeof deps.trends === 'function' ? deps.trends : (): TeamsTrends | undefined => deps.trends as TeamsTrends;
   const sink = new TeamsAlertSink({
     outbound: new Outbound(adapter, auth?.appId ?? ''),
     store: deps.store,
@@ -192,9 +197,8 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
     scopes: settings.alertScopes,
     serial,
     logger,
+    trends,
   });
-  const trends =
-    typeof deps.trends === 'function' ? deps.trends : (): TeamsTrends | undefined => deps.trends as TeamsTrends;
   const bot = new SentinelTeamsBot({
     slot: deps.slot,
     store: deps.store,

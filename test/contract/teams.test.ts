@@ -25,6 +25,7 @@ import { openSqliteStore } from '../../src/store/sqlite';
 import type { Store } from '../../src/store/types';
 import { renderTrendChart } from '../../src/trends/chart';
 import type { AlertContent } from '../../src/trends/content';
+import { TrendMonitor } from '../../src/trends/monitor';
 import { startBfConnector, type BfConnector, type RecordedCall } from '../helpers/bf-connector';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -46,6 +47,8 @@ let store: Store;
 let scorer: Scorer;
 let connector: BfConnector;
 let server: Running;
+/** The trend module the main server's Teams adapter sees (none unless a test sets it). */
+let monitor: TrendMonitor | undefined;
 
 interface Running {
   app: FastifyInstance;
@@ -69,7 +72,7 @@ async function start(env: Record<string, string>, logLevel: 'debug' | 'info' = '
   slot.set(scorer);
   const predictionLog = new PredictionLog(store, { flushMs: 5, logger });
   const app = buildServer({ slot, config, logger, store, predictionLog });
-  const teams = startTeams({ config, app, slot, store, predictionLog, logger });
+  const teams = startTeams({ config, app, slot, store, predictionLog, logger, trends: () => monitor });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return {
@@ -729,6 +732,9 @@ describe('installation and proactive alerts', () => {
     expect(opened.actions.map((a: Json) => a.data)).toEqual([
       { sentinel: 'alertVote', alertId, correct: true },
       { sentinel: 'alertVote', alertId, correct: false },
+      { sentinel: 'alertAck', alertId },
+      { sentinel: 'alertSnooze', alertId, hours: 1 },
+      { sentinel: 'alertSnooze', alertId, hours: 4 },
     ]);
     const thread = `${ALERTS_CHANNEL.id};messageid=${created.id}`;
     const [groupCard] = connector.of('send', before);
@@ -801,6 +807,101 @@ describe('installation and proactive alerts', () => {
     expect(votesOn(`x:${mentions[0].id}`)).toEqual([
       { user_id: 'aad-alice', correct: 1, true_label: null, source: 'teams' },
     ]);
+  });
+
+  it('Acknowledge and Snooze on the alert card: the cards updated in place, a reply, the stream snoozed', async () => {
+    const sink = server.teams!.sink;
+    const id = 'alert-teams-ack';
+    const HOUR = 3_600_000;
+    let before = connector.calls.length;
+    await sink.alertOpened({ ...content('opened', '2015-02-24T10:00:00.000Z', 0.7), alertId: id });
+    const [created] = connector.of('create', before);
+    const [groupCard] = connector.of('send', before);
+    const thread = `${ALERTS_CHANNEL.id};messageid=${created.id}`;
+    const inChannel = { id: created.id!, conversationId: thread };
+    const inGroup = { id: groupCard.id!, conversationId: GROUP };
+    const opened = cardOf({ ...created, body: created.body.activity as Json });
+    expect(opened.actions.map((a: Json) => a.title)).toEqual([
+      '✅ Real bad buzz',
+      '❌ False alarm',
+      '👀 Acknowledge',
+      '💤 Snooze 1 h',
+      '💤 Snooze 4 h',
+    ]);
+    const cardsUpdated = (from: number) =>
+      connector.of('update', from).map((u) => [u.conversationId, u.activityId, cardText(cardOf(u))]);
+
+    // Acknowledge: both cards show who, the thread it was clicked in says so.
+    before = connector.calls.length;
+    const ack = submit({ sentinel: 'alertAck', alertId: id }, inChannel, BOB);
+    await ok(ack);
+    expect(cardsUpdated(before)).toEqual([
+      [thread, created.id, expect.stringContaining('👀 Acknowledged by Bob Roux')],
+      [GROUP, groupCard.id, expect.stringContaining('👀 Acknowledged by Bob Roux')],
+    ]);
+    expect(connector.of('reply', before).map((r) => [r.conversationId, r.activityId, r.body.text])).toEqual([
+      [thread, ack.id, '👀 Bob Roux acknowledged this alert.'],
+    ]);
+    // Clicked again by the same user: nothing changes, nothing is said twice.
+    before = connector.calls.length;
+    await ok(submit({ sentinel: 'alertAck', alertId: id }, inChannel, BOB));
+    expect(connector.calls.slice(before)).toEqual([]);
+    await ok(submit({ sentinel: 'alertAck', alertId: id }, inGroup, CAROL));
+    expect(cardsUpdated(before).map((u) => u[2])).toEqual([
+      expect.stringContaining('👀 Acknowledged by Bob Roux, Carol Petit'),
+      expect.stringContaining('👀 Acknowledged by Bob Roux, Carol Petit'),
+    ]);
+
+    // Snooze without the trend module: said, nothing changes.
+    before = connector.calls.length;
+    await ok(submit({ sentinel: 'alertSnooze', alertId: id, hours: 1 }, inChannel, ALICE));
+    expect(connector.of('update', before)).toEqual([]);
+    expect(connector.of('reply', before).map((r) => r.body.text)).toEqual([
+      'Snoozing needs the trend detection, which is not running here.',
+    ]);
+
+    monitor = new TrendMonitor({ store });
+    try {
+      // The stream was never judged here, so the snooze runs from the wall clock.
+      const t0 = Date.now();
+      before = connector.calls.length;
+      const snooze = submit({ sentinel: 'alertSnooze', alertId: id, hours: 4 }, inGroup, ALICE);
+      await ok(snooze);
+      const until = (await monitor.snoozedUntil('AirParadis'))!;
+      expect(Date.parse(until) - t0).toBeGreaterThanOrEqual(4 * HOUR);
+      expect(Date.parse(until) - Date.now()).toBeLessThanOrEqual(4 * HOUR);
+      const shown = `${until.slice(0, 10)} ${until.slice(11, 16)} UTC`;
+      expect(cardsUpdated(before)).toEqual([
+        [thread, created.id, expect.stringContaining(`💤 New alerts snoozed until ${shown} by Alice Martin`)],
+        [GROUP, groupCard.id, expect.stringContaining(`💤 New alerts snoozed until ${shown} by Alice Martin`)],
+      ]);
+      expect(cardsUpdated(before)[0][2]).toContain('👀 Acknowledged by Bob Roux, Carol Petit');
+      expect(connector.of('reply', before).map((r) => [r.conversationId, r.activityId, r.body.text])).toEqual([
+        [GROUP, snooze.id, `💤 Alice Martin snoozed new alerts on **AirParadis** for 4 h (until ${shown}).`],
+      ]);
+      // Clicked again (or 1 h after 4 h): already snoozed at least that long, nothing changes.
+      before = connector.calls.length;
+      await ok(submit({ sentinel: 'alertSnooze', alertId: id, hours: 4 }, inGroup, ALICE));
+      await ok(submit({ sentinel: 'alertSnooze', alertId: id, hours: 1 }, inChannel, BOB));
+      expect(connector.calls.slice(before)).toEqual([]);
+      expect(await monitor.snoozedUntil('AirParadis')).toBe(until);
+    } finally {
+      monitor = undefined;
+    }
+
+    // An alert Sentinel no longer knows: said in the chat.
+    before = connector.calls.length;
+    await ok(submit({ sentinel: 'alertAck', alertId: 'no-such-alert' }, inChannel, BOB));
+    expect(connector.of('reply', before).map((r) => r.body.text)).toEqual([
+      'I no longer know this alert, so I cannot record that.',
+    ]);
+
+    // Once over, the card keeps who acknowledged but offers only the votes.
+    before = connector.calls.length;
+    await sink.alertResolved({ ...content('resolved', '2015-02-24T13:00:00.000Z', 0.5), alertId: id });
+    const resolved = cardOf(connector.of('update', before)[0]);
+    expect(cardText(resolved)).toContain('👀 Acknowledged by Bob Roux, Carol Petit');
+    expect(resolved.actions.map((a: Json) => a.data.sentinel)).toEqual(['alertVote', 'alertVote']);
   });
 
   it('forgets a conversation the connector says the bot was removed from (403), and still delivers elsewhere', async () => {

@@ -95,6 +95,13 @@ describe('parseSubmit', () => {
       alertId: 'a1',
       correct: true,
     });
+    expect(parseSubmit({ sentinel: 'alertAck', alertId: 'a1' })).toEqual({ sentinel: 'alertAck', alertId: 'a1' });
+    expect(parseSubmit({ sentinel: 'alertSnooze', alertId: 'a1', hours: 4 })).toEqual({
+      sentinel: 'alertSnooze',
+      alertId: 'a1',
+      hours: 4,
+    });
+    expect(parseSubmit({ sentinel: 'alertSnooze', alertId: 'a1', hours: 24 })).toHaveProperty('malformed');
     expect(parseSubmit(undefined)).toBeNull();
     expect(parseSubmit('text')).toBeNull();
     expect(parseSubmit({ somethingElse: 1 })).toBeNull();
