@@ -9,6 +9,7 @@ import type { AlertContent, AlertMention } from '../../src/trends/content';
 import type { Explained, Label } from '../../src/sentiment/types';
 import { LABELS } from '../../src/sentiment/types';
 import type { ChatStatus } from '../../src/chat/status';
+import { duration } from '../../src/trends/content';
 
 type Block = types.KnownBlock;
 export interface SlackMessage {
@@ -81,15 +82,6 @@ function utc(isoTime: string): string {
 
 function hhmm(isoTime: string): string {
   return isoTime.slice(11, 16);
-}
-
-export function duration(minutes: number): string {
-  const m = Math.max(0, Math.round(minutes));
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  const r = m % 60;
-  if (h < 48) return r ? `${h} h ${r} min` : `${h} h`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 function signed(x: number, digits = 0): string {
