@@ -17,6 +17,8 @@
  * Group new settings under a comment per subsystem (Slack, X, GCS, database, …).
  */
 import { z } from 'zod';
+import { closest, distance } from 'fastest-levenshtein';
+import { toCronExpression } from '../src/schedule';
 
 // ---------------------------------------------------------------------------------------------------
 // Field builders: each takes the raw string from the environment and either returns the typed value or
@@ -24,14 +26,17 @@ import { z } from 'zod';
 
 /** A setting parsed from its string form; `allowed` completes "expected …" in error messages. */
 function fromEnv<T>(allowed: string, parse: (raw: string) => T | undefined) {
-  return z.string({ error: `expected ${allowed}` }).transform((raw, ctx): T => {
-    const value = parse(raw.trim());
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${allowed}` });
-      return z.NEVER;
-    }
-    return value;
-  });
+  return z
+    .string({ error: `expected ${allowed}` })
+    .transform((raw, ctx): T => {
+      const value = parse(raw.trim());
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected ${allowed}` });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .meta({ allowed });
 }
 
 /** A whole number in [min, max]. Accepts `1_000`-free plain decimal digits only (no `1e3`, no `0x10`). */
@@ -98,149 +103,325 @@ export function list(what: string) {
   });
 }
 
+/**
+ * A schedule: seconds that divide a minute, an hour or a day (kept as given), or a cron expression.
+ * Checked here so that a bad value stops start-up naming the setting, not a timer later.
+ */
+export function schedule() {
+  const allowed = 'seconds dividing a minute, an hour or a day (e.g. 30, 60, 300), or a cron expression';
+  return fromEnv(allowed, (s) => {
+    try {
+      toCronExpression(s);
+      return s;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
 /** A setting with no default: `undefined` when unset (e.g. a Slack token, absent when Slack is off). */
 export function optional<T extends z.ZodType>(field: T) {
   return field.optional();
 }
 
+/** What docs/configuration.md and .env.example say of a setting (`npm run config:docs` writes both). */
+export interface SettingMeta {
+  /** What it does, in a sentence or two. */
+  doc?: string;
+  /** What values are allowed ("an integer between 1 and 65535"), set by the field builders. */
+  allowed?: string;
+  /** The section it is listed under. */
+  group?: string;
+  /** What production mode asks of it, when it asks something ("required", "Slack or Teams"). */
+  production?: string;
+  /** The default as a person writes it, when the parsed default reads badly (an array, a mode-dependent value). */
+  shownDefault?: string;
+}
+
+/** Documents a field: `doc(integer(1, 65535).default(8080), 'Port the HTTP API listens on.')`. */
+function doc<T extends z.ZodType>(field: T, text: string, extra: Omit<SettingMeta, 'doc'> = {}): T {
+  return field.meta({ ...(field.meta() ?? {}), doc: text, ...extra }) as T;
+}
+
+/** Puts every field of a block under one heading of the settings reference. */
+function section<T extends Record<string, z.ZodType>>(group: string, fields: T): T {
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, field]) => [key, field.meta({ ...(field.meta() ?? {}), group })]),
+  ) as T;
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const NODE_ENVS = ['production', 'development', 'test'] as const;
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 // ---------------------------------------------------------------------------------------------------
-// THE schema. Defaults are the embedded configuration `npm start` runs with.
+// THE schema. Defaults are the embedded configuration `npm start` runs with (local mode).
 
 export const configSchema = z.object({
-  // Process
-  nodeEnv: oneOf(NODE_ENVS).default('production'),
-  logLevel: oneOf(LOG_LEVELS).default('info'),
-  /** How long shutdown waits for in-flight requests before forcing exit, in ms. */
-  shutdownGraceMs: integer(0, 600_000).default(10_000),
-
-  // HTTP API
-  port: integer(1, 65535).default(8080),
-  host: nonEmpty('a host name or IP address without spaces', /^\S+$/).default('0.0.0.0'),
-  /** Largest request body accepted, in bytes (413 above). */
-  maxBodyBytes: integer(1024, 100 * 1024 * 1024).default(64 * 1024),
-  /** Longest text accepted by /predict, in characters (Unicode code points). */
-  maxTextChars: integer(1, 100_000).default(1000),
-  /** Most texts accepted in one /predict batch. */
-  maxTexts: integer(1, 10_000).default(256),
-
-  // Model and scoring
-  modelDir: nonEmpty('a directory path').default('models/sentinel-bilstm'),
-  /** Largest batch the scorer runs in one forward pass; bigger requests are split. */
-  scorerMaxBatch: integer(1, 4096).default(64),
-
-  // Storage: SQLite file by default; a postgres:// URL for several replicas.
-  dataDir: nonEmpty('a directory path').default('data'),
-  sqlitePath: nonEmpty('a file path').default('data/sentinel.db'),
-  databaseUrl: optional(url(['postgres:', 'postgresql:'])),
-
-  // Mentions from X (off without a bearer token) and from a CSV replay (off without a file).
-  xBearerToken: optional(secret('an X API app-only bearer token')),
-  xApiUrl: url(['https:']).default('https://api.x.com/2/'),
-  /** `name=query` pairs; each name is a stream with its own checkpoint and alerts. */
-  xStreams: list('name=query pairs').default(['AirParadis=@AirParadis -is:retweet']),
-  xMaxPagesPerPoll: integer(1, 100).default(10),
-  xMaxResults: integer(10, 100).default(100),
-  xMaxAttempts: integer(1, 10).default(5),
-  xTimeoutMs: integer(100, 120_000).default(10_000),
-  /** Seconds between polls (dividing a minute, hour or day) or a cron expression. */
-  pollInterval: nonEmpty('a number of seconds or a cron expression').default('60'),
-  replayCsv: optional(nonEmpty('a CSV file path')),
-  /** `Infinity` (as fast as possible) or N× real time. */
-  replaySpeed: nonEmpty('Infinity or a positive number', /^(Infinity|\d+(\.\d+)?)$/).default('Infinity'),
-  replayChunk: integer(1, 100_000).default(500),
-
-  // Slack (adapters/slack): on when SLACK_BOT_TOKEN is set. Socket Mode with SLACK_APP_TOKEN, else the
-  // Events API on this server's /slack/events (needs SLACK_SIGNING_SECRET).
-  slackBotToken: optional(secret('a Slack bot token (xoxb-…)', /^xoxb-\S+$/)),
-  slackSigningSecret: optional(secret('the Slack app signing secret (32 hexadecimal characters)', /^[0-9a-f]{32}$/i)),
-  slackAppToken: optional(secret('a Slack app-level token (xapp-…) for Socket Mode', /^xapp-\S+$/)),
-  /** Channel ids (C0123ABCD) or names (#alerts) the alerts are posted in; none: no alerts in Slack. */
-  slackAlertChannels: optional(list('Slack channel ids or #names')),
-  slackApiUrl: url(['https:', 'http:']).default('https://slack.com/api/'),
-  /** While an alert lasts, its headline is edited at every update, and a reply added in its thread at most this often. */
-  slackThreadUpdateMinutes: integer(0, 24 * 60).default(30),
-
-  // Models from Google Cloud Storage (src/registry): on when MODEL_BUCKET is set. Versions live in
-  // gs://<bucket>/<prefix>/<version>/ and <prefix>/latest.json names the current one; they are hydrated
-  // into MODEL_CACHE_DIR and hot-swapped. Without a bucket, MODEL_DIR is served as before.
-  modelBucket: optional(nonEmpty('a GCS bucket name (3-222 of a-z 0-9 . _ -)', /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/)),
-  modelPrefix: nonEmpty('an object prefix without leading or trailing slash', /^[^/\s](\S*[^/\s])?$/).default(
-    'sentinel-bilstm',
-  ),
-  /** Serve this version instead of the one latest.json names. */
-  modelPinnedVersion: optional(nonEmpty('a version name (letters, digits, dot, dash, underscore)', /^[\w.-]+$/)),
-  modelCacheDir: nonEmpty('a directory path').default('data/models'),
-  /** Seconds between checks of latest.json (dividing a minute, hour or day) or a cron expression. */
-  modelCheckInterval: nonEmpty('a number of seconds or a cron expression').default('300'),
-  /** Cached versions kept besides the serving one (older ones are deleted after a swap). */
-  modelCacheKeep: integer(0, 100).default(2),
-  /** Another GCS endpoint (a proxy, a private endpoint, an emulator), e.g. http://127.0.0.1:4443. */
-  gcsEndpoint: optional(url(['https:', 'http:'])),
-  /** The Google client libraries' own emulator setting, as a URL (http://localhost:4443); GCS_ENDPOINT wins if both are set. */
-  storageEmulatorHost: optional(url(['http:', 'https:'])),
-  /** auto: Application Default Credentials when found, else anonymous; anonymous: never send credentials (a public bucket); adc: always (also on GCS_ENDPOINT). */
-  gcsAccess: oneOf(['auto', 'anonymous', 'adc'] as const).default('auto'),
-  /** Per-request timeout, also how long a download may receive nothing (a cut connection is noticed
-   * this way: the client does not report it); and how often a failed GCS request is retried. */
-  gcsTimeoutMs: integer(100, 600_000).default(10_000),
-  gcsMaxRetries: integer(0, 10).default(3),
-
-  // Trend alerts (src/trends; defaults justified in docs/alerts.md). Times are the mentions' own clock.
-  /** Mentions are counted in buckets of this many minutes; the detector judges at each bucket's end. */
-  trendBucketMinutes: integer(1, 1440).default(15),
-  /** The short window (a whole number of buckets) and the long one for day-long rises (0: off). */
-  trendWindowMinutes: integer(5, 10_080).default(180),
-  trendLongWindowMinutes: integer(0, 10_080).default(720),
-  /** The baseline: negative share averaged over history with this half-life, this far back. */
-  trendBaselineHalfLifeHours: decimal(1, 2160).default(48),
-  trendBaselineLookbackHours: integer(1, 2160).default(168),
-  /** Below this much history a stream says "too little history" instead of alerting. */
-  trendMinHistoryHours: integer(0, 2160).default(24),
-  trendMinHistoryMentions: integer(0, 1_000_000).default(150),
-  /** Least mentions in a window to judge it. */
-  trendMinVolume: integer(1, 1_000_000).default(40),
-  /** One-sided p-value to open an alert, and the looser one that keeps it open. */
-  trendOpenPValue: decimal(1e-12, 0.5).default(0.001),
-  trendSustainPValue: decimal(1e-12, 0.5).default(0.05),
-  /** The window's negative share must be this much above the baseline, and at least the floor. */
-  trendMinLift: decimal(0, 1).default(0.1),
-  trendFloor: decimal(0, 1).default(0.5),
-  /** Extra-binomial variance of window shares (measured on the airline data). */
-  trendDispersion: decimal(1, 100).default(2),
-  trendCloseAfterMinutes: integer(0, 10_080).default(90),
-  trendCooldownMinutes: integer(0, 43_200).default(180),
-  /** Updates of an open alert at most this often. */
-  trendUpdateMinutes: integer(1, 10_080).default(60),
-  /** Local mode: without X_BEARER_TOKEN and REPLAY_CSV, replay the bundled sample of real tweets (src/mentions/sample). */
-  bundledReplay: boolean().default(true),
-  /** …at this many times real time (6,000×: the bad-buzz alert shows about 35 s after the model loads). */
-  bundledReplaySpeed: integer(1, 10_000_000).default(6000),
-
-  // Microsoft Teams (adapters/teams, botbuilder): on when MicrosoftAppId is set, or with TEAMS_ENABLED=true
-  // and no app id: then WITHOUT authentication, for the Bot Framework Emulator only. The four Microsoft*
-  // settings keep the Bot Framework's own variable names (ENV_NAMES below).
-  teamsEnabled: optional(boolean()),
-  microsoftAppId: optional(
-    nonEmpty(
-      "the bot's Microsoft app id (a GUID: Azure Bot → Configuration)",
-      /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i,
+  ...section('Process and mode', {
+    nodeEnv: doc(
+      oneOf(NODE_ENVS).default('development'),
+      'production turns on production mode (docs/configuration.md, Modes); development and test run in local mode.',
     ),
-  ),
-  microsoftAppPassword: optional(secret("the bot's client secret (Azure Bot → Configuration → Manage Password)")),
-  microsoftAppType: optional(oneOf(['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const)),
-  microsoftAppTenantId: optional(
-    nonEmpty('a Microsoft Entra tenant id (a GUID)', /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i),
-  ),
-  /** Kinds of conversation the app is installed in that get alerts: channel, groupChat, personal. */
-  teamsAlertScopes: list('conversation kinds (channel, groupChat, personal)').default(['channel', 'groupChat']),
+    kService: doc(
+      optional(nonEmpty('a Cloud Run service name')),
+      'Set by Cloud Run to the service name, never by hand: when present Sentinel runs in production mode.',
+    ),
+    logLevel: doc(oneOf(LOG_LEVELS).default('info'), 'Least severe log level written.'),
+    logFormat: doc(
+      oneOf(LOG_FORMATS).default('auto'),
+      'auto: readable lines in a terminal, JSON lines otherwise (what Cloud Logging parses); json or pretty force one.',
+    ),
+    shutdownGraceMs: doc(
+      integer(0, 600_000).default(9_000),
+      'On SIGTERM or SIGINT, how long Sentinel finishes in-flight work before it exits anyway, in ms (Cloud Run kills the instance 10 s after SIGTERM).',
+    ),
+  }),
 
-  // Slack, X, GCS, database: add here (see the header comment).
+  ...section('HTTP API', {
+    port: doc(integer(1, 65535).default(8080), 'Port the HTTP API (and the Slack and Teams endpoints) listens on.'),
+    host: doc(
+      optional(nonEmpty('a host name or IP address without spaces', /^\S+$/)),
+      'Address the HTTP server binds to. Local mode keeps the unauthenticated API on this machine; a container must listen on every interface.',
+      { shownDefault: '127.0.0.1 in local mode, 0.0.0.0 in production mode' },
+    ),
+    maxBodyBytes: doc(
+      integer(1024, 100 * 1024 * 1024).default(64 * 1024),
+      'Largest request body accepted, in bytes (413 above).',
+    ),
+    maxTextChars: doc(
+      integer(1, 100_000).default(1000),
+      'Longest text /predict accepts, in characters (Unicode code points).',
+    ),
+    maxTexts: doc(integer(1, 10_000).default(256), 'Most texts accepted in one /predict batch.'),
+  }),
+
+  ...section('Model and scoring', {
+    modelDir: doc(
+      nonEmpty('a directory path').default('models/sentinel-bilstm'),
+      'The model served when no MODEL_BUCKET is set, and the fallback of last resort when one is.',
+    ),
+    scorerMaxBatch: doc(
+      integer(1, 4096).default(64),
+      'Largest batch the scorer runs in one forward pass; bigger requests are split.',
+    ),
+  }),
+
+  ...section('Storage', {
+    dataDir: doc(
+      nonEmpty('a directory path').default('data'),
+      'Working directory for local files (alert charts of the console adapter).',
+    ),
+    sqlitePath: doc(
+      nonEmpty('a file path').default('data/sentinel.db'),
+      'The SQLite file used when DATABASE_URL is not set (one process only).',
+    ),
+    databaseUrl: doc(
+      optional(url(['postgres:', 'postgresql:'])),
+      'PostgreSQL connection URL; the store for production and for several replicas. Cloud SQL through its socket: postgresql://USER:PASSWORD@localhost/DB?host=/cloudsql/PROJECT:REGION:INSTANCE.',
+      { production: 'required' },
+    ),
+  }),
+
+  ...section('Mentions from X', {
+    xBearerToken: doc(
+      optional(secret('an X API app-only bearer token')),
+      'X API app-only bearer token. Set: mentions are polled from X. Unset: no X source.',
+      { production: 'required' },
+    ),
+    xApiUrl: doc(url(['https:']).default('https://api.x.com/2/'), 'Base URL of the X API v2.'),
+    xStreams: doc(
+      list('name=query pairs').default(['AirParadis=@AirParadis -is:retweet']),
+      'Streams to watch, as name=query pairs: a recent-search query, or mentions:<user id> for the mentions timeline. Each stream has its own checkpoint and alerts.',
+      { shownDefault: 'AirParadis=@AirParadis -is:retweet' },
+    ),
+    xMaxPagesPerPoll: doc(
+      integer(1, 100).default(10),
+      'Most result pages read per stream in one poll; the rest is read by the next poll.',
+    ),
+    xMaxResults: doc(integer(10, 100).default(100), 'Posts asked for per page (X allows 10 to 100).'),
+    xMaxAttempts: doc(integer(1, 10).default(5), 'Attempts per X request on 5xx answers and network errors.'),
+    xTimeoutMs: doc(integer(100, 120_000).default(10_000), 'Timeout of one X request, in ms.'),
+    pollInterval: doc(
+      schedule().default('60'),
+      'How often the mention streams are polled: seconds dividing a minute, an hour or a day (30, 60, 300…), or a six-field cron expression.',
+    ),
+  }),
+
+  ...section('Replays (local mode)', {
+    replayCsv: doc(
+      optional(nonEmpty('a CSV file path')),
+      'Replays a CSV of tweets (the columns of ../shared/data/airline_stream.csv) as a mention source, one stream per airline. Local mode only.',
+    ),
+    replaySpeed: doc(
+      nonEmpty('Infinity or a positive number', /^(Infinity|\d+(\.\d+)?)$/).default('Infinity'),
+      'REPLAY_CSV speed: Infinity (as fast as possible) or N times real time.',
+    ),
+    replayChunk: doc(integer(1, 100_000).default(500), 'Most replayed tweets handed over per poll.'),
+    bundledReplay: doc(
+      boolean().default(true),
+      'Local mode without X_BEARER_TOKEN and REPLAY_CSV: replay the bundled sample of real tweets (src/mentions/sample), a real bad-buzz day, so that an alert shows within a minute. Never in production mode.',
+    ),
+    bundledReplaySpeed: doc(
+      integer(1, 10_000_000).default(6000),
+      'Speed of the bundled replay, in times real time (6,000×: its alert shows about 35 s after the model loads).',
+    ),
+  }),
+
+  ...section('Slack', {
+    slackBotToken: doc(
+      optional(secret('a Slack bot token (xoxb-…)', /^xoxb-\S+$/)),
+      'Bot token (xoxb-…, "OAuth & Permissions"). Set: Slack is on.',
+      { production: 'Slack or Teams' },
+    ),
+    slackSigningSecret: doc(
+      optional(secret('the Slack app signing secret (32 hexadecimal characters)', /^[0-9a-f]{32}$/i)),
+      'Signing secret ("Basic Information"): the Events API on this server\'s /slack/events checks every request with it.',
+      { production: 'with SLACK_BOT_TOKEN, unless SLACK_APP_TOKEN' },
+    ),
+    slackAppToken: doc(
+      optional(secret('a Slack app-level token (xapp-…) for Socket Mode', /^xapp-\S+$/)),
+      'App-level token (xapp-…): Socket Mode instead of the Events API (no public URL needed).',
+    ),
+    slackAlertChannels: doc(
+      optional(list('Slack channel ids or #names')),
+      'Channel ids (C0123ABCD) or names (#alerts) that alerts are posted in; unset: no alerts in Slack.',
+      { production: 'with SLACK_BOT_TOKEN' },
+    ),
+    slackApiUrl: doc(url(['https:', 'http:']).default('https://slack.com/api/'), 'Base URL of the Slack Web API.'),
+    slackThreadUpdateMinutes: doc(
+      integer(0, 24 * 60).default(30),
+      'While an alert lasts its headline is edited at every update, and a reply added in its thread at most this often (minutes).',
+    ),
+  }),
+
+  ...section('Microsoft Teams', {
+    teamsEnabled: doc(
+      optional(boolean()),
+      'false turns Teams off. true without MicrosoftAppId: unauthenticated, for the Bot Framework Emulator only (refused in production mode).',
+    ),
+    microsoftAppId: doc(
+      optional(
+        nonEmpty(
+          "the bot's Microsoft app id (a GUID: Azure Bot → Configuration)",
+          /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i,
+        ),
+      ),
+      "The bot's Microsoft app id (Azure Bot → Configuration). Set: Teams is on, on /api/messages.",
+      { production: 'Slack or Teams' },
+    ),
+    microsoftAppPassword: doc(
+      optional(secret("the bot's client secret (Azure Bot → Configuration → Manage Password)")),
+      "The bot's client secret.",
+      { production: 'with MicrosoftAppId' },
+    ),
+    microsoftAppType: doc(
+      optional(oneOf(['MultiTenant', 'SingleTenant', 'UserAssignedMSI'] as const)),
+      "The Azure Bot's app type (the Bot Framework's default: MultiTenant).",
+    ),
+    microsoftAppTenantId: doc(
+      optional(nonEmpty('a Microsoft Entra tenant id (a GUID)', /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i)),
+      'The tenant of a SingleTenant bot.',
+    ),
+    teamsAlertScopes: doc(
+      list('conversation kinds (channel, groupChat, personal)').default(['channel', 'groupChat']),
+      'Kinds of conversation the app is installed in that get alerts.',
+      { shownDefault: 'channel,groupChat' },
+    ),
+  }),
+
+  ...section('Models from Google Cloud Storage', {
+    modelBucket: doc(
+      optional(nonEmpty('a GCS bucket name (3-222 of a-z 0-9 . _ -)', /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/)),
+      'Set: model versions are hydrated from gs://MODEL_BUCKET/MODEL_PREFIX/<version>/, verified, cached and hot-swapped when <prefix>/latest.json changes. Unset: MODEL_DIR is served.',
+    ),
+    modelPrefix: doc(
+      nonEmpty('an object prefix without leading or trailing slash', /^[^/\s](\S*[^/\s])?$/).default('sentinel-bilstm'),
+      'Object prefix of the model versions in the bucket.',
+    ),
+    modelPinnedVersion: doc(
+      optional(nonEmpty('a version name (letters, digits, dot, dash, underscore)', /^[\w.-]+$/)),
+      'Serve this version instead of the one latest.json names.',
+    ),
+    modelCacheDir: doc(nonEmpty('a directory path').default('data/models'), 'Local cache of hydrated versions.'),
+    modelCheckInterval: doc(
+      schedule().default('300'),
+      'How often latest.json is checked: seconds dividing a minute, an hour or a day, or a cron expression.',
+    ),
+    modelCacheKeep: doc(
+      integer(0, 100).default(2),
+      'Cached versions kept besides the serving one (older ones are deleted after a swap).',
+    ),
+    gcsEndpoint: doc(
+      optional(url(['https:', 'http:'])),
+      'Another GCS endpoint (a proxy, a private endpoint, an emulator), e.g. http://127.0.0.1:4443.',
+    ),
+    storageEmulatorHost: doc(
+      optional(url(['http:', 'https:'])),
+      "The Google client libraries' own emulator setting, as a URL; GCS_ENDPOINT wins if both are set.",
+    ),
+    gcsAccess: doc(
+      oneOf(['auto', 'anonymous', 'adc'] as const).default('auto'),
+      'auto: Application Default Credentials when found, else anonymous; anonymous: never send credentials (a public bucket); adc: always (also with GCS_ENDPOINT).',
+    ),
+    gcsTimeoutMs: doc(
+      integer(100, 600_000).default(10_000),
+      'Per-request timeout, also how long a download may receive nothing, in ms.',
+    ),
+    gcsMaxRetries: doc(integer(0, 10).default(3), 'Retries of a failed GCS request.'),
+  }),
+
+  // Defaults justified in docs/alerts.md. Times are the mentions' own clock.
+  ...section('Trend alerts', {
+    trendBucketMinutes: doc(
+      integer(1, 1440).default(15),
+      'Mentions are counted in buckets of this many minutes; the detector judges at the end of each.',
+    ),
+    trendWindowMinutes: doc(integer(5, 10_080).default(180), 'The short window judged (a whole number of buckets).'),
+    trendLongWindowMinutes: doc(integer(0, 10_080).default(720), 'The long window, for day-long rises (0: off).'),
+    trendBaselineHalfLifeHours: doc(
+      decimal(1, 2160).default(48),
+      'The baseline negative share is averaged over history with this half-life…',
+    ),
+    trendBaselineLookbackHours: doc(integer(1, 2160).default(168), '…this far back.'),
+    trendMinHistoryHours: doc(
+      integer(0, 2160).default(24),
+      'With less history than this a stream says "too little history" instead of alerting…',
+    ),
+    trendMinHistoryMentions: doc(integer(0, 1_000_000).default(150), '…or fewer mentions than this.'),
+    trendMinVolume: doc(integer(1, 1_000_000).default(40), 'Least mentions in a window to judge it.'),
+    trendOpenPValue: doc(decimal(1e-12, 0.5).default(0.001), 'One-sided p-value that opens an alert.'),
+    trendSustainPValue: doc(decimal(1e-12, 0.5).default(0.05), 'The looser p-value that keeps an alert open.'),
+    trendMinLift: doc(
+      decimal(0, 1).default(0.1),
+      "The window's negative share must exceed the baseline by at least this much…",
+    ),
+    trendFloor: doc(decimal(0, 1).default(0.5), '…and be at least this.'),
+    trendDispersion: doc(
+      decimal(1, 100).default(2),
+      'Extra-binomial variance of window shares (measured on the airline data).',
+    ),
+    trendCloseAfterMinutes: doc(
+      integer(0, 10_080).default(90),
+      'An alert closes after its window has been back to normal this long.',
+    ),
+    trendCooldownMinutes: doc(
+      integer(0, 43_200).default(180),
+      'After an alert closes, a new one on the same stream waits this long.',
+    ),
+    trendUpdateMinutes: doc(integer(1, 10_080).default(60), 'An open alert is updated at most this often.'),
+  }),
 });
 
-export type Config = z.output<typeof configSchema>;
+/** local: a laptop (SQLite, loopback, the bundled demo replay); production: a container (see checkMode). */
+export type Mode = 'local' | 'production';
+
+export type Config = Omit<z.output<typeof configSchema>, 'host'> & {
+  /** Derived: production when NODE_ENV=production or K_SERVICE is set (Cloud Run), else local. */
+  mode: Mode;
+  /** HOST, or the mode's default. */
+  host: string;
+};
 export type ConfigKey = keyof Config;
 
 /** Settings read from a variable the rule of envName does not give: the Bot Framework's own names (Teams). */
@@ -315,13 +496,58 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: ConfigProblem[]) {
-    super(
-      `Invalid configuration (${problems.length} setting${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  ${p.setting}: ${p.message}`).join('\n'),
-    );
+  constructor(
+    readonly problems: ConfigProblem[],
+    headline = `Invalid configuration (${problems.length} setting${problems.length === 1 ? '' : 's'})`,
+  ) {
+    super(`${headline}:\n` + problems.map((p) => `  ${p.setting}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * Environment variables with these prefixes are taken to be meant for Sentinel: one that is not a setting
+ * (a typo, a name from an old README) stops start-up instead of being silently ignored. Prefixes other
+ * programs use too (NODE_, K_, LOG_…) are not checked.
+ */
+export const SETTING_PREFIXES = [
+  'TREND_',
+  'SLACK_',
+  'TEAMS_',
+  'X_',
+  'MODEL_',
+  'GCS_',
+  'REPLAY_',
+  'BUNDLED_',
+  'POLL_',
+  'SCORER_',
+  'SENTINEL_',
+  'DATABASE_',
+  'SQLITE_',
+  'SHUTDOWN_',
+  'MicrosoftApp',
+] as const;
+
+/** Every environment variable the schema reads. */
+export function settingNames(): string[] {
+  return Object.keys(configSchema.shape).map(envName);
+}
+
+/** "unknown setting TREND_OPEN_P_VALUE — did you mean TREND_OPEN_PVALUE?" for each look-alike variable. */
+export function unknownSettings(env: Record<string, string | undefined>): ConfigProblem[] {
+  const known = settingNames();
+  const knownSet = new Set(known);
+  const problems: ConfigProblem[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (knownSet.has(name) || !SETTING_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const near = closest(name, known);
+    const hint =
+      distance(name, near) <= Math.max(2, Math.floor(near.length / 4))
+        ? ` — did you mean ${near}?`
+        : ' (docs/configuration.md lists every setting)';
+    problems.push({ setting: name, message: `unknown setting ${name}${hint}` });
+  }
+  return problems;
 }
 
 /** Reads every setting from `env` (usually process.env), applying defaults. Throws ConfigError listing all bad settings. */
@@ -334,11 +560,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     input[key] = value;
     raw.set(key, value);
   }
+  const unknown = unknownSettings(env);
   const result = configSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success && unknown.length === 0) {
+    const mode: Mode = result.data.nodeEnv === 'production' || result.data.kService ? 'production' : 'local';
+    return { ...result.data, mode, host: result.data.host ?? (mode === 'production' ? '0.0.0.0' : '127.0.0.1') };
+  }
 
   const problems = new Map<string, ConfigProblem>();
-  for (const issue of result.error.issues) {
+  for (const issue of result.error?.issues ?? []) {
     const key = String(issue.path[0] ?? '');
     if (problems.has(key)) continue;
     const given = raw.get(key);
@@ -347,8 +577,49 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ? 'nothing'
         : isSecretKey(key)
           ? `a value of ${given.length} characters`
-          : JSON.stringify(given);
+          : JSON.stringify(redactSecrets(given)); // a URL's password is a secret too
     problems.set(key, { setting: envName(key), message: `${issue.message}, got ${shown}` });
   }
-  throw new ConfigError([...problems.values()]);
+  throw new ConfigError([...unknown, ...problems.values()]);
+}
+
+/**
+ * What production mode needs before it may start: a real mention source, PostgreSQL and a chat sink. A
+ * container's disk is thrown away with the instance and the bundled replay is a 2015 demo: started without
+ * them, a deployed Sentinel would post fake alerts from a database it then loses. Throws ConfigError
+ * naming each missing setting; local mode needs nothing.
+ */
+export function checkMode(config: Config): void {
+  if (config.mode !== 'production') return;
+  const problems: ConfigProblem[] = [];
+  if (!config.xBearerToken)
+    problems.push({
+      setting: 'X_BEARER_TOKEN',
+      message: 'not set: production mode needs a real mention source (the bundled replay is a local-mode demo)',
+    });
+  if (config.replayCsv)
+    problems.push({ setting: 'REPLAY_CSV', message: 'a replay is for local mode: unset it in production' });
+  if (!config.databaseUrl)
+    problems.push({
+      setting: 'DATABASE_URL',
+      message: "not set: production mode needs PostgreSQL (a container's SQLite file is lost with the instance)",
+    });
+  const slack = Boolean(config.slackBotToken && config.slackAlertChannels?.length);
+  const teams = Boolean(config.microsoftAppId && config.teamsEnabled !== false);
+  if (!slack && !teams)
+    problems.push({
+      setting: 'SLACK_BOT_TOKEN / MicrosoftAppId',
+      message:
+        'no chat sink: production mode posts alerts to a team; set SLACK_BOT_TOKEN with SLACK_ALERT_CHANNELS (and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN), or MicrosoftAppId with MicrosoftAppPassword',
+    });
+  if (config.teamsEnabled && !config.microsoftAppId)
+    problems.push({
+      setting: 'TEAMS_ENABLED',
+      message:
+        'true without MicrosoftAppId accepts unauthenticated activities (Bot Framework Emulator): refused in production mode',
+    });
+  if (problems.length > 0) {
+    const why = config.kService ? `K_SERVICE=${config.kService}` : 'NODE_ENV=production';
+    throw new ConfigError(problems, `Production mode (${why}) cannot start`);
+  }
 }

@@ -7,11 +7,15 @@
  * 503 with the reason and /predict 503 — it never scores with anything else.
  *
  * Mentions → alerts: the poller's scored mentions go to the trend monitor (src/trends), whose alerts go to
- * the chat sinks (the console adapter for now, charts under DATA_DIR/alerts). Local mode: with neither
- * X_BEARER_TOKEN nor REPLAY_CSV, the bundled sample of real tweets is replayed fast (BUNDLED_REPLAY=false
- * turns it off), so a first `npm start` shows a real alert within a minute.
+ * the chat sinks (the console adapter, Slack, Teams; charts under DATA_DIR/alerts).
+ *
+ * Modes (config/schema.ts, checkMode): local mode, with neither X_BEARER_TOKEN nor REPLAY_CSV, replays
+ * the bundled sample of real tweets fast (BUNDLED_REPLAY=false turns it off), so a first `npm start`
+ * shows a real alert within a minute. Production mode (NODE_ENV=production or K_SERVICE) never replays
+ * and refuses to start without X, PostgreSQL and a chat sink. The image runs the build of this file
+ * (`node dist/src/main.js`) as PID 1: it must handle SIGTERM itself, from its first line on.
  */
-import { ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
+import { checkMode, ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
 import { buildServer } from './http/server';
 import { createLogger, type Logger } from './log';
 import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
@@ -35,27 +39,26 @@ import { checkTrendSettings, type TrendSettings } from './trends/settings';
 export const BUNDLED_SAMPLE = join(__dirname, 'mentions', 'sample', 'airline-bad-buzz.csv');
 
 export async function main(env: Record<string, string | undefined> = process.env): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`sentinel: ${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  // First of all: a SIGTERM during start-up (a deploy replaced this instance) still stops cleanly. Node
+  // runs as PID 1 in the image, where a signal without a handler is ignored.
+  const running: Running = {};
+  const shutdown = installShutdown(running);
 
-  // The trend settings one by one are checked by the schema; here, whether they hang together.
+  let config: Config;
   let trendSettings: TrendSettings;
   try {
+    config = loadConfig(env);
+    checkMode(config);
+    // The trend settings one by one are checked by the schema; here, whether they hang together.
     trendSettings = checkTrendSettings(trendSettingsFrom(config));
   } catch (err) {
     process.stderr.write(`sentinel: ${(err as Error).message}\n`);
     process.exit(1);
   }
 
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
+  running.logger = logger;
+  running.graceMs = config.shutdownGraceMs;
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception; exiting');
     process.exit(1);
@@ -64,23 +67,31 @@ export async function main(env: Record<string, string | undefined> = process.env
     logger.fatal({ err }, 'unhandled promise rejection; exiting');
     process.exit(1);
   });
-  logger.info({ config: redactConfig(config) }, 'starting Sentinel');
+  logger.info(
+    { mode: config.mode, port: config.port, host: config.host },
+    `starting Sentinel in ${config.mode} mode (LOG_LEVEL=debug shows every setting)`,
+  );
+  logger.debug({ config: redactConfig(config) }, 'settings');
 
   let store: Store;
   try {
     store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
+    running.store = store;
     logger.info({ store: store.kind }, 'store ready');
   } catch (err) {
     logger.fatal({ err }, `cannot open the store: ${(err as Error).message}`);
     process.exit(1);
   }
   const predictionLog = new PredictionLog(store, { logger });
+  running.predictionLog = predictionLog;
 
   // The chat adapters started below add their sinks to this array (TrendMonitor keeps it).
   const sinks: ChatSink[] = [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })];
   const trends = new TrendMonitor({ store, settings: trendSettings, sinks, logger });
+  running.trends = trends;
 
   const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
+  running.slot = slot;
   // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
   // Failures that leave a degraded model serving are told to the team, not only logged.
   const opsNotice = (text: string) => {
@@ -100,7 +111,9 @@ export async function main(env: Record<string, string | undefined> = process.env
       }
     },
   });
+  running.models = models;
   const poller = buildPoller(config, slot, store, logger, trends, opsNotice);
+  running.poller = poller ?? undefined;
   const app = buildServer({
     slot,
     config,
@@ -109,6 +122,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     predictionLog,
     registries: [...(poller ? [poller.registry] : []), models.metrics],
   });
+  running.app = app;
   // Before listen: the adapters mount their routes on the same server.
   const chat = await startChatAdapters({
     config,
@@ -120,14 +134,15 @@ export async function main(env: Record<string, string | undefined> = process.env
     trends,
     polls: () => poller?.lastPolls() ?? [],
   });
+  running.chat = chat;
   for (const adapter of chat) if (adapter.sink) sinks.push(adapter.sink);
-  installShutdown(app, { slot, models, poller, predictionLog, store, trends, chat }, logger, config.shutdownGraceMs);
+  if (shutdown.stopping) return;
 
   try {
     const address = await app.listen({ port: config.port, host: config.host });
-    logger.info(
+    logger.info({ url: address }, `listening on ${address}`);
+    logger.debug(
       {
-        url: address,
         routes: [
           'POST /predict',
           'POST /feedback',
@@ -137,17 +152,26 @@ export async function main(env: Record<string, string | undefined> = process.env
           'GET /metrics',
         ],
       },
-      `listening on ${address}`,
+      'routes',
     );
   } catch (err) {
-    logger.fatal({ err, host: config.host, port: config.port }, `cannot listen on ${config.host}:${config.port}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'EADDRINUSE'
+        ? `port ${config.port} is in use: stop what holds it or set PORT=… (e.g. PORT=${config.port + 1})`
+        : code === 'EADDRNOTAVAIL'
+          ? `${config.host} is not an address of this machine: set HOST=… (127.0.0.1, or 0.0.0.0 for every interface)`
+          : code === 'EACCES'
+            ? `not allowed to listen on port ${config.port}: use a port above 1023 (PORT=…)`
+            : `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`;
+    logger.fatal({ err, host: config.host, port: config.port }, hint);
     process.exit(1);
   }
 
   // Never throws: without any loadable model the slot says why (NOT READY) and /ready answers 503.
   await models.start();
   // Without a model the poller fetches nothing (X bills reads) and says why at each tick.
-  poller?.start();
+  if (!shutdown.stopping) poller?.start();
 }
 
 /** The trend detector's settings from the validated config. */
@@ -216,9 +240,10 @@ function buildPoller(
     });
     streams.push(...replay.allStreams().map((stream) => ({ source: replay, stream })));
   }
-  if (streams.length === 0 && config.bundledReplay && !existsSync(BUNDLED_SAMPLE)) {
+  const bundled = config.bundledReplay && config.mode === 'local';
+  if (streams.length === 0 && bundled && !existsSync(BUNDLED_SAMPLE)) {
     logger.warn({ sample: BUNDLED_SAMPLE }, 'local mode: the bundled sample is missing; no mentions to watch');
-  } else if (streams.length === 0 && config.bundledReplay) {
+  } else if (streams.length === 0 && bundled) {
     const replay = new ReplaySource({ path: BUNDLED_SAMPLE, speed: config.bundledReplaySpeed, chunkSize: 500, logger });
     streams.push(...replay.allStreams().map((stream) => ({ source: replay, stream })));
     interval = 1; // the replay runs thousands of times faster than real time: poll every second
@@ -293,44 +318,55 @@ async function startChatAdapters(
   return adapters;
 }
 
+/** What has been started so far: shutdown stops it in order, whatever start-up had reached. */
 interface Running {
-  slot: ScorerSlot;
-  models: ModelRegistry;
-  poller: Poller | null;
-  predictionLog: PredictionLog;
-  store: Store;
-  trends: TrendMonitor;
-  chat: ChatAdapter[];
+  logger?: Logger;
+  graceMs?: number;
+  app?: ReturnType<typeof buildServer>;
+  slot?: ScorerSlot;
+  models?: ModelRegistry;
+  poller?: Poller;
+  predictionLog?: PredictionLog;
+  store?: Store;
+  trends?: TrendMonitor;
+  chat?: ChatAdapter[];
 }
 
-function installShutdown(app: ReturnType<typeof buildServer>, running: Running, logger: Logger, graceMs: number): void {
-  const { slot, models, poller, predictionLog, store, trends, chat } = running;
-  let stopping = false;
+/**
+ * SIGTERM (Cloud Run, docker stop) and SIGINT (Ctrl-C): stop taking requests and polling, finish what is
+ * in flight (requests, the poll, the alerts it raised, queued predictions), close the store, exit 0 — or
+ * exit 1 once SHUTDOWN_GRACE_MS has passed. A second signal exits at once.
+ */
+function installShutdown(running: Running): { readonly stopping: boolean } {
+  const state = { stopping: false };
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
+    const { logger, app, models, poller, trends, chat, predictionLog, store, slot } = running;
+    if (state.stopping) {
+      logger?.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
-    logger.info({ signal, graceMs }, 'shutting down: no new connections, finishing in-flight requests');
+    state.stopping = true;
+    if (!logger) process.exit(0); // nothing started yet
+    const graceMs = running.graceMs ?? 9_000;
+    logger.info({ signal, graceMs }, 'shutting down: no new connections, finishing in-flight work');
     const force = setTimeout(() => {
-      logger.error({ graceMs }, 'in-flight requests did not finish in time: exiting');
+      logger.error({ graceMs }, 'in-flight work did not finish in time: exiting');
       process.exit(1);
     }, graceMs);
     force.unref();
-    app
-      .close()
-      .then(() => models.stop())
+    Promise.resolve()
+      .then(() => app?.close())
+      .then(() => models?.stop())
       .then(() => poller?.stop()) // waits for the poll in flight
-      .then(() => trends.idle()) // and for the alerts it raised to be stored and sent
-      .then(() => Promise.all(chat.map((a) => a.stop())))
-      .then(() => predictionLog.flush())
-      .then(() => store.close())
+      .then(() => trends?.idle()) // and for the alerts it raised to be stored and sent
+      .then(() => Promise.all((chat ?? []).map((a) => a.stop())))
+      .then(() => predictionLog?.flush())
+      .then(() => store?.close())
       .then(() => {
-        const state = slot.current();
-        if (state.ready) state.scorer.dispose();
-        slot.fail('shutting down');
-        logger.info('stopped');
+        const current = slot?.current();
+        if (current?.ready) current.scorer.dispose();
+        slot?.fail('shutting down');
+        logger.info({ store: store?.kind ?? null }, 'stopped');
         process.exit(0);
       })
       .catch((err: unknown) => {
@@ -340,6 +376,7 @@ function installShutdown(app: ReturnType<typeof buildServer>, running: Running, 
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  return state;
 }
 
 if (require.main === module) {

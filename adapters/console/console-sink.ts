@@ -1,11 +1,15 @@
 /**
  * The console adapter (local mode): alerts printed readably to the terminal (stdout), each chart written
  * as a PNG file whose path is printed with the alert. Implements the core's ChatSink port.
+ *
+ * Everything printed fits `width` columns (default 80, measured in display columns: emoji and CJK count
+ * two): text is word-wrapped with a hanging indent, URLs and file paths are never broken (./wrap).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alertText, type AlertContent, type AlertKind } from '../../src/trends/content';
 import type { ChatSink, StreamNotice } from '../../src/trends/sink';
+import { displayWidth, packParts, wrapLine, wrapText } from './wrap';
 
 export interface ConsoleSinkOptions {
   /** Where charts are written (created if missing), e.g. `<DATA_DIR>/alerts`. */
@@ -14,6 +18,8 @@ export interface ConsoleSinkOptions {
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   /** ANSI colours; default: when `out` is a terminal. */
   colour?: boolean;
+  /** Columns every printed line fits in (default 80, the box included). */
+  width?: number;
 }
 
 const TITLES: Record<AlertKind, { label: string; colour: string }> = {
@@ -27,15 +33,17 @@ export class ConsoleSink implements ChatSink {
   private readonly out: NodeJS.WritableStream;
   private readonly colour: boolean;
   private readonly chartDir: string;
+  private readonly width: number;
 
   constructor(opts: ConsoleSinkOptions) {
     this.out = opts.out ?? process.stdout;
     this.colour = opts.colour ?? Boolean((this.out as { isTTY?: boolean }).isTTY);
     this.chartDir = resolve(opts.chartDir);
+    this.width = Math.max(40, opts.width ?? 80);
   }
 
   async opsNotice(text: string): Promise<void> {
-    this.out.write(`[sentinel] ⚠ ${text}\n`);
+    this.out.write(`${this.notice('[sentinel] ⚠ ', text).join('\n')}\n`);
   }
 
   async alertOpened(alert: AlertContent): Promise<void> {
@@ -47,20 +55,31 @@ export class ConsoleSink implements ChatSink {
     const chart = this.writeChart(alert);
     const f = alert.figures;
     const { colour } = TITLES.updated;
-    this.out.write(
-      [
-        this.paint(colour, `▲ UPDATE · ${when(alert.at)} (data time) · ${alert.headline}`),
-        `  ${f.volume} mentions in ${f.windowMinutes / 60} h, peak so far ${Math.round(alert.peak.share * 100)} % · last 24 h ${alert.sparkline.text}` +
-          (alert.terms.length
-            ? ` · about: ${alert.terms
-                .slice(0, 4)
-                .map((t) => t.term)
-                .join(', ')}`
-            : ''),
-        ...(chart ? [`  chart: ${chart}`] : []),
-        '',
-      ].join('\n'),
-    );
+    const lines = [
+      ...packParts(['▲ UPDATE', `${when(alert.at)} (data time)`, alert.headline], this.width, ' · ', 2).map((l) =>
+        this.paint(colour, l),
+      ),
+      ...packParts(
+        [
+          `  ${f.volume} mentions in ${f.windowMinutes / 60} h, peak so far ${Math.round(alert.peak.share * 100)} %`,
+          `last 24 h ${alert.sparkline.text}`,
+          ...(alert.terms.length
+            ? [
+                `about: ${alert.terms
+                  .slice(0, 4)
+                  .map((t) => t.term)
+                  .join(', ')}`,
+              ]
+            : []),
+        ],
+        this.width,
+        ' · ',
+        2,
+      ),
+      ...(chart ? wrapLine(`  chart: ${chart}`, this.width, 4) : []),
+      '',
+    ];
+    this.out.write(lines.join('\n'));
   }
 
   async alertResolved(alert: AlertContent): Promise<void> {
@@ -69,7 +88,8 @@ export class ConsoleSink implements ChatSink {
 
   async streamNotice(notice: StreamNotice): Promise<void> {
     const mark = notice.kind === 'learning' ? '…' : '✓';
-    this.out.write(`${this.paint('\x1b[2m', `[sentinel] ${mark} ${notice.message} (data time ${when(notice.at)})`)}\n`);
+    const lines = this.notice(`[sentinel] ${mark} `, `${notice.message} (data time ${when(notice.at)})`);
+    this.out.write(`${lines.map((l) => this.paint('\x1b[2m', l)).join('\n')}\n`);
   }
 
   /** Writes the chart (if any) and returns its path. */
@@ -82,25 +102,30 @@ export class ConsoleSink implements ChatSink {
     return file;
   }
 
+  /** The alert in a box of `width` columns: a rule above, below and under the title, `│ ` before each line. */
   private print(alert: AlertContent): void {
     const { label, colour } = TITLES[alert.kind];
     const chart = this.writeChart(alert);
-    const rule = '─'.repeat(78);
-    const body = alertText(alert)
-      .split('\n')
-      .map((l) => `│ ${l}`)
-      .join('\n');
+    const inner = this.width - 2; // after "│ "
+    const rule = '─'.repeat(this.width - 1);
+    const row = (l: string) => (l ? `│ ${l}` : '│');
+    const title = packParts([label, alert.stream, `${when(alert.at)} (data time)`, alert.alertId], inner);
     const lines = [
       '',
       this.paint(colour, `┌${rule}`),
-      this.paint(colour, `│ ${label} · ${alert.stream} · ${when(alert.at)} (data time) · ${alert.alertId}`),
+      ...title.map((l) => this.paint(colour, row(l))),
       this.paint(colour, `├${rule}`),
-      body,
-      ...(chart ? [`│`, `│ Chart (last 24 h): ${chart}`] : []),
+      ...wrapText(alertText(alert), inner).map(row),
+      ...(chart ? ['│', ...wrapLine(`Chart (last 24 h): ${chart}`, inner, 2).map(row)] : []),
       this.paint(colour, `└${rule}`),
       '',
     ];
     this.out.write(`${lines.join('\n')}\n`);
+  }
+
+  /** A one-paragraph notice, its continuation lines indented under the text after `prefix`. */
+  private notice(prefix: string, text: string): string[] {
+    return wrapLine(`${prefix}${text}`, this.width, displayWidth(prefix));
   }
 
   private paint(code: string, text: string): string {

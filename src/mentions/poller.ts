@@ -15,12 +15,18 @@
  * - Faults are per stream: an error is logged and counted and the other streams go on. An `XAuthError`
  *   pauses every stream of that source, reported once (log + `onError`) until `resume()`. With a
  *   `ScorerSlot` that is not ready, nothing is fetched (X bills reads) and the poll reports `not_ready`.
+ * - Logs: a poll that fetched something is one info line. Idle polls are not logged one by one (a replay
+ *   that has ended, or a quiet night on X, would print a line a poll forever): the first idle poll of a
+ *   stream says so once ("no new mentions; the next ones are logged when they arrive"), then one summary
+ *   at most every `idleLogEveryMs` (default 1 h) says how long and how many polls; each idle poll is a
+ *   debug line.
  * - Metrics (prom-client): `sentinel_polls_total{stream,result}`, `sentinel_mentions_stored_total{stream}`
  *   (new rows only), `sentinel_mentions_fetched_total{stream}`, in the registry given (or a private one).
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from '../log';
+import { toCronExpression } from '../schedule';
 import { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Scorer } from '../sentiment/types';
 import type { Store } from '../store/types';
@@ -67,6 +73,17 @@ export interface PollerOptions {
   onError?: (e: PollerError) => void;
   registry?: Registry;
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+  /** While a stream stays idle (no mention fetched), one info summary at most this often; default 1 h. */
+  idleLogEveryMs?: number;
+  /** The clock of the idle summaries (tests); default Date.now. */
+  now?: () => number;
+}
+
+/** A stream whose polls fetch nothing: since when, how many polls, when it was last said at info. */
+interface IdleStream {
+  since: number;
+  polls: number;
+  loggedAt: number;
 }
 
 export class Poller {
@@ -84,6 +101,7 @@ export class Poller {
   private abort = new AbortController();
   private stopping = false;
   private readonly last = new Map<string, { stream: string; at: string; result: PollResult; fetched: number }>();
+  private readonly idle = new Map<string, IdleStream>();
 
   constructor(opts: PollerOptions) {
     if (opts.streams.length === 0) throw new Error('Poller: no stream to poll');
@@ -248,17 +266,14 @@ export class Poller {
         await store.setCheckpoint(key, next);
         report.checkpoint = next;
       }
-      logger?.info(
-        {
-          source: source.name,
-          stream,
-          fetched: mentions.length,
-          stored: report.stored,
-          checkpoint: report.checkpoint,
-          ms: Math.round(performance.now() - started),
-        },
-        `polled ${key}: ${mentions.length} mention(s), ${report.stored} new`,
-      );
+      this.logPoll(key, {
+        source: source.name,
+        stream,
+        fetched: mentions.length,
+        stored: report.stored,
+        checkpoint: report.checkpoint,
+        ms: Math.round(performance.now() - started),
+      });
       finish('ok');
       if (scored.length > 0 && this.opts.onScored) {
         try {
@@ -270,6 +285,40 @@ export class Poller {
       return report;
     } catch (err) {
       return finish(...this.handleError(source, stream, key, err as Error));
+    }
+  }
+
+  /** One info line for a poll that fetched something; idle polls summarised (see the header). */
+  private logPoll(
+    key: string,
+    fields: { source: string; stream: string; fetched: number; stored: number; checkpoint: string | null; ms: number },
+  ): void {
+    const logger = this.opts.logger;
+    if (!logger) return;
+    const idle = this.idle.get(key);
+    if (fields.fetched > 0) {
+      this.idle.delete(key);
+      logger.info(
+        idle ? { ...fields, idlePolls: idle.polls } : fields,
+        `polled ${key}: ${fields.fetched} mention(s), ${fields.stored} new`,
+      );
+      return;
+    }
+    const now = (this.opts.now ?? Date.now)();
+    if (!idle) {
+      this.idle.set(key, { since: now, polls: 1, loggedAt: now });
+      logger.info(fields, `${key}: no new mentions (the next ones are logged when they arrive)`);
+      return;
+    }
+    idle.polls++;
+    if (now - idle.loggedAt >= (this.opts.idleLogEveryMs ?? 3_600_000)) {
+      idle.loggedAt = now;
+      logger.info(
+        { ...fields, idlePolls: idle.polls, idleSince: new Date(idle.since).toISOString() },
+        `${key}: still no new mentions after ${idleFor(now - idle.since)} (${idle.polls} polls)`,
+      );
+    } else {
+      logger.debug(fields, `polled ${key}: no new mentions`);
     }
   }
 
@@ -328,26 +377,15 @@ export class Poller {
   }
 }
 
-/** Seconds (a divisor of a minute, an hour or a day) or a cron expression → a node-cron expression. */
-export function toCronExpression(interval: number | string): string {
-  const raw = typeof interval === 'string' ? interval.trim() : interval;
-  if (typeof raw === 'number' || /^\d+$/.test(raw)) {
-    const s = Number(raw);
-    if (!Number.isInteger(s) || s < 1)
-      throw new Error(
-        `poll interval: expected a whole number of seconds ≥ 1 or a cron expression, got ${JSON.stringify(interval)}`,
-      );
-    if (s < 60 && 60 % s === 0) return s === 1 ? '* * * * * *' : `*/${s} * * * * *`;
-    if (s % 60 === 0 && s < 3600 && 60 % (s / 60) === 0) return s === 60 ? '0 * * * * *' : `0 */${s / 60} * * * *`;
-    if (s % 3600 === 0 && s <= 86_400 && 24 % (s / 3600) === 0)
-      return s === 3600 ? '0 0 * * * *' : `0 0 */${s / 3600} * * *`;
-    throw new Error(
-      `poll interval: ${s} s cannot be scheduled evenly by cron; use a divisor of 60 s, of 60 min or of 24 h (e.g. 30, 60, 300), or a cron expression`,
-    );
-  }
-  if (!cron.validate(raw))
-    throw new Error(`poll interval: ${JSON.stringify(raw)} is neither a number of seconds nor a valid cron expression`);
-  return raw;
+/** 59 s, 12 min, 3 h 05 min, 2 d 4 h. */
+function idleFor(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {

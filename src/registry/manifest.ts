@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LABELS } from '../train/dataset';
+import { LABELS } from '../sentiment/labels';
 
 export const ManifestFile = z.object({
   path: z.string().regex(/^[\w.-]+$/, 'a plain file name inside the model directory'),

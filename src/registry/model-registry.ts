@@ -21,7 +21,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../../config/schema';
 import type { Logger } from '../log';
-import { toCronExpression } from '../mentions/poller';
+import { toCronExpression } from '../schedule';
 import { loadScorer } from '../sentiment/load';
 import type { ModelOrigin, ScorerSlot } from '../sentiment/scorer-slot';
 import type { Scorer } from '../sentiment/types';
@@ -116,7 +116,7 @@ export class ModelRegistry {
     this.bucket = config.modelBucket
       ? new ModelBucket({ ...gcsSettings({ ...config, modelBucket: config.modelBucket }), ...opts.gcs })
       : null;
-    this.cronExpression = this.bucket ? toCronExpression(config.modelCheckInterval) : null;
+    this.cronExpression = this.bucket ? toCronExpression(config.modelCheckInterval, 'model check interval') : null;
     const registers = [this.metrics];
     this.failures = new Counter({
       name: 'sentinel_model_hydration_failures_total',

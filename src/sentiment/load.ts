@@ -16,7 +16,7 @@ import { BiLstmScorer } from './bilstm-scorer';
 import { loadLayersModel } from './model-files';
 import { Vocabulary } from './vocabulary';
 import { readManifest, verifyFiles } from '../registry/manifest';
-import { LABELS, isLabel, type Label } from '../train/dataset';
+import { LABELS, isLabel, type Label } from './labels';
 
 export interface LoadOptions {
   logger?: Pick<Logger, 'info' | 'warn'>;

@@ -1,6 +1,6 @@
-import type { Label } from '../train/dataset';
-export type { Label } from '../train/dataset';
-export { LABELS } from '../train/dataset';
+import type { Label } from './labels';
+export type { Label } from './labels';
+export { LABELS } from './labels';
 
 export interface Prediction {
   /** Set once the prediction is kept (HTTP API, chat replies): what feedback points at. */

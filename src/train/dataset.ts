@@ -1,17 +1,14 @@
 /** Labelled tweets from CSV, validated row by row so a bad file fails with the row and the reason. */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { LABELS, isLabel, type Label } from '../sentiment/labels';
 
-export const LABELS = ['negative', 'neutral', 'positive'] as const;
-export type Label = (typeof LABELS)[number];
+// The label set belongs to the model (src/sentiment/labels.ts); re-exported for the training code.
+export { LABELS, isLabel, type Label };
 
 export interface LabelledText {
   text: string;
   label: Label;
-}
-
-export function isLabel(x: string): x is Label {
-  return (LABELS as readonly string[]).includes(x);
 }
 
 export function readLabelledCsv(path: string): LabelledText[] {

@@ -411,9 +411,14 @@ export class TrendMonitor {
     }
     await this.store.saveAlert(alert);
     ctx.alert = alert;
+    // With sinks, the message itself goes to them (the console prints it in full): the log records the
+    // event, not the text again. Without any, the log line is the only place it is said.
+    const sinks = content ? this.sinks.map((x) => x.name) : [];
     this.logger?.info(
-      { stream, alert: alert.id, kind, share: ev.share, baseline: ev.baseline?.share, volume: ev.total, at },
-      `trends: alert ${kind} on ${stream}: ${data.headline}`,
+      { stream, alert: alert.id, kind, share: ev.share, baseline: ev.baseline?.share, volume: ev.total, at, sinks },
+      sinks.length
+        ? `trends: alert ${kind} on ${stream} (${alert.id}) → ${sinks.join(', ')}`
+        : `trends: alert ${kind} on ${stream}: ${data.headline}`,
     );
     this.onEvent?.({ kind, alert, evaluation: ev });
     if (content) {
@@ -510,7 +515,12 @@ export class TrendMonitor {
           ? `${stream}: no alerts yet, ${ev.reason}`
           : `${stream}: baseline learnt (${pct(ev.baseline!.share)} of mentions negative normally); watching for bad buzz`,
       };
-      this.logger?.info({ stream, kind: notice.kind }, `trends: ${notice.message}`);
+      this.logger?.info(
+        { stream, kind: notice.kind },
+        this.sinks.length
+          ? `trends: ${stream} ${notice.kind === 'learning' ? 'is learning what is normal' : 'has its baseline, watching'} (told to ${this.sinks.map((x) => x.name).join(', ')})`
+          : `trends: ${notice.message}`,
+      );
       for (const sink of this.sinks) {
         try {
           await sink.streamNotice?.(notice);

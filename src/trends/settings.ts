@@ -79,7 +79,7 @@ export function checkTrendSettings(s: TrendSettings): TrendSettings {
     );
   if (!(s.sustainPValue >= s.openPValue))
     problems.push(
-      `TREND_SUSTAIN_P_VALUE (${s.sustainPValue}) must be at least TREND_OPEN_P_VALUE (${s.openPValue}): staying open is easier than opening`,
+      `TREND_SUSTAIN_PVALUE (${s.sustainPValue}) must be at least TREND_OPEN_PVALUE (${s.openPValue}): staying open is easier than opening`,
     );
   if (s.baselineLookbackHours * 60 <= Math.max(s.windowMinutes, s.longWindowMinutes))
     problems.push(`the baseline look-back (${s.baselineLookbackHours} h) must be longer than the windows`);

@@ -2,14 +2,16 @@
  * Local mode as a new user meets it: `npm start` (src/main.ts) with no credentials replays the bundled
  * sample of real tweets through the shipped model into SQLite, prints the bad-buzz alert and its
  * resolution on the terminal with the charts written under DATA_DIR, and serves the HTTP API. A second
- * start on the same database does not alert again and says why. (The replay runs much faster here than
- * its default 6,000×, which shows the alert in about 35 s.)
+ * start on the same database does not alert again and says why. Each alert is printed once, in a box that
+ * fits 80 columns, and the polls after the end of the replay are not logged one by one. (The replay runs
+ * much faster here than its default 6,000×, which shows the alert in about 35 s.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { displayWidth } from '../../adapters/console/wrap';
 
 const ROOT = resolve(__dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-local-'));
@@ -19,6 +21,8 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
+
+const count = (text: string, what: string) => text.split(what).length - 1;
 
 function freePort(): Promise<number> {
   return new Promise((ok) => {
@@ -70,12 +74,32 @@ it('prints a real alert and its resolution, writes the charts, serves the API, a
   expect(out).toMatch(/│ ALERT · Southwest · 2015-02-21 \d\d:\d\d UTC \(data time\)/);
   expect(out).toMatch(/│ Bad buzz starting on Southwest: \d+ % of mentions negative/);
   expect(out).toMatch(/https:\/\/x\.com\/i\/web\/status\/\d{18}/);
-  const charts = [...out.matchAll(/Chart \(last 24 h\): (\S+\.png)/g)].map((m) => m[1]);
+  const charts = [...out.matchAll(/Chart \(last 24 h\):\s+(?:│\s+)?(\S+\.png)/g)].map((m) => m[1]);
   expect(charts.length).toBe(2);
   for (const c of charts) {
     expect(c.startsWith(join(dir, 'alerts'))).toBe(true);
     expect(existsSync(c)).toBe(true);
   }
+  // Each alert once: one box for the opening, one for the resolution, and their text nowhere else (the
+  // JSON log lines included). Everything printed for a person fits 80 columns.
+  expect(count(out, '│ ALERT · Southwest')).toBe(1);
+  expect(count(out, '│ RESOLVED · Southwest')).toBe(1);
+  expect(count(out, 'Bad buzz starting on Southwest')).toBe(1);
+  expect(count(out, 'Over on Southwest after')).toBe(1);
+  const printed = out.split('\n').filter((l) => !l.startsWith('{')); // the rest are JSON log lines (not a TTY)
+  expect(printed.some((l) => l.startsWith('│ '))).toBe(true);
+  expect(printed.filter((l) => displayWidth(l) > 80)).toEqual([]);
+  // One line per poll that fetched something; the polls after the end of the replay are not logged one by one.
+  await new Promise((r) => setTimeout(r, 2500));
+  const polls = first
+    .out()
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes('"fetched":'))
+    .map((l) => JSON.parse(l) as { fetched: number; msg: string });
+  expect(polls.filter((p) => p.fetched > 0).length).toBeGreaterThan(0);
+  expect(polls.filter((p) => p.fetched === 0).map((p) => p.msg)).toEqual([
+    'replay:Southwest: no new mentions (the next ones are logged when they arrive)',
+  ]);
   const res = await fetch(`http://127.0.0.1:${port}/predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -92,6 +116,7 @@ it('prints a real alert and its resolution, writes the charts, serves the API, a
   await second.until('ready', async () => (await fetch(`http://127.0.0.1:${port}/ready`)).ok);
   await new Promise((r) => setTimeout(r, 2500)); // a couple of polls
   expect(second.out()).not.toContain('│ ALERT ·');
+  expect(second.out()).not.toContain('0 mention(s)');
   expect(readdirSync(join(dir, 'alerts')).length).toBe(files);
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log';
-import { Poller, toCronExpression, type PollerError } from '../../src/mentions/poller';
+import { Poller, type PollerError } from '../../src/mentions/poller';
 import { ReplaySource } from '../../src/mentions/replay-source';
+import { toCronExpression } from '../../src/schedule';
 import type { FetchResult, MentionSource, ScoredMention } from '../../src/mentions/types';
 import { XSource } from '../../src/mentions/x-source';
 import { loadScorer } from '../../src/sentiment/load';
@@ -69,6 +70,18 @@ class SlowSource implements MentionSource {
     } finally {
       this.active--;
     }
+  }
+}
+
+/** A source that finds nothing while closed (a replay that has ended, a quiet night on X). */
+class GatedSource implements MentionSource {
+  readonly name: string;
+  open = false;
+  constructor(private readonly inner: MentionSource) {
+    this.name = inner.name;
+  }
+  async fetch(stream: string, checkpoint: string | null): Promise<FetchResult> {
+    return this.open ? this.inner.fetch(stream, checkpoint) : { mentions: [], checkpoint };
   }
 }
 
@@ -247,6 +260,64 @@ test('node-cron schedule: ticks every second, never overlapping; stop() waits fo
   expect(slow.fetches).toBe(fetches); // no tick after stop
 }, 20_000);
 
+test('logs: one line per poll that fetched something; idle polls said once, then summarised at most hourly', async () => {
+  const { logger, lines } = capture();
+  const gate = new GatedSource(new ReplaySource({ path: SAMPLE, chunkSize: 4 }));
+  let now = Date.parse('2026-03-02T17:04:00Z');
+  const poller = new Poller({ streams: [{ source: gate, stream: 'Delta' }], scorer, store, logger, now: () => now });
+  const info = () => lines.filter((l) => l.level === 30).map((l) => String(l.msg));
+  const poll = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await poller.pollOnce();
+      now += 10_000; // a poll every 10 s
+    }
+  };
+
+  gate.open = true;
+  await poll(2); // two chunks of 4
+  gate.open = false;
+  await poll(1000); // 10,000 s idle: 2 h 46 min
+  expect(info()).toEqual([
+    'polled replay:Delta: 4 mention(s), 4 new',
+    'polled replay:Delta: 4 mention(s), 4 new',
+    'replay:Delta: no new mentions (the next ones are logged when they arrive)',
+    'replay:Delta: still no new mentions after 1 h 00 min (361 polls)',
+    'replay:Delta: still no new mentions after 2 h 00 min (721 polls)',
+  ]);
+  const summary = lines.find((l) => String(l.msg).includes('after 2 h'))!;
+  expect(summary).toMatchObject({ stream: 'Delta', idlePolls: 721, idleSince: '2026-03-02T17:04:20.000Z' });
+  // Every idle poll is still there at debug level, for whoever asks for it.
+  expect(lines.filter((l) => l.level === 20 && l.msg === 'polled replay:Delta: no new mentions')).toHaveLength(997);
+
+  // Mentions again: one line (saying how long it was quiet), then the next quiet spell is said once more.
+  gate.open = true;
+  await poll(1);
+  gate.open = false;
+  await poll(3);
+  expect(info().slice(5)).toEqual([
+    'polled replay:Delta: 4 mention(s), 4 new',
+    'replay:Delta: no new mentions (the next ones are logged when they arrive)',
+  ]);
+  expect(lines.find((l) => l.msg === 'polled replay:Delta: 4 mention(s), 4 new' && l.idlePolls)).toMatchObject({
+    idlePolls: 1000,
+  });
+});
+
+test('logs on the real schedule: a replay that has ended is not a line a second', async () => {
+  const { logger, lines } = capture();
+  const replay = new ReplaySource({ path: SAMPLE, chunkSize: 1000 });
+  const poller = new Poller({ streams: [{ source: replay, stream: 'Delta' }], scorer, store, logger, interval: 1 });
+  poller.start();
+  await new Promise((r) => setTimeout(r, 4500));
+  await poller.stop();
+  const polls = lines.filter((l) => l.stream === 'Delta' && typeof l.fetched === 'number');
+  expect(polls.length).toBeGreaterThanOrEqual(4); // the first poll and ≥ 3 ticks
+  expect(polls.filter((l) => l.level === 30).map((l) => l.msg)).toEqual([
+    `polled replay:Delta: ${replay.stats.streams.Delta} mention(s), ${replay.stats.streams.Delta} new`,
+    'replay:Delta: no new mentions (the next ones are logged when they arrive)',
+  ]);
+}, 20_000);
+
 test('poll interval: seconds or a cron expression, clear errors otherwise', () => {
   expect(toCronExpression(60)).toBe('0 * * * * *');
   expect(toCronExpression('30')).toBe('*/30 * * * * *');
@@ -260,5 +331,6 @@ test('poll interval: seconds or a cron expression, clear errors otherwise', () =
   expect(() => toCronExpression('every minute')).toThrow(
     'poll interval: "every minute" is neither a number of seconds nor a valid cron expression',
   );
+  expect(() => toCronExpression(90, 'model check interval')).toThrow(/^model check interval: 90 s cannot be/);
   expect(() => new Poller({ streams: [], scorer, store })).toThrow('Poller: no stream to poll');
 });

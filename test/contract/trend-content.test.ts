@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConsoleSink } from '../../adapters/console/console-sink';
+import { displayWidth } from '../../adapters/console/wrap';
 import { Poller } from '../../src/mentions/poller';
 import { ReplaySource } from '../../src/mentions/replay-source';
 import { loadScorer } from '../../src/sentiment/load';
@@ -163,17 +164,38 @@ it('updates and the resolution carry the same figures; the resolution says how l
 
 it('the console adapter prints it readably and writes the chart to the file it names', () => {
   expect(console_).toContain('│ ALERT · Southwest · 2015-02-21');
-  expect(console_).toContain(messages[0].headline);
+  // Wrapped lines joined again: the box's "│ " and the continuation indent become one space.
+  const unwrapped = console_.replace(/\n(?:│)? +/g, ' ');
+  expect(unwrapped).toContain(messages[0].headline);
+  for (const m of messages[0].mentions) expect(console_).toMatch(new RegExp(`^│ {10}${m.url}$`, 'm')); // whole
   expect(console_).toContain(messages[0].mentions[0].url);
   expect(console_).toContain('│ About            ');
   expect(console_).toContain('▲ UPDATE · ');
   expect(console_).toContain('│ RESOLVED · Southwest · ');
   expect(console_).toMatch(/│ Lasted {11}\d+ h/);
-  const charts = [...console_.matchAll(/Chart \(last 24 h\): (\S+\.png)/g)].map((m) => m[1]);
+  const charts = [...console_.matchAll(/Chart \(last 24 h\):\s+(?:│\s+)?(\S+\.png)/g)].map((m) => m[1]);
   expect(charts).toHaveLength(2); // the opening and the resolution
   for (const file of charts) {
     expect(existsSync(file)).toBe(true);
     expect(pngSize(readFileSync(file))).toEqual({ width: 800, height: 360 });
   }
   expect(console_).not.toContain('\u001b['); // no colour codes when asked for none
+});
+
+it('the console adapter fits every line in 80 columns: the box, its title, the tweets, the updates', () => {
+  const lines = console_.split('\n');
+  const widths = lines.map((l) => displayWidth(l));
+  expect(lines.filter((_, i) => widths[i] > 80)).toEqual([]);
+  expect(Math.max(...widths)).toBe(80); // the box's rules
+  // A tweet longer than a line is word-wrapped under its text (up to the 140 characters the alert shows).
+  const first = messages[0].mentions[0];
+  const at = lines.findIndex((l) => l.includes(first.text.slice(0, 30)));
+  expect(at).toBeGreaterThan(0);
+  const shown: string[] = [];
+  for (let i = at; !lines[i].includes(first.url); i++) shown.push(lines[i].replace(/^│ +(\d+ % +)?/, ''));
+  expect(shown.length).toBeGreaterThan(1);
+  expect(shown.slice(1).every((l, i) => lines[at + 1 + i].startsWith('│ ' + ' '.repeat(9)))).toBe(true);
+  const text = shown.join(' ').replace(/ …$/, '');
+  expect(text.length).toBeGreaterThan(100);
+  expect(first.text.replace(/\s+/g, ' ').startsWith(text)).toBe(true);
 });

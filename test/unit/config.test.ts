@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log';
 import {
+  checkMode,
   ConfigError,
   configSchema,
   envName,
@@ -24,11 +25,13 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 describe('loadConfig', () => {
   it('gives every setting its default from an empty environment', () => {
     expect(loadConfig({})).toEqual({
-      nodeEnv: 'production',
+      mode: 'local',
+      nodeEnv: 'development',
       logLevel: 'info',
-      shutdownGraceMs: 10_000,
+      logFormat: 'auto',
+      shutdownGraceMs: 9_000,
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       maxBodyBytes: 65_536,
       maxTextChars: 1000,
       maxTexts: 256,
@@ -136,7 +139,7 @@ describe('loadConfig', () => {
   it('trims blanks around values and treats blank values as unset', () => {
     expect(loadConfig({ PORT: ' 9000 ', HOST: '', MODEL_DIR: '   ' })).toMatchObject({
       port: 9000,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       modelDir: 'models/sentinel-bilstm',
     });
   });
@@ -204,6 +207,114 @@ describe('loadConfig', () => {
       expect(error!.message).toContain('LOG_LEVEL: expected one of');
       expect(error!.message).toContain('MAX_TEXTS: expected an integer between 1 and 10000, got "0"');
     });
+  });
+});
+
+describe('settings Sentinel does not know', () => {
+  it('refuses a look-alike variable, naming the setting it probably meant', () => {
+    expect(problemsOf({ TREND_OPEN_P_VALUE: '0.01', TREND_SUSTAIN_P_VALUE: '0.1' })).toEqual([
+      'TREND_OPEN_P_VALUE: unknown setting TREND_OPEN_P_VALUE — did you mean TREND_OPEN_PVALUE?',
+      'TREND_SUSTAIN_P_VALUE: unknown setting TREND_SUSTAIN_P_VALUE — did you mean TREND_SUSTAIN_PVALUE?',
+    ]);
+    expect(problemsOf({ SLACK_BOT_TOKN: 'xoxb-1' })).toEqual([
+      'SLACK_BOT_TOKN: unknown setting SLACK_BOT_TOKN — did you mean SLACK_BOT_TOKEN?',
+    ]);
+    expect(problemsOf({ MicrosoftAppID: 'x' })).toEqual([
+      'MicrosoftAppID: unknown setting MicrosoftAppID — did you mean MicrosoftAppId?',
+    ]);
+  });
+
+  it('points to the reference when nothing is close, and reports bad values beside unknown names', () => {
+    expect(problemsOf({ X_SOMETHING_ELSE_ENTIRELY: '1', PORT: 'abc' })).toEqual([
+      'X_SOMETHING_ELSE_ENTIRELY: unknown setting X_SOMETHING_ELSE_ENTIRELY (docs/configuration.md lists every setting)',
+      'PORT: expected an integer between 1 and 65535, got "abc"',
+    ]);
+  });
+
+  it("leaves other programs' variables alone (NODE_OPTIONS, K_REVISION, PATH…)", () => {
+    expect(() =>
+      loadConfig({
+        NODE_OPTIONS: '--max-old-space-size=512',
+        NODE_EXTRA_CA_CERTS: '/ca.pem',
+        K_REVISION: 'r1',
+        PATH: '/bin',
+      }),
+    ).not.toThrow();
+  });
+});
+
+it('a refused DATABASE_URL is shown without its password', () => {
+  expect(problemsOf({ DATABASE_URL: 'mysql://sentinel:hunter2@db:3306/sentinel' })).toEqual([
+    'DATABASE_URL: expected a URL starting with postgres:// or postgresql://, got "mysql://sentinel:[redacted]@db:3306/sentinel"',
+  ]);
+});
+
+describe('schedules are checked at start-up', () => {
+  it.each([
+    ['POLL_INTERVAL', 'abc'],
+    ['POLL_INTERVAL', '45'],
+    ['POLL_INTERVAL', '0'],
+    ['MODEL_CHECK_INTERVAL', '* * *'],
+  ])('%s=%j', (name, value) => {
+    expect(problemsOf({ [name]: value })).toEqual([
+      `${name}: expected seconds dividing a minute, an hour or a day (e.g. 30, 60, 300), or a cron expression, got ${JSON.stringify(value)}`,
+    ]);
+  });
+
+  it('accepts divisors and cron expressions', () => {
+    expect(loadConfig({ POLL_INTERVAL: '30', MODEL_CHECK_INTERVAL: '*/5 * * * *' })).toMatchObject({
+      pollInterval: '30',
+      modelCheckInterval: '*/5 * * * *',
+    });
+  });
+});
+
+describe('modes', () => {
+  const production = {
+    NODE_ENV: 'production',
+    X_BEARER_TOKEN: 'AAAA-bearer',
+    DATABASE_URL: 'postgres://sentinel@db/sentinel',
+    SLACK_BOT_TOKEN: 'xoxb-1-2-3',
+    SLACK_SIGNING_SECRET: '0123456789abcdef0123456789abcdef',
+    SLACK_ALERT_CHANNELS: 'C0123ABCD',
+  };
+
+  it('local by default, on loopback; production with NODE_ENV=production or on Cloud Run, on every interface', () => {
+    expect(loadConfig({})).toMatchObject({ mode: 'local', host: '127.0.0.1' });
+    expect(loadConfig({ NODE_ENV: 'production' })).toMatchObject({ mode: 'production', host: '0.0.0.0' });
+    expect(loadConfig({ K_SERVICE: 'sentinel' })).toMatchObject({ mode: 'production', host: '0.0.0.0' });
+    expect(loadConfig({ K_SERVICE: 'sentinel', HOST: '10.0.0.5' }).host).toBe('10.0.0.5');
+  });
+
+  it('production starts with a source, PostgreSQL and a chat sink (Slack or Teams)', () => {
+    expect(() => checkMode(loadConfig(production))).not.toThrow();
+    const teams = { ...production, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_ALERT_CHANNELS: '' };
+    expect(() =>
+      checkMode(
+        loadConfig({ ...teams, MicrosoftAppId: '0b5d6e5c-1c1a-4a8e-9f3e-2d0c6c1b7a10', MicrosoftAppPassword: 'pw' }),
+      ),
+    ).not.toThrow();
+    expect(() => checkMode(loadConfig({}))).not.toThrow(); // local mode needs nothing
+  });
+
+  it('production without them names each missing setting', () => {
+    let error: ConfigError | undefined;
+    try {
+      checkMode(loadConfig({ K_SERVICE: 'sentinel', TEAMS_ENABLED: 'true', REPLAY_CSV: 'x.csv' }));
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.message.split('\n')[0]).toBe('Production mode (K_SERVICE=sentinel) cannot start:');
+    expect(error?.problems.map((p) => p.setting)).toEqual([
+      'X_BEARER_TOKEN',
+      'REPLAY_CSV',
+      'DATABASE_URL',
+      'SLACK_BOT_TOKEN / MicrosoftAppId',
+      'TEAMS_ENABLED',
+    ]);
+    // Slack without alert channels posts nothing: not a sink.
+    expect(() => checkMode(loadConfig({ ...production, SLACK_ALERT_CHANNELS: '' }))).toThrow(/no chat sink/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { argmaxLabel, evaluatePredictions, roundMetrics } from '../../src/train/metrics';
-import type { Label } from '../../src/train/dataset';
+import type { Label } from '../../src/sentiment/labels';
 
 const neg: Label = 'negative';
 const neu: Label = 'neutral';

@@ -72,7 +72,7 @@ describe('statistics', () => {
 
   it('rejects settings that do not hang together', () => {
     expect(() => checkTrendSettings({ ...S, windowMinutes: 100 })).toThrow(/whole number of buckets/);
-    expect(() => checkTrendSettings({ ...S, sustainPValue: 0.0001 })).toThrow(/TREND_SUSTAIN_P_VALUE/);
+    expect(() => checkTrendSettings({ ...S, sustainPValue: 0.0001 })).toThrow(/TREND_SUSTAIN_PVALUE/);
     expect(() => checkTrendSettings({ ...S, longWindowMinutes: 120 })).toThrow(/long window/);
   });
 });

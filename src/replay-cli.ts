@@ -8,28 +8,30 @@
  * object: `mentions`, `alerts` (stream, opened_at, resolved_at, peak_negative_share) and, with --oracle,
  * `oracle` = {alerts, precision, recall, median_delay_minutes}: the same detector run on the human
  * labels (rows without a label are left out of the oracle), and the model's alerts scored against it
- * (./oracle). `--speed N` replays at N× real time (default: as fast as possible); `--details` prints each
- * alert in full as the console adapter shows it, charts written to --charts (default: a temp directory);
- * `--set openPValue=0.005` overrides a detector setting (see src/trends/settings.ts).
+ * (src/trends/oracle.ts). `--speed N` replays at N× real time (default: as fast as possible); `--details`
+ * prints each alert in full as the console adapter shows it, charts written to --charts (default: a temp
+ * directory); `--set openPValue=0.005` overrides a detector setting (see src/trends/settings.ts).
+ *
+ * An entry point, beside src/main.ts: it wires the core to the console adapter, so it lives above both.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import { ConsoleSink } from '../../adapters/console/console-sink';
-import { createLogger } from '../log';
-import { Poller } from '../mentions/poller';
-import { ReplaySource } from '../mentions/replay-source';
-import type { ScoredMention } from '../mentions/types';
-import { loadScorer } from '../sentiment/load';
-import { openSqliteStore } from '../store/sqlite';
-import { openStore } from '../store/open';
-import type { Store } from '../store/types';
-import { pct } from './detector';
-import { TrendMonitor, type MonitorEvent, type TrendAlertData } from './monitor';
-import { scoreAgainstOracle, type AlertSpan } from './oracle';
-import { DEFAULT_TREND_SETTINGS, checkTrendSettings, type TrendSettings } from './settings';
+import { ConsoleSink } from '../adapters/console/console-sink';
+import { createLogger } from './log';
+import { Poller } from './mentions/poller';
+import { ReplaySource } from './mentions/replay-source';
+import type { ScoredMention } from './mentions/types';
+import { loadScorer } from './sentiment/load';
+import { openSqliteStore } from './store/sqlite';
+import { openStore } from './store/open';
+import type { Store } from './store/types';
+import { pct } from './trends/detector';
+import { TrendMonitor, type MonitorEvent, type TrendAlertData } from './trends/monitor';
+import { scoreAgainstOracle, type AlertSpan } from './trends/oracle';
+import { DEFAULT_TREND_SETTINGS, checkTrendSettings, type TrendSettings } from './trends/settings';
 
 const HELP =
   'usage: npm run replay -- --data <csv> [--stream <name>[,<name>…]] [--speed N] [--oracle] [--details] [--charts <dir>] [--model models/sentinel-bilstm] [--set key=value …]';
