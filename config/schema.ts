@@ -19,6 +19,7 @@
 import { z } from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import { toCronExpression } from '../src/schedule';
+import { NAME_RULE, nameProblem, prefixProblem } from '../src/registry/names';
 
 // ---------------------------------------------------------------------------------------------------
 // Field builders: each takes the raw string from the environment and either returns the typed value or
@@ -119,6 +120,10 @@ export function schedule() {
   });
 }
 
+/** One API_KEYS entry: `name:scope+scope:sha256hex` (src/http/auth.ts). */
+export const API_KEY_ENTRY =
+  /^([a-z0-9][a-z0-9_-]{0,39}):((?:predict|feedback|metrics)(?:\+(?:predict|feedback|metrics))*):([0-9a-f]{64})$/;
+
 /** A setting with no default: `undefined` when unset (e.g. a Slack token, absent when Slack is off). */
 export function optional<T extends z.ZodType>(field: T) {
   return field.optional();
@@ -194,6 +199,28 @@ export const configSchema = z.object({
       'Longest text /predict accepts, in characters (Unicode code points).',
     ),
     maxTexts: doc(integer(1, 10_000).default(256), 'Most texts accepted in one /predict batch.'),
+    apiKeys: doc(
+      optional(
+        fromEnv('a comma-separated list of name:scopes:sha256 entries (npm run apikey makes them)', (s) => {
+          const items = s.split(',').map((x) => x.trim());
+          return items.every((x) => API_KEY_ENTRY.test(x)) ? items : undefined;
+        }),
+      ),
+      'Who may call /predict, /feedback and /metrics: one name:scopes:sha256 entry per API key (scopes predict, feedback, metrics joined by +), made by `npm run apikey -- --name NAME --scopes predict,feedback`. Unset: the API is open, which is allowed only on a loopback HOST.',
+      { production: 'required (production listens on 0.0.0.0)' },
+    ),
+    apiRateLimit: doc(
+      integer(1, 10_000_000).default(600),
+      'Requests per minute each API key may make to /predict, /feedback and /metrics (per client address when the API is open); 429 with Retry-After above.',
+    ),
+    httpRequestTimeoutMs: doc(
+      integer(1000, 600_000).default(10_000),
+      'A request must arrive whole within this many ms: a client that sends its body slowly is cut off (408).',
+    ),
+    httpMaxConnections: doc(
+      integer(1, 1_000_000).default(1024),
+      'Most open connections; more are refused until some close.',
+    ),
   }),
 
   ...section('Model and scoring', {
@@ -298,7 +325,7 @@ export const configSchema = z.object({
   ...section('Microsoft Teams', {
     teamsEnabled: doc(
       optional(boolean()),
-      'false turns Teams off. true without MicrosoftAppId: unauthenticated, for the Bot Framework Emulator only (refused in production mode).',
+      'false turns Teams off. true without MicrosoftAppId: unauthenticated, for the Bot Framework Emulator only: refused on a non-loopback HOST and in production mode.',
     ),
     microsoftAppId: doc(
       optional(
@@ -336,11 +363,13 @@ export const configSchema = z.object({
       'Set: model versions are hydrated from gs://MODEL_BUCKET/MODEL_PREFIX/<version>/, verified, cached and hot-swapped when <prefix>/latest.json changes. Unset: MODEL_DIR is served.',
     ),
     modelPrefix: doc(
-      nonEmpty('an object prefix without leading or trailing slash', /^[^/\s](\S*[^/\s])?$/).default('sentinel-bilstm'),
+      fromEnv(`an object prefix of names (${NAME_RULE}) joined by /`, (p) =>
+        prefixProblem(p) === null ? p.replace(/^\/+|\/+$/g, '') : undefined,
+      ).default('sentinel-bilstm'),
       'Object prefix of the model versions in the bucket.',
     ),
     modelPinnedVersion: doc(
-      optional(nonEmpty('a version name (letters, digits, dot, dash, underscore)', /^[\w.-]+$/)),
+      optional(fromEnv(`a version name (${NAME_RULE})`, (v) => (nameProblem(v) === null ? v : undefined))),
       'Serve this version instead of the one latest.json names.',
     ),
     modelCacheDir: doc(nonEmpty('a directory path').default('data/models'), 'Local cache of hydrated versions.'),
@@ -410,6 +439,39 @@ export const configSchema = z.object({
       'After an alert closes, a new one on the same stream waits this long.',
     ),
     trendUpdateMinutes: doc(integer(1, 10_080).default(60), 'An open alert is updated at most this often.'),
+  }),
+
+  // What is kept, for how long, and how people are named in it (docs/privacy.md, src/ops/retention.ts).
+  ...section('Retention and privacy', {
+    privacyUserIdSecret: doc(
+      optional(secret('at least 32 characters (e.g. `openssl rand -base64 48`)', /^\S{32,}$/)),
+      "Secret key of the HMAC-SHA256 that voters' ids are stored as (votes only need equality). Unset in local mode: a random key is generated once and kept in the database itself, beside the votes. Changing it disconnects past votes from their voters.",
+      { production: 'required' },
+    ),
+    retentionPredictionTextDays: doc(
+      integer(0, 36_500).default(7),
+      'Days the text of a /predict or /sentiment prediction is kept; then it is blanked (the prediction stays votable). 0: kept as long as the prediction.',
+    ),
+    retentionPredictionDays: doc(
+      integer(0, 36_500).default(90),
+      'Days /predict and /sentiment predictions are kept, with their votes. 0: forever.',
+    ),
+    retentionMentionDays: doc(
+      integer(0, 36_500).default(90),
+      'Days mentions are kept after they are stored, with their predictions and votes. Keep it above TREND_BASELINE_LOOKBACK_HOURS (the baseline needs that history). 0: forever.',
+    ),
+    retentionAlertDays: doc(
+      integer(0, 36_500).default(365),
+      'Days a resolved alert (its record with its top mentions, its votes, its chat state) is kept after it resolved. 0: forever.',
+    ),
+    retentionSchedule: doc(
+      schedule().default('3600'),
+      'How often the retention job deletes what is past its time: seconds dividing a day, or a cron expression.',
+    ),
+    retentionBatchSize: doc(
+      integer(1, 100_000).default(500),
+      'Rows deleted per statement by the retention job (short transactions, a pause between them).',
+    ),
   }),
 });
 
@@ -526,6 +588,8 @@ export const SETTING_PREFIXES = [
   'SQLITE_',
   'SHUTDOWN_',
   'MicrosoftApp',
+  'RETENTION_',
+  'PRIVACY_',
 ] as const;
 
 /** Every environment variable the schema reads. */
@@ -590,7 +654,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
  * naming each missing setting; local mode needs nothing.
  */
 export function checkMode(config: Config): void {
-  if (config.mode !== 'production') return;
+  const problems: ConfigProblem[] = [];
+  if (!config.apiKeys && !isLoopback(config.host))
+    problems.push({
+      setting: 'API_KEYS',
+      message: `not set, and HOST=${config.host} is not a loopback address: the HTTP API would be open to the network; make a key with npm run apikey, or listen on HOST=127.0.0.1`,
+    });
+  if (config.mode === 'production') problems.push(...productionProblems(config));
+  if (problems.length > 0) {
+    const why = config.kService ? `K_SERVICE=${config.kService}` : 'NODE_ENV=production';
+    throw new ConfigError(
+      problems,
+      config.mode === 'production' ? `Production mode (${why}) cannot start` : 'Sentinel cannot start',
+    );
+  }
+}
+
+/** Loopback: only this machine's own programs can connect. */
+export function isLoopback(host: string): boolean {
+  return /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i.test(host);
+}
+
+function productionProblems(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (!config.xBearerToken)
     problems.push({
@@ -618,8 +703,11 @@ export function checkMode(config: Config): void {
       message:
         'true without MicrosoftAppId accepts unauthenticated activities (Bot Framework Emulator): refused in production mode',
     });
-  if (problems.length > 0) {
-    const why = config.kService ? `K_SERVICE=${config.kService}` : 'NODE_ENV=production';
-    throw new ConfigError(problems, `Production mode (${why}) cannot start`);
-  }
+  if (!config.privacyUserIdSecret)
+    problems.push({
+      setting: 'PRIVACY_USER_ID_SECRET',
+      message:
+        "not set: production mode hashes voters' ids with a key kept outside the database; set 32+ random characters (openssl rand -base64 48)",
+    });
+  return problems;
 }

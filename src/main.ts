@@ -17,14 +17,17 @@
  */
 import { checkMode, ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
 import { buildServer } from './http/server';
+import { ApiAuth } from './http/auth';
 import { createLogger, type Logger } from './log';
 import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
 import { PredictionLog } from './feedback/prediction-log';
 import { Poller, type PollerStream } from './mentions/poller';
+import { RetentionJob, retentionPolicyFrom } from './ops/retention';
 import { ReplaySource } from './mentions/replay-source';
 import { XSource } from './mentions/x-source';
 import { openStore } from './store/open';
+import { watchStoreHealth, type WatchedStore } from './store/health';
 import type { Store } from './store/types';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,27 +76,9 @@ export async function main(env: Record<string, string | undefined> = process.env
   );
   logger.debug({ config: redactConfig(config) }, 'settings');
 
-  let store: Store;
-  try {
-    store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath });
-    running.store = store;
-    logger.info({ store: store.kind }, 'store ready');
-  } catch (err) {
-    logger.fatal({ err }, `cannot open the store: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  const predictionLog = new PredictionLog(store, { logger });
-  running.predictionLog = predictionLog;
-
   // The chat adapters started below add their sinks to this array (TrendMonitor keeps it).
   const sinks: ChatSink[] = [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })];
-  const trends = new TrendMonitor({ store, settings: trendSettings, sinks, logger });
-  running.trends = trends;
-
-  const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
-  running.slot = slot;
-  // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
-  // Failures that leave a degraded model serving are told to the team, not only logged.
+  // Failures that leave Sentinel degraded are told to the team, not only logged.
   const opsNotice = (text: string) => {
     for (const sink of sinks) {
       sink
@@ -101,6 +86,43 @@ export async function main(env: Record<string, string | undefined> = process.env
         .catch((err: unknown) => logger.error({ err, sink: sink.name }, 'ops notice not delivered'));
     }
   };
+
+  let store: WatchedStore;
+  try {
+    const opened = await openStore({
+      databaseUrl: config.databaseUrl,
+      sqlitePath: config.sqlitePath,
+      voterKey: config.privacyUserIdSecret,
+    });
+    // A store that stops taking writes (a full disk, a lost database) makes /ready say so, and the team hear it.
+    store = watchStoreHealth(opened, {
+      onChange: (h) => opsNotice(h.ok ? 'store: writes work again' : `store failing: ${h.reason}`),
+    });
+    running.store = store;
+    logger.info({ store: store.kind }, 'store ready');
+  } catch (err) {
+    logger.fatal({ err }, `cannot open the store: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  const predictionLog = new PredictionLog(store, {
+    logger,
+    onHealthChange: (h) => opsNotice(h.ok ? 'predictions are stored again' : `predictions not stored: ${h.reason}`),
+  });
+  running.predictionLog = predictionLog;
+
+  const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
+  running.slot = slot;
+  // Mentions the model cannot read are stored but never counted (history read back after a restart too).
+  const trends = new TrendMonitor({
+    store,
+    settings: trendSettings,
+    sinks,
+    logger,
+    unreadable: (text) => slot.unreadable(text),
+  });
+  running.trends = trends;
+
+  // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
   const models = new ModelRegistry({
     config,
     slot,
@@ -114,13 +136,26 @@ export async function main(env: Record<string, string | undefined> = process.env
   running.models = models;
   const poller = buildPoller(config, slot, store, logger, trends, opsNotice);
   running.poller = poller ?? undefined;
+  // Deletes what is past its retention (docs/privacy.md), hourly by default, in small batches.
+  const retention = new RetentionJob({
+    store,
+    policy: retentionPolicyFrom(config),
+    schedule: config.retentionSchedule,
+    batchSize: config.retentionBatchSize,
+    logger,
+  });
+  running.retention = retention;
+  const auth = ApiAuth.fromEntries(config.apiKeys);
+  if (auth.open) logger.warn(`HTTP API open to this machine: no API_KEYS, listening on ${config.host} only`);
+  else logger.info({ keys: auth.keyNames }, `HTTP API: ${auth.keyNames.length} API key(s)`);
   const app = buildServer({
     slot,
     config,
+    auth,
     logger,
     store,
     predictionLog,
-    registries: [...(poller ? [poller.registry] : []), models.metrics],
+    registries: [...(poller ? [poller.registry] : []), models.metrics, retention.registry],
   });
   running.app = app;
   // Before listen: the adapters mount their routes on the same server.
@@ -172,6 +207,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   await models.start();
   // Without a model the poller fetches nothing (X bills reads) and says why at each tick.
   if (!shutdown.stopping) poller?.start();
+  if (!shutdown.stopping) retention.start();
 }
 
 /** The trend detector's settings from the validated config. */
@@ -326,6 +362,7 @@ interface Running {
   slot?: ScorerSlot;
   models?: ModelRegistry;
   poller?: Poller;
+  retention?: RetentionJob;
   predictionLog?: PredictionLog;
   store?: Store;
   trends?: TrendMonitor;
@@ -340,7 +377,7 @@ interface Running {
 function installShutdown(running: Running): { readonly stopping: boolean } {
   const state = { stopping: false };
   const stop = (signal: NodeJS.Signals) => {
-    const { logger, app, models, poller, trends, chat, predictionLog, store, slot } = running;
+    const { logger, app, models, poller, retention, trends, chat, predictionLog, store, slot } = running;
     if (state.stopping) {
       logger?.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -358,6 +395,7 @@ function installShutdown(running: Running): { readonly stopping: boolean } {
       .then(() => app?.close())
       .then(() => models?.stop())
       .then(() => poller?.stop()) // waits for the poll in flight
+      .then(() => retention?.stop()) // and for the retention batch in flight
       .then(() => trends?.idle()) // and for the alerts it raised to be stored and sent
       .then(() => Promise.all((chat ?? []).map((a) => a.stop())))
       .then(() => predictionLog?.flush())

@@ -4,12 +4,23 @@
  *
  * Everything printed fits `width` columns (default 80, measured in display columns: emoji and CJK count
  * two): text is word-wrapped with a hanging indent, URLs and file paths are never broken (./wrap).
+ *
+ * Untrusted text (tweets, stream names, notices) goes through ONE function, `terminal`, after the alert's
+ * mentions were decoded once (src/chat/text.ts): no escape sequence or control character from a tweet
+ * reaches the terminal (a `\u001b[2J` would clear it, others rewrite lines or the title). Sentinel's own
+ * colours are added after.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alertText, type AlertContent, type AlertKind } from '../../src/trends/content';
 import type { ChatSink, StreamNotice } from '../../src/trends/sink';
+import { alertForChat, stripControls } from '../../src/chat/text';
 import { displayWidth, packParts, wrapLine, wrapText } from './wrap';
+
+/** THE escaping of untrusted text for the terminal: escape sequences and control characters out. */
+export function terminal(text: string): string {
+  return stripControls(text).replace(/\t/g, ' ');
+}
 
 export interface ConsoleSinkOptions {
   /** Where charts are written (created if missing), e.g. `<DATA_DIR>/alerts`. */
@@ -43,21 +54,22 @@ export class ConsoleSink implements ChatSink {
   }
 
   async opsNotice(text: string): Promise<void> {
-    this.out.write(`${this.notice('[sentinel] ⚠ ', text).join('\n')}\n`);
+    this.out.write(`${this.notice('[sentinel] ⚠ ', terminal(text)).join('\n')}\n`);
   }
 
   async alertOpened(alert: AlertContent): Promise<void> {
-    this.print(alert);
+    this.print(alertForChat(alert));
   }
 
   /** Updates come often while an alert lasts: three lines (the figures, the sparkline, the chart), not a box. */
-  async alertUpdated(alert: AlertContent): Promise<void> {
+  async alertUpdated(received: AlertContent): Promise<void> {
+    const alert = alertForChat(received);
     const chart = this.writeChart(alert);
     const f = alert.figures;
     const { colour } = TITLES.updated;
     const lines = [
-      ...packParts(['▲ UPDATE', `${when(alert.at)} (data time)`, alert.headline], this.width, ' · ', 2).map((l) =>
-        this.paint(colour, l),
+      ...packParts(['▲ UPDATE', `${when(alert.at)} (data time)`, terminal(alert.headline)], this.width, ' · ', 2).map(
+        (l) => this.paint(colour, l),
       ),
       ...packParts(
         [
@@ -65,10 +77,12 @@ export class ConsoleSink implements ChatSink {
           `last 24 h ${alert.sparkline.text}`,
           ...(alert.terms.length
             ? [
-                `about: ${alert.terms
-                  .slice(0, 4)
-                  .map((t) => t.term)
-                  .join(', ')}`,
+                `about: ${terminal(
+                  alert.terms
+                    .slice(0, 4)
+                    .map((t) => t.term)
+                    .join(', '),
+                )}`,
               ]
             : []),
         ],
@@ -83,12 +97,12 @@ export class ConsoleSink implements ChatSink {
   }
 
   async alertResolved(alert: AlertContent): Promise<void> {
-    this.print(alert);
+    this.print(alertForChat(alert));
   }
 
   async streamNotice(notice: StreamNotice): Promise<void> {
     const mark = notice.kind === 'learning' ? '…' : '✓';
-    const lines = this.notice(`[sentinel] ${mark} `, `${notice.message} (data time ${when(notice.at)})`);
+    const lines = this.notice(`[sentinel] ${mark} `, `${terminal(notice.message)} (data time ${when(notice.at)})`);
     this.out.write(`${lines.map((l) => this.paint('\x1b[2m', l)).join('\n')}\n`);
   }
 
@@ -109,13 +123,16 @@ export class ConsoleSink implements ChatSink {
     const inner = this.width - 2; // after "│ "
     const rule = '─'.repeat(this.width - 1);
     const row = (l: string) => (l ? `│ ${l}` : '│');
-    const title = packParts([label, alert.stream, `${when(alert.at)} (data time)`, alert.alertId], inner);
+    const title = packParts(
+      [label, terminal(alert.stream), `${when(alert.at)} (data time)`, terminal(alert.alertId)],
+      inner,
+    );
     const lines = [
       '',
       this.paint(colour, `┌${rule}`),
       ...title.map((l) => this.paint(colour, row(l))),
       this.paint(colour, `├${rule}`),
-      ...wrapText(alertText(alert), inner).map(row),
+      ...wrapText(terminal(alertText(alert)), inner).map(row),
       ...(chart ? ['│', ...wrapLine(`Chart (last 24 h): ${chart}`, inner, 2).map(row)] : []),
       this.paint(colour, `└${rule}`),
       '',

@@ -25,6 +25,8 @@ import {
   alertResolutionReply,
   alertUpdateReply,
   mentionMessage,
+  opsNoticeText,
+  plainText,
   snoozeReply,
   type AlertMarks,
   type AlertSnapshot,
@@ -32,6 +34,7 @@ import {
 import type { Serial } from '../../src/chat/once';
 import type { SlackApi } from './web';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
+import { alertForChat } from '../../src/chat/text';
 import { dataNow, HOUR_MS } from '../../src/chat/snooze';
 
 export { SNOOZE_HOURS } from '../../src/chat/snooze';
@@ -105,7 +108,7 @@ export class SlackAlertSink implements ChatSink {
   /** A plain message in each alert channel: the team's ops channel is where its alerts go. */
   async opsNotice(text: string): Promise<void> {
     for (const channel of this.opts.channels) {
-      await this.opts.api.postMessage({ channel, text: `:warning: Sentinel: ${text}` });
+      await this.opts.api.postMessage({ channel, text: opsNoticeText(text) });
     }
   }
 
@@ -155,7 +158,8 @@ export class SlackAlertSink implements ChatSink {
     });
   }
 
-  private deliver(alert: AlertContent): Promise<void> {
+  private deliver(received: AlertContent): Promise<void> {
+    const alert = alertForChat(received); // the mentions' text decoded once, here
     return this.opts.serial.run(key(alert.alertId), async () => {
       const { chart, ...snapshot } = alert;
       const state: AlertState = (await this.load(alert.alertId)) ?? {
@@ -235,8 +239,8 @@ export class SlackAlertSink implements ChatSink {
               threadTs: t.ts,
               file: chart.png,
               filename: `${alert.stream}-${alert.kind}-${alert.at.replace(/[:.]/g, '')}.png`.replace(/[^\w.-]+/g, '_'),
-              title: chart.title,
-              altText: chart.title,
+              title: plainText(chart.title),
+              altText: plainText(chart.title),
             }),
           )
         : Promise.resolve();

@@ -1,8 +1,14 @@
 /**
  * Block Kit layouts of everything Sentinel posts in Slack, as pure functions of platform-neutral data
  * (predictions, the trend module's AlertContent, status figures). Each returns `{ text, blocks }`: `text`
- * is the notification / screen-reader fallback Slack asks for. User and tweet text is escaped (`&`, `<`,
- * `>`) so it can neither ping (`<!channel>`) nor forge links.
+ * is the notification / screen-reader fallback Slack asks for, and Slack reads it as mrkdwn too.
+ *
+ * Every piece of untrusted text (tweets, what users typed, stream names, reasons) goes through ONE
+ * function, `escapeText`, in the blocks and in the `text` fallback alike, after it was decoded once where
+ * it entered (src/chat/text.ts): it can neither ping (`<!channel>`, `<@U…>`), name a channel, nor forge a
+ * link (`<https://…|label>`), and a tweet's `&gt;` reaches Slack as `&gt;` exactly once. The only `<…>`
+ * Sentinel writes itself are user mentions from verified payloads (`userMention`) and https links
+ * (`link`), each checked.
  */
 import type { types } from '@slack/bolt';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
@@ -10,6 +16,7 @@ import type { Explained, Label } from '../../src/sentiment/types';
 import { LABELS } from '../../src/sentiment/types';
 import type { ChatStatus } from '../../src/chat/status';
 import { duration } from '../../src/trends/content';
+import { stripControls } from '../../src/chat/text';
 
 type Block = types.KnownBlock;
 export interface SlackMessage {
@@ -44,8 +51,42 @@ export function reactionVerdict(reaction: string): boolean | undefined {
   return undefined;
 }
 
-export function escapeText(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const MRKDWN_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+/**
+ * THE escaping of untrusted text for Slack mrkdwn (blocks and `text` fallback): control characters out,
+ * then `&`, `<`, `>` as Slack's three entities. Expects decoded text: `>` leaves as `&gt;`, once. With
+ * `max`, the escaped result is at most that many characters (Slack's limits count the entities), cut
+ * with an ellipsis between characters, never inside an entity.
+ */
+export function escapeText(s: string, max = Infinity): string {
+  const chars = [...stripControls(s)].map((c) => MRKDWN_ENTITIES[c] ?? c);
+  let length = 0;
+  for (const c of chars) length += c.length;
+  if (length <= max) return chars.join('');
+  let out = '';
+  length = 0;
+  for (const c of chars) {
+    if (length + c.length > max - 1) break;
+    out += c;
+    length += c.length;
+  }
+  return `${out}…`;
+}
+
+/** Slack's plain_text (and file titles): shown as written, so only control characters go. */
+export function plainText(s: string): string {
+  return stripControls(s);
+}
+
+/** `<@U…>` for a user id from a verified payload; anything else is shown, escaped, never as a mention. */
+export function userMention(userId: string): string {
+  return /^[UW][A-Z0-9]{2,40}$/.test(userId) ? `<@${userId}>` : escapeText(userId);
+}
+
+/** A link with an escaped label; a URL that is not a plain https URL is left out (the label alone). */
+export function link(url: string, label: string): string {
+  return /^https:\/\/[^\s<>|]+$/.test(url) ? `<${url.replace(/&/g, '&amp;')}|${label}>` : label;
 }
 
 /** At most `max` characters (code points), with an ellipsis when cut, whitespace collapsed if `oneLine`. */
@@ -55,11 +96,17 @@ export function clip(s: string, max: number, oneLine = false): string {
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : t;
 }
 
-function quote(s: string): string {
-  return escapeText(s)
+/** Untrusted text as a block quote, at most `max` characters with the `>` of each line (Slack's limits). */
+function quote(s: string, max = 2500): string {
+  const quoted = escapeText(s)
     .split('\n')
     .map((line) => `>${line}`)
     .join('\n');
+  if (quoted.length <= max) return quoted;
+  // Cut between characters: never inside an entity nor a surrogate pair.
+  let cut = quoted.slice(0, max - 1).replace(/&[a-z]{0,3}$/, '');
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }
 
 export function pct(x: number): string {
@@ -119,14 +166,14 @@ export function predictionMessage(p: Explained, text: string, userId: string, ma
     ? `Words that drove it, strongest first: ${drivers.join(' · ')}`
     : 'No single word drove it: the text as a whole did';
   return {
-    text: `${capital(p.label)} (${pct(p.confidence)} confident): “${clip(text, 150, true)}”`,
+    text: `${capital(p.label)} (${pct(p.confidence)} confident): “${escapeText(clip(text, 150, true))}”`,
     blocks: [
       section(
         `${LABEL_EMOJI[p.label]} *${capital(p.label)}* · ${pct(p.confidence)} confident\n${quote(clip(text, 2500))}`,
       ),
       section('```' + bars + '```'),
       context(words),
-      context(`Asked by <@${userId}> · model \`${escapeText(p.modelVersion)}\` · ${JUDGE_HINT}`),
+      context(`Asked by ${userMention(userId)} · model \`${escapeText(p.modelVersion)}\` · ${JUDGE_HINT}`),
     ],
   };
 }
@@ -201,7 +248,7 @@ export function statusMessage(s: StatusInfo): SlackMessage {
         .join(' · ')}`
     : '*Accuracy from your votes* no votes yet';
   return {
-    text: `Sentinel status: ${s.model.ready ? `model ${s.model.version}` : 'model not ready'}, ${s.openAlerts.length} open alert(s)`,
+    text: `Sentinel status: ${s.model.ready ? `model ${escapeText(s.model.version)}` : 'model not ready'}, ${s.openAlerts.length} open alert(s)`,
     blocks: [section(model), section(streams), section(alerts), context(accuracy)],
   };
 }
@@ -210,7 +257,7 @@ export function statusMessage(s: StatusInfo): SlackMessage {
 export function trueLabelQuestion(predictionId: string, predicted: Label, text: string): SlackMessage {
   const others = LABELS.filter((l) => l !== predicted);
   return {
-    text: `Thanks! What should “${clip(text, 80, true)}” have been?`,
+    text: `Thanks! What should “${escapeText(clip(text, 80, true))}” have been?`,
     blocks: [
       section(
         `Thanks for the :x:. The model said *${predicted}* for “${escapeText(clip(text, 200, true))}”. What should it have been?`,
@@ -273,8 +320,9 @@ function trendBlocks(c: AlertSnapshot): Block[] {
 
 function marksText(m: AlertMarks): string[] {
   const out: string[] = [];
-  if (m.acks.length) out.push(`:eyes: Acknowledged by ${[...new Set(m.acks.map((a) => `<@${a.user}>`))].join(', ')}`);
-  if (m.snooze) out.push(`:zzz: New alerts snoozed until ${utc(m.snooze.until)} by <@${m.snooze.user}>`);
+  if (m.acks.length)
+    out.push(`:eyes: Acknowledged by ${[...new Set(m.acks.map((a) => userMention(a.user)))].join(', ')}`);
+  if (m.snooze) out.push(`:zzz: New alerts snoozed until ${utc(m.snooze.until)} by ${userMention(m.snooze.user)}`);
   return out;
 }
 
@@ -321,16 +369,18 @@ export function alertHeadline(c: AlertSnapshot, marks: AlertMarks): SlackMessage
       ],
     });
   }
-  return { text: `${resolved ? 'Resolved: ' : ''}${c.headline}`, blocks };
+  return { text: `${resolved ? 'Resolved: ' : ''}${escapeText(c.headline)}`, blocks };
 }
 
 /** One of the most negative mentions, in the alert's thread: its own message so it can be judged. */
 export function mentionMessage(m: AlertMention): SlackMessage {
-  const who = m.author ? `@${escapeText(m.author)}` : 'on X';
+  const who = m.author ? `@${escapeText(clip(m.author, 50, true))}` : 'on X';
   return {
-    text: `${pct(m.negative)} negative: ${clip(m.text, 150, true)}`,
+    text: `${pct(m.negative)} negative: ${escapeText(clip(m.text, 150, true))}`,
     blocks: [
-      section(`*${pct(m.negative)} negative* · <${m.url}|${who}> · ${utc(m.createdAt)}\n${quote(clip(m.text, 1500))}`),
+      section(
+        `*${pct(m.negative)} negative* · ${link(m.url, who)} · ${utc(m.createdAt)}\n${quote(clip(m.text, 1500))}`,
+      ),
       context('React :white_check_mark: if the model is right that this is negative, :x: if it is not'),
     ],
   };
@@ -339,7 +389,7 @@ export function mentionMessage(m: AlertMention): SlackMessage {
 /** A reply in the thread while the alert lasts (at most every N minutes). */
 export function alertUpdateReply(c: AlertSnapshot): SlackMessage {
   return {
-    text: `Update: ${c.headline}`,
+    text: `Update: ${escapeText(c.headline)}`,
     blocks: [section(`${KIND_EMOJI.updated} *Update* · ${escapeText(c.headline)}`), figureFields(c), ...trendBlocks(c)],
   };
 }
@@ -347,15 +397,20 @@ export function alertUpdateReply(c: AlertSnapshot): SlackMessage {
 /** The reply in the thread when the alert is over. */
 export function alertResolutionReply(c: AlertSnapshot): SlackMessage {
   return {
-    text: `Over: ${c.headline}`,
+    text: `Over: ${escapeText(c.headline)}`,
     blocks: [section(`${KIND_EMOJI.resolved} *Over* · ${escapeText(c.headline)}`), figureFields(c), ...trendBlocks(c)],
   };
 }
 
 export function ackReply(user: string): string {
-  return `:eyes: <@${user}> acknowledged this alert.`;
+  return `:eyes: ${userMention(user)} acknowledged this alert.`;
 }
 
 export function snoozeReply(user: string, stream: string, hours: number, until: string): string {
-  return `:zzz: <@${user}> snoozed new alerts on *${escapeText(stream)}* for ${hours} h (until ${utc(until)}).`;
+  return `:zzz: ${userMention(user)} snoozed new alerts on *${escapeText(stream)}* for ${hours} h (until ${utc(until)}).`;
+}
+
+/** A notice about Sentinel itself (model fallback, a paused source) in the alert channels. */
+export function opsNoticeText(text: string): string {
+  return `:warning: Sentinel: ${escapeText(text, 3000)}`;
 }

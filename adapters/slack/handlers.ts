@@ -9,6 +9,13 @@
  *   again). Votes are idempotent anyway (one per user per prediction).
  * - Reactions of one user on one message are applied in order (a fast ✅ then un-✅ never ends as a vote).
  * - A reaction on a message that is not linked to a prediction or an alert is ignored silently.
+ * - The voter is `slack:<team id>:<user id>` (src/chat/voters.ts), both read from Slack's signed body:
+ *   the same user id in two workspaces is two voters, and only a user's own reaction or button changes
+ *   their vote. Slack calls (the ephemeral question, reactions.get) and mentions use the raw user id.
+ * - The command's text is decoded once as it is read (Slack encodes `&`, `<`, `>`); everything shown is
+ *   escaped by ./blocks (`escapeText`).
+ * - A text the model cannot read (`Scorer.unreadable`) gets a plain ephemeral answer: no prediction, no
+ *   ✅ / ❌.
  */
 import type { AllMiddlewareArgs, App, BlockButtonAction, RespondFn, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { Logger } from '../../src/log';
@@ -20,6 +27,7 @@ import type { MessageLink, Store } from '../../src/store/types';
 import { AlertActionError, SNOOZE_HOURS, type AlertControls, type SlackAlertSink } from './alerts';
 import {
   ACTION,
+  escapeText,
   ephemeralText,
   helpMessage,
   predictionMessage,
@@ -31,6 +39,9 @@ import {
 import { InFlight, SeenIds, Serial } from '../../src/chat/once';
 import { slackErrorCode, type SlackApi } from './web';
 import { collectStatus } from '../../src/chat/status';
+import { decodeOnce, storedText } from '../../src/chat/text';
+import { nothingToScore } from '../../src/chat/readable';
+import { slackVoter, slackWorkspaceOf } from '../../src/chat/voters';
 
 export const PLATFORM = 'slack';
 
@@ -97,7 +108,7 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
   // /sentiment
 
   bolt.command(deps.command, async ({ command, ack, respond }) => {
-    const text = (command.text ?? '').trim();
+    const text = decodeOnce(command.text ?? '').trim();
     const word = text.toLowerCase();
     if (text === '' || word === 'help' || word === '-h' || word === '--help') {
       const help = helpMessage(deps.maxTextChars, deps.command);
@@ -120,8 +131,12 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
     }
     const state = deps.slot.current();
     if (!state.ready) {
-      return ack(ephemeralText(`The sentiment model is not ready: ${state.reason}. Try again in a moment.`));
+      return ack(
+        ephemeralText(`The sentiment model is not ready: ${escapeText(state.reason)}. Try again in a moment.`),
+      );
     }
+    const unreadable = state.scorer.unreadable(text);
+    if (unreadable !== null) return ack(ephemeralText(escapeText(nothingToScore(unreadable))));
     await ack();
     await deps.inFlight.track(answer(deps, state.scorer, text, command.user_id, command.channel_id, respond));
   });
@@ -131,24 +146,27 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
 
   const onReaction = async (
     e: { user: string; reaction: string; item: { type: string; channel?: string; ts?: string } },
+    body: unknown,
     added: boolean,
   ) => {
     const verdict = reactionVerdict(e.reaction);
     if (verdict === undefined || e.item.type !== 'message' || !e.item.channel || !e.item.ts) return;
     const { channel, ts } = e.item;
-    await deps.serial.run(`reaction:${channel}/${ts}/${e.user}`, async () => {
+    const who = reactor(e.user, body, logger);
+    if (!who) return;
+    await deps.serial.run(`reaction:${channel}/${ts}/${who.voter}`, async () => {
       await deps.inFlight.settled(); // a /sentiment answer just posted may not be linked yet
       const link = await store.findLink(PLATFORM, channel, ts);
       if (!link) {
         logger.debug({ channel, ts }, 'slack: reaction on a message Sentinel does not judge; ignored');
         return;
       }
-      if (added) await vote(deps, link, e.user, verdict, channel, ts);
-      else await unvote(deps, link, e.user, verdict, channel, ts);
+      if (added) await vote(deps, link, who, verdict, channel, ts);
+      else await unvote(deps, link, who, verdict, channel, ts);
     });
   };
-  bolt.event('reaction_added', async ({ event }) => onReaction(event, true));
-  bolt.event('reaction_removed', async ({ event }) => onReaction(event, false));
+  bolt.event('reaction_added', async ({ event, body }) => onReaction(event, body, true));
+  bolt.event('reaction_removed', async ({ event, body }) => onReaction(event, body, false));
 
   // ----------------------------------------------------------------------------------------------
   // Buttons
@@ -162,13 +180,19 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
       logger.warn({ value: action.value }, 'slack: malformed label button; ignored');
       return;
     }
+    const who = reactor(body.user.id, body, logger);
+    if (!who) return;
     const result = await voteOnMessage(
       deps,
       { predictionId },
-      { userId: body.user.id, correct: false, trueLabel: label, source: PLATFORM },
+      { userId: who.voter, correct: false, trueLabel: label, source: PLATFORM },
     );
     if (!result.recorded) {
-      await safeRespond(respond, { replace_original: true, text: `Not recorded: ${result.reason}.` }, logger);
+      await safeRespond(
+        respond,
+        { replace_original: true, text: `Not recorded: ${escapeText(result.reason)}.` },
+        logger,
+      );
       return;
     }
     logger.info({ prediction: predictionId, user: body.user.id, trueLabel: label }, 'slack: true label recorded');
@@ -193,7 +217,7 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
         await safeRespond(respond, ephemeralFollowUp('Sorry, that did not work; the error was logged.'), logger);
         return;
       }
-      await safeRespond(respond, ephemeralFollowUp(err.message), logger);
+      await safeRespond(respond, ephemeralFollowUp(escapeText(err.message)), logger);
     }
   };
 
@@ -211,6 +235,21 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
     if (!where || !(SNOOZE_HOURS as readonly number[]).includes(hours)) return;
     await alertButton(args, (alertId) => deps.sink!.snooze(alertId, hours, args.body.user.id, where));
   });
+}
+
+/** Who reacted or clicked: the raw user id (for Slack's API) and the voter (namespaced, for the store). */
+interface Reactor {
+  user: string;
+  voter: string;
+}
+
+function reactor(user: unknown, body: unknown, logger: Pick<Logger, 'warn'>): Reactor | undefined {
+  const workspace = slackWorkspaceOf(body);
+  if (typeof user !== 'string' || !user || !workspace) {
+    logger.warn({ user }, 'slack: a vote without a user or workspace id in the payload; not recorded');
+    return undefined;
+  }
+  return { user, voter: slackVoter(workspace, user) };
 }
 
 function messageOf(body: BlockButtonAction): { channel: string; ts: string } | undefined {
@@ -318,14 +357,15 @@ function ephemeralNote(text: string) {
 async function vote(
   deps: HandlerDeps,
   link: MessageLink,
-  user: string,
+  who: Reactor,
   correct: boolean,
   channel: string,
   ts: string,
   ask = true,
 ): Promise<void> {
   const { store, logger } = deps;
-  const result = await voteOnMessage(deps, link, { userId: user, correct, source: PLATFORM });
+  const { user } = who;
+  const result = await voteOnMessage(deps, link, { userId: who.voter, correct, source: PLATFORM });
   if (!result.recorded) {
     logger.warn({ link, user, reason: result.reason }, `slack: reaction not recorded: ${result.reason}`);
     return;
@@ -334,7 +374,7 @@ async function vote(
   if (result.target === 'alert' || correct || !ask) return;
   const prediction = await store.getPrediction(result.predictionId);
   if (!prediction) return;
-  const question = trueLabelQuestion(result.predictionId, prediction.label, prediction.text);
+  const question = trueLabelQuestion(result.predictionId, prediction.label, storedText(prediction));
   const threadTs = deps.threadOf.get(`${channel}/${ts}`);
   try {
     await deps.api.postEphemeral({
@@ -352,13 +392,14 @@ async function vote(
 async function unvote(
   deps: HandlerDeps,
   link: MessageLink,
-  user: string,
+  who: Reactor,
   removed: boolean,
   channel: string,
   ts: string,
 ): Promise<void> {
   // The user may still have another judging reaction on the message (✅ and ✔️, or ✅ and ❌): then the
   // vote follows what is left instead of disappearing.
+  const { user } = who;
   let left: Set<boolean> | null;
   try {
     const reactions = await deps.api.reactions(channel, ts);
@@ -373,8 +414,8 @@ async function unvote(
   }
   if (left && left.has(removed)) return; // the same judgement is still there
   const other = left && left.size === 1 ? [...left][0] : undefined;
-  if (other !== undefined) return vote(deps, link, user, other, channel, ts, false);
-  const result = await retractOnMessage(deps, link, user);
+  if (other !== undefined) return vote(deps, link, who, other, channel, ts, false);
+  const result = await retractOnMessage(deps, link, who.voter);
   if (result.applied) deps.logger.info({ ...link, user, hadVote: result.hadVote }, 'slack: vote retracted');
   else deps.logger.warn({ link, user, reason: result.reason }, `slack: retraction not applied: ${result.reason}`);
 }

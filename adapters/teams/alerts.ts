@@ -33,6 +33,7 @@ import {
   cardMessage,
   chartOf,
   clip,
+  md,
   mentionCard,
   snoozeReply,
   type AlertMarks,
@@ -47,6 +48,8 @@ import type { Serial } from '../../src/chat/once';
 import { connectorStatus, isGone, type Outbound } from './outbound';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
 import { dataNow, HOUR_MS } from '../../src/chat/snooze';
+import { alertForChat } from '../../src/chat/text';
+import type { ServiceUrlPolicy } from './service-url';
 
 export const PLATFORM = 'teams';
 
@@ -105,12 +108,15 @@ export interface TeamsAlertSinkOptions {
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   /** The trend module, for Snooze. A getter, as the monitor may be built after. */
   trends?: () => TeamsTrends | undefined;
+  /** Where replies may go: a stored conversation whose serviceUrl it refuses gets nothing (logged once). */
+  serviceUrls?: ServiceUrlPolicy;
   now?: () => number;
 }
 
 export class TeamsAlertSink implements ChatSink {
   readonly name = 'teams';
   private readonly warnedEmpty = new Set<string>();
+  private readonly warnedServiceUrl = new Set<string>();
 
   private readonly now: () => number;
 
@@ -125,7 +131,7 @@ export class TeamsAlertSink implements ChatSink {
   /** A plain message in each conversation that gets alerts. */
   async opsNotice(text: string): Promise<void> {
     for (const conversation of await this.targets()) {
-      await this.opts.outbound.send(conversation.reference, { type: 'message', text: `⚠️ Sentinel: ${text}` });
+      await this.opts.outbound.send(conversation.reference, { type: 'message', text: `⚠️ Sentinel: ${md(text)}` });
     }
   }
 
@@ -139,7 +145,19 @@ export class TeamsAlertSink implements ChatSink {
 
   /** The conversations alerts go to now. */
   async targets(): Promise<StoredConversation[]> {
-    return (await this.opts.conversations.list()).filter((c) => this.opts.scopes.includes(c.scope));
+    const policy = this.opts.serviceUrls;
+    return (await this.opts.conversations.list()).filter((c) => {
+      if (!this.opts.scopes.includes(c.scope)) return false;
+      if (!policy || policy.allows(c.reference.serviceUrl)) return true;
+      if (!this.warnedServiceUrl.has(c.key)) {
+        this.warnedServiceUrl.add(c.key);
+        this.opts.logger.warn(
+          { conversation: c.key, serviceUrl: c.reference.serviceUrl },
+          `teams: a stored conversation's serviceUrl is not allowed (${policy.describe()}); it gets no alerts`,
+        );
+      }
+      return false;
+    });
   }
 
   /**
@@ -227,7 +245,8 @@ export class TeamsAlertSink implements ChatSink {
     );
   }
 
-  private deliver(alert: AlertContent): Promise<void> {
+  private deliver(received: AlertContent): Promise<void> {
+    const alert = alertForChat(received); // the mentions' text decoded once, here
     return this.opts.serial.run(key(alert.alertId), async () => {
       const { chart: _chart, ...snapshot } = alert;
       const state: AlertState = (await this.load(alert.alertId)) ?? {

@@ -14,6 +14,11 @@
  *
  * Reactions of one user on one message are applied in order. A reaction on a message Sentinel does not
  * judge is ignored; an unknown reaction id is logged.
+ *
+ * The voter is `teams:<tenant id>:<Entra object id, else channel account id>` (src/chat/voters.ts), read
+ * from the authenticated activity, never from text. A message's text is decoded once (`parseCommand`);
+ * everything shown is escaped by ./cards (`md`, `plain`). A text the model cannot read
+ * (`Scorer.unreadable`) gets a plain answer: no card, no prediction, no ✅ / ❌.
  */
 import { TeamsActivityHandler, TurnContext, type Activity, type MessageReaction } from 'botbuilder';
 import type { Logger } from '../../src/log';
@@ -29,6 +34,7 @@ import {
   clip,
   helpCard,
   judgedCard,
+  md,
   parseSubmit,
   statusCard,
   type AnswerCardState,
@@ -41,6 +47,9 @@ import type { JudgedCards } from './judged';
 import { InFlight, Serial } from '../../src/chat/once';
 import { reactionMeaning } from './reactions';
 import { collectStatus } from '../../src/chat/status';
+import { decodeOnce } from '../../src/chat/text';
+import { nothingToScore } from '../../src/chat/readable';
+import { teamsVoter } from '../../src/chat/voters';
 
 export type { TeamsTrends } from './alerts';
 
@@ -65,13 +74,13 @@ export type Command =
   | { kind: 'status' }
   | { kind: 'unknown'; text: string };
 
-const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", '#39': "'" };
-
-/** The command in a message's text, the bot's @mention already removed. */
+/**
+ * The command in a message's text, the bot's @mention already removed. Teams encodes `&`, `<`, `>` (and
+ * a non-breaking space) in the text: decoded here, once, after the mentions' `<at>` tags are removed (so
+ * a typed `&lt;at&gt;` stays text).
+ */
 export function parseCommand(raw: string): Command {
-  const text = raw
-    .replace(/<at>[^<]*<\/at>/gi, ' ') // a mention of the bot that removeRecipientMention missed
-    .replace(/&(nbsp|amp|lt|gt|quot|apos|#39);/g, (_m, e: string) => ENTITIES[e])
+  const text = decodeOnce(raw.replace(/<at>[^<]*<\/at>/gi, ' ')) // a mention of the bot that removeRecipientMention missed
     .replace(/\u00a0/g, ' ')
     .trim();
   const m = /^\/?sentiment\b\s*([\s\S]*)$/i.exec(text);
@@ -91,12 +100,21 @@ interface Who {
   name?: string;
 }
 
-/** The voter: the Entra object id when Teams gives it (the same person in every chat), else the channel account id. */
-function userOf(activity: Partial<Activity>): Who | undefined {
+/**
+ * The voter: `teams:<tenant>:<Entra object id>` when Teams gives the object id (the same person in every
+ * chat), else the channel account id. The tenant comes from the activity's channel data or conversation;
+ * the Bot Framework Emulator sends none, and its channel id (`emulator`) stands in.
+ */
+export function userOf(activity: Partial<Activity>): Who | undefined {
   const from = activity.from;
   const id = from?.aadObjectId || from?.id;
   if (typeof id !== 'string' || !id) return undefined;
-  return { id, ...(typeof from?.name === 'string' && from.name ? { name: from.name } : {}) };
+  const data = activity.channelData as { tenant?: { id?: unknown } } | undefined;
+  const tenant = [data?.tenant?.id, activity.conversation?.tenantId, activity.channelId].find(
+    (t): t is string => typeof t === 'string' && /^[\w.-]{1,100}$/.test(t),
+  );
+  if (!tenant) return undefined;
+  return { id: teamsVoter(tenant, id), ...(typeof from?.name === 'string' && from.name ? { name: from.name } : {}) };
 }
 
 export class SentinelTeamsBot extends TeamsActivityHandler {
@@ -175,7 +193,7 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
         return;
       case 'unknown':
         await context.sendActivity(
-          `I did not get “${clip(command.text, 60, true)}”. Try \`sentiment <text>\` to score a text, \`status\` or \`help\`.`,
+          `I did not get “${md(clip(command.text, 60, true))}”. Try \`sentiment <text>\` to score a text, \`status\` or \`help\`.`,
         );
         return;
       case 'score':
@@ -196,7 +214,12 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
     }
     const state = deps.slot.current();
     if (!state.ready) {
-      await context.sendActivity(`The sentiment model is not ready: ${state.reason}. Try again in a moment.`);
+      await context.sendActivity(`The sentiment model is not ready: ${md(state.reason)}. Try again in a moment.`);
+      return;
+    }
+    const unreadable = state.scorer.unreadable(text);
+    if (unreadable !== null) {
+      await context.sendActivity(md(nothingToScore(unreadable)));
       return;
     }
     let explained;
@@ -317,7 +340,7 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
         await context.sendActivity('Sorry, that did not work; the error was logged.');
         return;
       }
-      await context.sendActivity(err.message);
+      await context.sendActivity(md(err.message));
       return;
     }
     if (reply) await context.sendActivity(reply);
@@ -325,7 +348,7 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
 
   private async notRecorded(context: TurnContext, reason: string): Promise<void> {
     this.deps.logger.warn({ reason }, 'teams: vote not recorded');
-    await context.sendActivity(`Not recorded: ${reason}.`);
+    await context.sendActivity(`Not recorded: ${md(reason)}.`);
   }
 
   private logVote(result: MessageVoteResult, user: Who): void {

@@ -4,8 +4,14 @@
  * status figures. The buttons are Action.Submit: Teams sends their `data` back as the `value` of a message
  * activity (replyToId: the card), which `parseSubmit` reads.
  *
- * User and tweet text goes into TextBlocks, whose markdown subset is escaped (`*`, `_`, `[`, …) so a text
- * can neither format itself nor forge a link. The chart is an Image whose url is a `data:image/png;base64`
+ * Every piece of untrusted text (tweets, what users typed, display names, stream names, reasons) goes
+ * through ONE function per format, after it was decoded once where it entered (src/chat/text.ts): `md`
+ * for TextBlocks and message text (Teams renders a markdown subset and some HTML there), `plain` for
+ * what is shown as written (notification summaries, alt texts). Both drop control characters and break
+ * any `<tag` (`<at>Lead</at>` mentions nobody, `<a href>` links nowhere) with an invisible word joiner,
+ * keeping `<3` and `>` as they are; `md` also escapes the markdown (`*`, `_`, `[`, …) and breaks `](`,
+ * so a text can neither format itself nor forge a link. Cards are objects serialised by botbuilder, so no
+ * text can break their JSON. The chart is an Image whose url is a `data:image/png;base64`
  * URI: Teams renders those and leaves base64 images out of its bot message size limit, and Sentinel needs
  * no public URL to host it.
  */
@@ -14,6 +20,7 @@ import type { AlertContent, AlertMention } from '../../src/trends/content';
 import { duration } from '../../src/trends/content';
 import type { ChatStatus } from '../../src/chat/status';
 import { SNOOZE_HOURS } from '../../src/chat/snooze';
+import { stripControls } from '../../src/chat/text';
 
 export type CardElement = Record<string, unknown>;
 
@@ -32,7 +39,7 @@ export const ADAPTIVE_CARD = 'application/vnd.microsoft.card.adaptive';
 export function cardMessage(card: AdaptiveCard, summary: string) {
   return {
     type: 'message' as const,
-    summary: clip(summary, 200, true),
+    summary: plain(clip(summary, 200, true)),
     attachments: [{ contentType: ADAPTIVE_CARD, content: card }],
   };
 }
@@ -51,9 +58,29 @@ function card(body: CardElement[], actions?: CardElement[], full = false): Adapt
 // ---------------------------------------------------------------------------------------------------
 // Text helpers
 
-/** Escapes the markdown Teams renders in TextBlocks. */
+/** U+2060 WORD JOINER: invisible, and no HTML parser reads `<` + it + `at>` as a tag. */
+const JOINER = '\u2060';
+
+/** Shown as written (summaries, alt texts): control characters out, every `<tag` broken. */
+export function plain(s: string): string {
+  return stripControls(s).replace(/<(?=[A-Za-z/!?])/g, `<${JOINER}`);
+}
+
+/**
+ * THE escaping of untrusted text for Teams markdown (TextBlocks, message text): `plain`, then the
+ * markdown Teams renders escaped, and `](` broken so no `[label](url)` can form even where a backslash
+ * is not honoured. A decoded `>` stays `>` (escaped `\>` only at a line's start, where it would quote).
+ */
 export function md(s: string): string {
-  return s.replace(/([\\*_[\]`~])/g, '\\$1').replace(/^([#>+-]|\d+\.)/gm, '\\$1');
+  return plain(s)
+    .replace(/([\\*_[\]`~])/g, '\\$1')
+    .replace(/\\\]\(/g, `\\]${JOINER}(`)
+    .replace(/^([#>+-]|\d+\.)/gm, '\\$1');
+}
+
+/** A markdown link to a plain https URL; any other URL is left out (the label alone). */
+export function mdLink(label: string, url: string): string {
+  return /^https:\/\/[^\s()<>[\]]+$/.test(url) ? `[${label}](${url})` : label;
 }
 
 /** At most `max` characters (code points), with an ellipsis when cut, whitespace collapsed if `oneLine`. */
@@ -274,10 +301,10 @@ export function answerCard(state: AnswerCardState, maxWords = 5): AdaptiveCard {
 /** One of an alert's most negative mentions, in its thread: its own card so it can be judged. */
 export function mentionCard(state: MentionCardState): AdaptiveCard {
   const m = state.mention;
-  const who = m.author ? `@${m.author}` : 'on X';
+  const who = m.author ? `@${clip(m.author, 50, true)}` : 'on X';
   return card(
     [
-      text(`**${pct(m.negative)} negative** · [${md(who)}](${m.url}) · ${utc(m.createdAt)}`),
+      text(`**${pct(m.negative)} negative** · ${mdLink(md(who), m.url)} · ${utc(m.createdAt)}`),
       text(md(clip(m.text, 1000)), { isSubtle: true, spacing: 'Small' }),
       note('Is the model right that this is negative? Click below, or react 👍 / ✅ (right) or 😠 / ❌ (wrong)'),
       ...feedbackBlocks(state),
@@ -378,7 +405,7 @@ function mentionLines(mentions: AlertMention[]): CardElement[] {
     text('**Most negative mentions**', { spacing: 'Medium' }),
     ...mentions.map((m) =>
       text(
-        `${pct(m.negative)} · [${md(m.author ? `@${m.author}` : 'on X')}](${m.url}) · ${md(clip(m.text, 200, true))}`,
+        `${pct(m.negative)} · ${mdLink(md(m.author ? `@${clip(m.author, 50, true)}` : 'on X'), m.url)} · ${md(clip(m.text, 200, true))}`,
         { size: 'Small', spacing: 'Small' },
       ),
     ),
@@ -386,7 +413,9 @@ function mentionLines(mentions: AlertMention[]): CardElement[] {
 }
 
 function chartImage(chart: CardChart | undefined): CardElement[] {
-  return chart ? [{ type: 'Image', url: chart.url, altText: chart.title, size: 'Stretch', spacing: 'Medium' }] : [];
+  return chart
+    ? [{ type: 'Image', url: chart.url, altText: plain(chart.title), size: 'Stretch', spacing: 'Medium' }]
+    : [];
 }
 
 export interface AlertVotes {

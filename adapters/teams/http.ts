@@ -1,19 +1,32 @@
 /**
  * POST /api/messages on the HTTP API's fastify server: where the Bot Framework (and the Emulator) deliver
- * activities. The body is parsed by the server's JSON parser (a malformed body is its 400), then:
+ * activities. The body is parsed by the server's JSON parser (a malformed body is its 400), then, in this
+ * order, each refusal in ONE log line at warn level (no stack trace) and before any outgoing call:
  *
- *   1. with authentication on (MicrosoftAppId set), a request without `Authorization: Bearer …` is a 401 at
- *      once; a token is checked by botbuilder (signature, issuer, audience = the app id, serviceUrl claim),
- *      and a bad one is botbuilder's 401;
+ *   1. with authentication on (MicrosoftAppId set), a request without `Authorization: Bearer …` is a 401;
  *   2. an activity without what every turn needs (type, serviceUrl, conversation.id, well-formed from /
- *      recipient / reactions) is a 400 naming what is missing, before botbuilder sees it;
- *   3. `CloudAdapter.process` runs the turn. It expects Express-like `req`/`res` objects: `req` is the
- *      parsed body and headers, `res` a recorder whose status and body are then sent through fastify.
+ *      recipient / reactions) is a 400 naming what is missing;
+ *   3. a `serviceUrl` the policy refuses (./service-url: the Bot Framework's hosts with authentication,
+ *      this machine without) is a 403: replies never go to a URL a sender picked;
+ *   4. the token is checked by botbuilder (`BotFrameworkAuthentication.authenticateRequest`: signature
+ *      against the Bot Framework's published keys, issuer, audience = the app id, expiry, endorsements,
+ *      the serviceUrl claim); forged or unverifiable → 401. botbuilder writes some of these failures to the
+ *      console itself (a stack trace, the signing key): that output is held back while it checks (`quietly`),
+ *      so the one line here is all that is logged;
+ *   5. the turn runs (`CloudAdapter.processActivity` with the verified identity), and an invoke's answer
+ *      is sent back.
  */
-import type { CloudAdapter, TurnContext } from 'botbuilder';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  CloudAdapter,
+  type Activity,
+  type ConfigurationBotFrameworkAuthentication,
+  type TurnContext,
+} from 'botbuilder';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../src/log';
 import { errorBody } from '../../src/http/json-api';
+import type { ServiceUrlPolicy } from './service-url';
 
 export const MESSAGES_PATH = '/api/messages';
 
@@ -49,43 +62,80 @@ export function activityProblem(body: unknown): string | null {
   return null;
 }
 
-/** The Express-like response `CloudAdapter.process` writes to. */
-class RecordedResponse {
-  statusCode = 200;
-  body: unknown;
-  readonly headers: Record<string, unknown> = {};
-  constructor(readonly socket: unknown) {}
-  status(code: number): this {
-    this.statusCode = code;
-    return this;
-  }
-  send(body?: unknown): this {
-    if (body !== undefined) this.body = body;
-    return this;
-  }
-  header(name: string, value: unknown): this {
-    this.headers[name.toLowerCase()] = value;
-    return this;
-  }
-  end(): this {
-    return this;
+type Authentication = Pick<ConfigurationBotFrameworkAuthentication, 'authenticateRequest'>;
+type AuthenticateRequestResult = Awaited<ReturnType<Authentication['authenticateRequest']>>;
+
+/** botbuilder's CloudAdapter, with its turn runner reachable for an identity checked beforehand. */
+export class SentinelCloudAdapter extends CloudAdapter {
+  runVerified(auth: AuthenticateRequestResult, activity: Activity, logic: (context: TurnContext) => Promise<void>) {
+    return this.processActivity(auth, activity, logic);
   }
 }
 
+// Console output of code run inside `quietly` is dropped (botbuilder's own reports of a refused token).
+const hushed = new AsyncLocalStorage<true>();
+const HUSH = Symbol.for('sentinel.teams.hush');
+const LEVELS = ['log', 'info', 'warn', 'error', 'debug'] as const;
+
+function hushConsole(): void {
+  for (const level of LEVELS) {
+    const current = console[level] as ((...args: unknown[]) => void) & { [HUSH]?: true };
+    if (current[HUSH]) continue; // (re)installed when something replaced it, e.g. a test's spy
+    const wrapper = Object.assign(
+      function (this: unknown, ...args: unknown[]) {
+        if (!hushed.getStore()) current.apply(this ?? console, args);
+      },
+      { [HUSH]: true as const },
+    );
+    console[level] = wrapper;
+  }
+}
+
+/** Runs `work` with whatever it writes to the console dropped (only within its own async calls). */
+export function quietly<T>(work: () => Promise<T>): Promise<T> {
+  hushConsole();
+  return hushed.run(true, work);
+}
+
+/** The timestamps as botbuilder's own `process` prepares them (strings → Date, the raw kept). */
+function fixTimestamps(activity: Activity): Activity {
+  const a = activity as Activity & Record<string, unknown>;
+  for (const field of ['timestamp', 'expiration', 'localTimestamp'] as const) {
+    const value = a[field];
+    if (typeof value === 'string') {
+      a[`raw${field.charAt(0).toUpperCase()}${field.slice(1)}`] = value;
+      a[field] = new Date(value) as never;
+    }
+  }
+  return activity;
+}
+
+/** The first line of an error's message, short (for the one log line of a refusal). */
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const line = message.split('\n', 1)[0].trim() || 'unknown error';
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
 export interface MessagesRouteOptions {
-  adapter: CloudAdapter;
+  adapter: SentinelCloudAdapter;
+  /** What checks the Bot Framework token (the adapter's own BotFrameworkAuthentication). */
+  authentication: Authentication;
   logic: (context: TurnContext) => Promise<void>;
   authEnabled: boolean;
+  /** Where replies may go: activities naming another serviceUrl are refused (403). */
+  serviceUrls: ServiceUrlPolicy;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   /** Largest activity accepted (Teams messages are far smaller; 413 above). */
   bodyLimit?: number;
 }
 
 export function mountMessagesRoute(app: FastifyInstance, opts: MessagesRouteOptions): void {
-  const { adapter, logic, authEnabled, logger } = opts;
+  const { adapter, authentication, logic, authEnabled, serviceUrls, logger } = opts;
   app.post(MESSAGES_PATH, { bodyLimit: opts.bodyLimit ?? 256 * 1024 }, async (request, reply) => {
-    const authorization = request.headers.authorization;
-    if (authEnabled && !(typeof authorization === 'string' && /^Bearer\s+\S+/i.test(authorization))) {
+    const header = request.headers.authorization;
+    const authorization = typeof header === 'string' ? header : '';
+    if (authEnabled && !/^Bearer\s+\S+/i.test(authorization)) {
       logger.warn({ ip: request.ip }, 'teams: activity without a Bot Framework token refused (401)');
       return reply
         .code(401)
@@ -98,24 +148,34 @@ export function mountMessagesRoute(app: FastifyInstance, opts: MessagesRouteOpti
       logger.warn({ problem }, 'teams: malformed activity refused (400)');
       return reply.code(400).send(errorBody('invalid_activity', problem));
     }
-    const res = new RecordedResponse(request.raw.socket);
-    await adapter.process(
-      { body: request.body as Record<string, unknown>, headers: request.headers, method: 'POST' },
-      res,
-      logic,
-    );
-    const status = res.statusCode;
-    if (status === 401 || status === 403) {
-      logger.warn({ status, reason: String(res.body ?? '') }, 'teams: activity refused by authentication');
-      return reply.code(status).send(errorBody('unauthorized', 'the Bot Framework token is not valid for this bot'));
+    const activity = fixTimestamps(request.body as Activity);
+    if (!serviceUrls.allows(activity.serviceUrl)) {
+      logger.warn(
+        { ip: request.ip, serviceUrl: activity.serviceUrl.slice(0, 200) },
+        `teams: activity refused (403): its serviceUrl is not a Bot Framework service (allowed: ${serviceUrls.describe()})`,
+      );
+      return reply.code(403).send(errorBody('service_url_not_allowed', `serviceUrl must be ${serviceUrls.describe()}`));
     }
-    if (status >= 400) {
-      logger.error({ status, reason: String(res.body ?? '') }, 'teams: the activity could not be processed');
-      return reply
-        .code(status)
-        .send(errorBody(status >= 500 ? 'internal_error' : 'bad_request', 'the activity could not be processed'));
+    let verified: AuthenticateRequestResult;
+    try {
+      verified = await quietly(() => authentication.authenticateRequest(activity, authorization));
+    } catch (err) {
+      const reason = reasonOf(err);
+      logger.warn(
+        { ip: request.ip, reason },
+        `teams: activity refused (401): the Bot Framework token is not valid: ${reason}`,
+      );
+      return reply.code(401).send(errorBody('unauthorized', 'the Bot Framework token is not valid for this bot'));
     }
+    let invoke: { status: number; body?: unknown } | undefined;
+    try {
+      invoke = await adapter.runVerified(verified, activity, logic);
+    } catch (err) {
+      logger.error({ err, type: activity.type }, `teams: the activity could not be processed: ${reasonOf(err)}`);
+      return reply.code(500).send(errorBody('internal_error', 'the activity could not be processed'));
+    }
+    const status = invoke?.status ?? 200;
     // An invoke's answer (JSON), or nothing.
-    return res.body === undefined ? reply.code(status).send() : reply.code(status).send(res.body);
+    return invoke?.body === undefined ? reply.code(status).send() : reply.code(status).send(invoke.body);
   });
 }

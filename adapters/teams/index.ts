@@ -12,13 +12,15 @@
  *   ...
  *   await teams?.stop();                 // at shutdown, after the server has closed
  *
- * On when MicrosoftAppId is set (Bot Framework authentication on), or with TEAMS_ENABLED=true and no app
- * id (authentication OFF, as the Bot Framework Emulator expects — said at start-up). Missing or malformed
- * settings: a ConfigError naming each one.
+ * On when MicrosoftAppId is set (Bot Framework authentication on: every activity's token is checked, and
+ * replies only go to the Bot Framework's own hosts, ./service-url), or with TEAMS_ENABLED=true and no app
+ * id (authentication OFF, as the Bot Framework Emulator expects — said at start-up), which is allowed only
+ * when the server listens on a loopback address (HOST 127.0.0.1, ::1 or localhost), and then replies only
+ * go to this machine. Missing, malformed or unsafe settings: a ConfigError naming each one.
  */
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
+import { ConfigurationBotFrameworkAuthentication, type TurnContext } from 'botbuilder';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, type Config, type ConfigProblem } from '../../config/schema';
+import { ConfigError, isLoopback, type Config, type ConfigProblem } from '../../config/schema';
 import type { PredictionLog } from '../../src/feedback/prediction-log';
 import type { Logger } from '../../src/log';
 import type { ScorerSlot } from '../../src/sentiment/scorer-slot';
@@ -27,10 +29,11 @@ import type { ChatSink } from '../../src/trends/sink';
 import { TeamsAlertSink } from './alerts';
 import { SentinelTeamsBot, type TeamsTrends } from './bot';
 import { ConversationRegistry, SCOPES, type Scope } from './conversations';
-import { MESSAGES_PATH, mountMessagesRoute } from './http';
+import { MESSAGES_PATH, SentinelCloudAdapter, mountMessagesRoute } from './http';
 import { JudgedCards } from './judged';
 import { InFlight, Serial } from '../../src/chat/once';
 import { Outbound } from './outbound';
+import { botFrameworkServiceUrls, loopbackServiceUrls } from './service-url';
 
 export type { TeamsTrends } from './bot';
 
@@ -43,6 +46,7 @@ export type TeamsConfig = Pick<
   | 'microsoftAppTenantId'
   | 'teamsAlertScopes'
   | 'maxTextChars'
+  | 'host'
 >;
 
 export interface TeamsSettings {
@@ -79,6 +83,15 @@ export function teamsSettings(config: TeamsConfig): TeamsSettings | null {
   }
   let auth: TeamsSettings['auth'] = null;
   if (!microsoftAppId) {
+    if (!isLoopback(config.host)) {
+      problems.push({
+        setting: 'TEAMS_ENABLED / HOST',
+        message:
+          `TEAMS_ENABLED=true without MicrosoftAppId accepts unauthenticated activities (Bot Framework Emulator), ` +
+          `allowed only on a loopback address, and HOST=${config.host} is not one: set MicrosoftAppId and ` +
+          'MicrosoftAppPassword, or listen on HOST=127.0.0.1',
+      });
+    }
     if (anyMicrosoft) {
       const set = (
         [
@@ -138,18 +151,43 @@ export interface TeamsDeps {
    * monitor may be built after.
    */
   trends?: TeamsTrends | (() => TeamsTrends | undefined);
+  /**
+   * Tests: where the signing keys of Bot Framework tokens are published (OpenID metadata URLs), instead of
+   * login.botframework.com (channel tokens) and login.microsoftonline.com (Emulator tokens).
+   */
+  openIdMetadata?: { channel?: string; emulator?: string };
 }
 
 export interface TeamsAdapter {
   /** Alerts into the conversations the app is installed in. */
   sink: ChatSink;
-  adapter: CloudAdapter;
+  adapter: SentinelCloudAdapter;
   bot: SentinelTeamsBot;
   authEnabled: boolean;
   /** Resolves when the work in flight (answers, votes, alert steps) is done. */
   idle(): Promise<void>;
   /** Waits for the work in flight (the HTTP server is closed by the composition root). */
   stop(): Promise<void>;
+}
+
+/**
+ * botbuilder's public-cloud endpoints with other OpenID metadata URLs (tests). botbuilder takes its
+ * endpoints either all from its constants or all from the configuration, so all are given: the values of
+ * its AuthenticationConstants (and CallerIdConstants.PublicAzureChannel).
+ */
+function publicCloud(metadata: NonNullable<TeamsDeps['openIdMetadata']>): Record<string, string | boolean> {
+  return {
+    ValidateAuthority: true,
+    ToChannelFromBotLoginUrl: 'https://login.microsoftonline.com/botframework.com',
+    ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+    ToBotFromChannelTokenIssuer: 'https://api.botframework.com',
+    OAuthUrl: 'https://api.botframework.com',
+    ToBotFromChannelOpenIdMetadataUrl:
+      metadata.channel ?? 'https://login.botframework.com/v1/.well-known/openidconfiguration',
+    ToBotFromEmulatorOpenIdMetadataUrl:
+      metadata.emulator ?? 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
+    CallerId: 'urn:botframework:azure',
+  };
 }
 
 /** Starts the Teams adapter, or returns null when Teams is off. See the header for the wiring. */
@@ -163,6 +201,7 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
   }
   const logger = deps.logger.child({ component: 'teams' });
   const auth = settings.auth;
+  const metadata = deps.openIdMetadata ?? {};
   const authentication = new ConfigurationBotFrameworkAuthentication(
     auth
       ? {
@@ -170,10 +209,12 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
           MicrosoftAppType: auth.appType,
           ...(auth.password ? { MicrosoftAppPassword: auth.password } : {}),
           ...(auth.tenantId ? { MicrosoftAppTenantId: auth.tenantId } : {}),
+          ...(metadata.channel || metadata.emulator ? publicCloud(metadata) : {}),
         }
       : {},
   );
-  const adapter = new CloudAdapter(authentication);
+  const adapter = new SentinelCloudAdapter(authentication);
+  const serviceUrls = auth ? botFrameworkServiceUrls() : loopbackServiceUrls();
   adapter.onTurnError = async (context, err) => {
     logger.error({ err, type: context.activity?.type }, `teams: a turn failed: ${(err as Error)?.message ?? err}`);
     if (context.activity?.type === 'message') {
@@ -190,7 +231,7 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
   const trends =
     typeof deps.trends === 'function' ? deps.trends : (): TeamsTrends | undefined => deps.trends as TeamsTrends;
   const sink = new TeamsAlertSink({
-    outbound: new Outbound(adapter, auth?.appId ?? ''),
+    outbound: new Outbound(adapter, auth?.appId ?? '', serviceUrls),
     store: deps.store,
     conversations,
     cards,
@@ -198,6 +239,7 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
     serial,
     logger,
     trends,
+    serviceUrls,
   });
   const bot = new SentinelTeamsBot({
     slot: deps.slot,
@@ -215,22 +257,30 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
   });
   mountMessagesRoute(deps.app, {
     adapter,
+    authentication,
     logic: (context: TurnContext) => bot.run(context),
     authEnabled: auth !== null,
+    serviceUrls,
     logger,
   });
 
   if (auth) {
     logger.info(
-      { url: MESSAGES_PATH, appId: auth.appId, appType: auth.appType, alertScopes: settings.alertScopes },
+      {
+        url: MESSAGES_PATH,
+        appId: auth.appId,
+        appType: auth.appType,
+        alertScopes: settings.alertScopes,
+        serviceUrls: serviceUrls.describe(),
+      },
       `Teams on (Bot Framework activities at POST ${MESSAGES_PATH}, authenticated as app ${auth.appId})`,
     );
   } else {
     logger.warn(
       { url: MESSAGES_PATH, alertScopes: settings.alertScopes },
       `Teams on WITHOUT authentication (TEAMS_ENABLED=true and no MicrosoftAppId): POST ${MESSAGES_PATH} accepts ` +
-        'unsigned activities, as the Bot Framework Emulator sends them. For local testing only: set MicrosoftAppId ' +
-        'and MicrosoftAppPassword before exposing this server.',
+        'unsigned activities, as the Bot Framework Emulator sends them, on this loopback address only, and replies ' +
+        'only to this machine. Set MicrosoftAppId and MicrosoftAppPassword to serve Teams.',
     );
   }
 

@@ -12,9 +12,10 @@
  * botbuilder's own `sendActivity` inside a proactive turn would set a random `replyToId` (the continuation
  * event's id); calling the connector directly says exactly which of the above is meant. Errors (the
  * connector's RestError: `statusCode`, `code`) are thrown to the caller, never swallowed by the adapter's
- * onTurnError.
+ * onTurnError. A reference whose serviceUrl the policy (./service-url) refuses is never called.
  */
 import type { Activity, CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
+import type { ServiceUrlPolicy } from './service-url';
 
 /** The part of botframework-connector's ConnectorClient used here. */
 interface Connector {
@@ -45,12 +46,23 @@ export class Outbound {
     private readonly adapter: CloudAdapter,
     /** The Microsoft app id, '' without authentication (the Emulator). */
     private readonly botAppId: string,
+    /** Where messages may go (default: anywhere, for tests of this class alone). */
+    private readonly serviceUrls?: ServiceUrlPolicy,
   ) {}
+
+  private check(reference: Partial<ConversationReference>): void {
+    if (this.serviceUrls && !this.serviceUrls.allows(reference.serviceUrl)) {
+      throw new Error(
+        `refused to send to serviceUrl ${JSON.stringify(reference.serviceUrl)}: not a Bot Framework service`,
+      );
+    }
+  }
 
   private async withConnector<T>(
     reference: Partial<ConversationReference>,
     work: (connector: Connector, context: TurnContext) => Promise<T>,
   ): Promise<T> {
+    this.check(reference);
     let result: { value: T } | { error: unknown } | undefined;
     await this.adapter.continueConversationAsync(this.botAppId, reference, async (context) => {
       try {
@@ -129,6 +141,7 @@ export class Outbound {
     tenantId: string | undefined,
     activity: OutgoingActivity,
   ): Promise<{ conversationId: string; activityId: string }> {
+    this.check(reference);
     let created: { conversationId: string; activityId: string } | undefined;
     let failure: unknown;
     await this.adapter.createConversationAsync(

@@ -8,6 +8,7 @@
  */
 import type { Store } from '../store/types';
 import { InvalidVoteError, MAX_ID_CHARS } from './feedback';
+import { voterId } from './voter';
 
 export const ALERT_FEEDBACK_PREFIX = 'alert:';
 
@@ -23,7 +24,7 @@ function check(value: unknown, code: 'invalid_prediction_id' | 'invalid_user', w
   return value;
 }
 
-/** Records (or replaces) `userId`'s vote on the alert: `trueAlarm` false means a false alarm. */
+/** Records (or replaces) `userId`'s vote (namespaced id, stored hashed) on the alert: `trueAlarm` false means a false alarm. */
 export async function recordAlertFeedback(
   store: Store,
   vote: { alertId: string; userId: string; trueAlarm: boolean; source?: string },
@@ -31,7 +32,7 @@ export async function recordAlertFeedback(
   const id = alertFeedbackId(check(vote.alertId, 'invalid_prediction_id', 'the alert id'));
   await store.recordVote({
     predictionId: id,
-    userId: check(vote.userId, 'invalid_user', 'the user id'),
+    userId: await voterId(store, check(vote.userId, 'invalid_user', 'the user id')),
     correct: vote.trueAlarm === true,
     ...(vote.source ? { source: vote.source } : {}),
   });
@@ -41,6 +42,6 @@ export async function recordAlertFeedback(
 export async function retractAlertFeedback(store: Store, alertId: string, userId: string): Promise<boolean> {
   return store.retractVote(
     alertFeedbackId(check(alertId, 'invalid_prediction_id', 'the alert id')),
-    check(userId, 'invalid_user', 'the user id'),
+    await voterId(store, check(userId, 'invalid_user', 'the user id')),
   );
 }

@@ -6,17 +6,26 @@
  *
  * A prediction still waiting in the write-behind PredictionLog is flushed first, so a vote cast a few ms
  * after the answer never finds it "unknown". A vote the rules refuse (unknown prediction, a true label that
- * contradicts the vote…) is not an error of the caller: it comes back as `{ recorded: false, reason }`.
+ * contradicts the vote…) is not an error of the caller: it comes back as `{ recorded: false, reason }`; so
+ * does a vote on a prediction the failing store has not taken yet (`retryable: true`: ask again later).
+ *
+ * `userId` is the voter's namespaced id (`slack:T…:U…`, `teams:<tenant>:<aad id>`); it is stored hashed.
  */
 import type { Label } from '../sentiment/types';
 import type { MessageLink, Store, Vote } from '../store/types';
 import { recordAlertFeedback, retractAlertFeedback } from './alert-feedback';
-import { InvalidVoteError, UnknownPredictionError, recordFeedback, retractFeedback } from './feedback';
-import type { PredictionLog } from './prediction-log';
+import {
+  InvalidVoteError,
+  PredictionPendingError,
+  UnknownPredictionError,
+  recordFeedback,
+  retractFeedback,
+  type PendingPredictions,
+} from './feedback';
 
 export interface MessageVoteDeps {
   store: Store;
-  predictionLog?: Pick<PredictionLog, 'has' | 'flush'>;
+  predictionLog?: PendingPredictions;
 }
 
 export interface MessageVote {
@@ -32,10 +41,11 @@ export interface MessageVote {
 export type MessageVoteResult =
   | { recorded: true; target: 'prediction'; predictionId: string; vote: Vote }
   | { recorded: true; target: 'alert'; alertId: string }
-  | { recorded: false; reason: string };
+  | { recorded: false; reason: string; retryable?: boolean };
 
 export type MessageRetractResult =
-  { applied: true; target: 'prediction' | 'alert'; id: string; hadVote: boolean } | { applied: false; reason: string };
+  | { applied: true; target: 'prediction' | 'alert'; id: string; hadVote: boolean }
+  | { applied: false; reason: string; retryable?: boolean };
 
 type Target = Pick<MessageLink, 'predictionId' | 'alertId'>;
 
@@ -56,19 +66,23 @@ export async function voteOnMessage(
       return { recorded: true, target: 'alert', alertId: link.alertId };
     }
     if (!link.predictionId) return { recorded: false, reason: 'the message judges neither a prediction nor an alert' };
-    if (deps.predictionLog?.has(link.predictionId)) await deps.predictionLog.flush();
-    const stored = await recordFeedback(deps.store, {
-      predictionId: link.predictionId,
-      userId: vote.userId,
-      correct: vote.correct,
-      ...(vote.trueLabel !== undefined ? { trueLabel: vote.trueLabel } : {}),
-      source: vote.source,
-    });
+    const stored = await recordFeedback(
+      deps.store,
+      {
+        predictionId: link.predictionId,
+        userId: vote.userId,
+        correct: vote.correct,
+        ...(vote.trueLabel !== undefined ? { trueLabel: vote.trueLabel } : {}),
+        source: vote.source,
+      },
+      deps.predictionLog,
+    );
     return { recorded: true, target: 'prediction', predictionId: link.predictionId, vote: stored };
   } catch (err) {
     if (err instanceof InvalidVoteError || err instanceof UnknownPredictionError) {
       return { recorded: false, reason: err.message };
     }
+    if (err instanceof PredictionPendingError) return { recorded: false, reason: err.message, retryable: true };
     throw err;
   }
 }
@@ -85,13 +99,13 @@ export async function retractOnMessage(
       return { applied: true, target: 'alert', id: link.alertId, hadVote };
     }
     if (!link.predictionId) return { applied: false, reason: 'the message judges neither a prediction nor an alert' };
-    if (deps.predictionLog?.has(link.predictionId)) await deps.predictionLog.flush();
-    const hadVote = await retractFeedback(deps.store, link.predictionId, userId);
+    const hadVote = await retractFeedback(deps.store, link.predictionId, userId, deps.predictionLog);
     return { applied: true, target: 'prediction', id: link.predictionId, hadVote };
   } catch (err) {
     if (err instanceof InvalidVoteError || err instanceof UnknownPredictionError) {
       return { applied: false, reason: err.message };
     }
+    if (err instanceof PredictionPendingError) return { applied: false, reason: err.message, retryable: true };
     throw err;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The feedback API, a fastify plugin (register it with `app.register(feedbackRoutes, { store, maxBodyBytes })`):
  *
- *   POST   /feedback           {"prediction_id", "user", "correct", "true_label"?}  → 201 {"recorded": true}
- *   DELETE /feedback           {"prediction_id", "user"}                            → 200 {"retracted": bool}
+ *   POST   /feedback           {"prediction_id", "correct", "true_label"?}  → 201 {"recorded": true}
+ *   DELETE /feedback           {"prediction_id"}                            → 200 {"retracted": bool}
+ *
+ * The voter is the API key's name (`api:<name>`, src/http/auth.ts), never a field of the body.
  *   GET    /feedback/accuracy                                                       → 200 {"models": [...]}
  *
  * Same standard as /predict (src/http/server.ts): JSON only, a body limit, zod validation with one
@@ -16,6 +18,7 @@ import { z } from 'zod';
 import {
   InvalidVoteError,
   MAX_ID_CHARS,
+  PredictionPendingError,
   UnknownPredictionError,
   productionAccuracy,
   recordFeedback,
@@ -24,6 +27,7 @@ import {
 import { LABELS } from '../sentiment/types';
 import type { Store } from '../store/types';
 import type { PredictionLog } from '../feedback/prediction-log';
+import { principalOf } from './auth';
 import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, kindOf, reject } from './json-api';
 
 export interface FeedbackRouteOptions {
@@ -39,11 +43,11 @@ export const FEEDBACK_ROUTES: Record<string, string[]> = {
   '/feedback/accuracy': ['GET'],
 };
 
-const VOTE_FIELDS = ['prediction_id', 'user', 'correct', 'true_label'] as const;
-const RETRACT_FIELDS = ['prediction_id', 'user'] as const;
+const VOTE_FIELDS = ['prediction_id', 'correct', 'true_label'] as const;
+const RETRACT_FIELDS = ['prediction_id'] as const;
 const VOTE_EXAMPLE =
-  'send {"prediction_id": "...", "user": "...", "correct": true or false, "true_label": "negative" | "neutral" | "positive" (optional)}';
-const RETRACT_EXAMPLE = 'send {"prediction_id": "...", "user": "..."}';
+  'send {"prediction_id": "...", "correct": true or false, "true_label": "negative" | "neutral" | "positive" (optional)}';
+const RETRACT_EXAMPLE = 'send {"prediction_id": "..."}';
 const LABEL_LIST = LABELS.map((l) => `"${l}"`).join(', ');
 
 /** A client value quoted back in a message, bounded. */
@@ -59,7 +63,7 @@ function idSchema(name: string, example: string) {
   return z
     .string({ error: (iss) => missing(name, example)(iss) ?? `"${name}" must be a string, got ${kindOf(iss.input)}` })
     .superRefine((s, ctx) => {
-      const code = name === 'user' ? 'invalid_user' : 'invalid_prediction_id';
+      const code = 'invalid_prediction_id';
       if (s.trim() === '') return reject(ctx, code, `"${name}" is empty`);
       if (s.length > MAX_ID_CHARS)
         reject(ctx, code, `"${name}" is ${s.length} characters long; the limit is ${MAX_ID_CHARS}`);
@@ -77,7 +81,6 @@ function envelope(fields: readonly string[], example: string) {
 
 const voteSchema = z.object({
   prediction_id: idSchema('prediction_id', VOTE_EXAMPLE),
-  user: idSchema('user', VOTE_EXAMPLE),
   correct: z.boolean({
     error: (iss) =>
       missing('correct', VOTE_EXAMPLE)(iss) ?? `"correct" must be true or false, got ${quoted(iss.input)}`,
@@ -90,12 +93,10 @@ const voteSchema = z.object({
 
 const retractSchema = z.object({
   prediction_id: idSchema('prediction_id', RETRACT_EXAMPLE),
-  user: idSchema('user', RETRACT_EXAMPLE),
 });
 
 const FIELD_CODES: Record<string, string> = {
   prediction_id: 'invalid_prediction_id',
-  user: 'invalid_user',
   correct: 'invalid_correct',
   true_label: 'invalid_true_label',
 };
@@ -121,11 +122,23 @@ function parseBody<T>(body: unknown, fields: readonly string[], example: string,
   if (body === undefined) {
     throw new ApiError(400, 'missing_body', `request body is missing: ${example} with Content-Type: application/json`);
   }
+  // The voter is whoever the API key names: a body cannot vote for someone else.
+  if (typeof body === 'object' && body !== null && Object.hasOwn(body, 'user'))
+    throw new ApiError(
+      400,
+      'user_not_accepted',
+      '"user" is not accepted: the vote is counted for the API key that sends it; remove the field',
+    );
   const env = envelope(fields, example).safeParse(body);
   if (!env.success) throw toApiError(env.error, fields);
   const r = schema.safeParse(body);
   if (!r.success) throw toApiError(r.error, fields, body);
   return r.data;
+}
+
+/** HTTP voters are their API key: `api:<key name>` (`api:local` when the API is open), never a chat user. */
+function voter(request: FastifyRequest): string {
+  return `api:${principalOf(request).name}`;
 }
 
 /** A store failure: logged with its cause, a generic 500 to the client. */
@@ -143,6 +156,9 @@ function coreError(err: unknown): ApiError | undefined {
     );
   }
   if (err instanceof InvalidVoteError) return new ApiError(400, err.code, err.message);
+  // An id Sentinel handed out whose prediction the store has not taken yet: retry, never a 404.
+  if (err instanceof PredictionPendingError)
+    return new ApiError(503, 'prediction_pending', `${err.message}; retry in a few seconds`);
   return undefined;
 }
 
@@ -156,33 +172,38 @@ export const feedbackRoutes: FastifyPluginAsync<FeedbackRouteOptions> = async (
   // A known path with the wrong method is a 405 naming the right ones.
   answerWrongMethods(app, FEEDBACK_ROUTES);
 
-  app.post('/feedback', { bodyLimit: maxBodyBytes }, async (request, reply) => {
+  app.post('/feedback', { bodyLimit: maxBodyBytes, config: { scope: 'feedback' } }, async (request, reply) => {
     const body = parseBody(request.body, VOTE_FIELDS, VOTE_EXAMPLE, voteSchema);
     try {
-      if (pending?.has(body.prediction_id)) await pending.flush();
-      await recordFeedback(store, {
-        predictionId: body.prediction_id,
-        userId: body.user,
-        correct: body.correct,
-        ...(body.true_label ? { trueLabel: body.true_label } : {}),
-        source: 'http',
-      });
+      await recordFeedback(
+        store,
+        {
+          predictionId: body.prediction_id,
+          userId: voter(request),
+          correct: body.correct,
+          ...(body.true_label ? { trueLabel: body.true_label } : {}),
+          source: 'http',
+        },
+        pending,
+      );
     } catch (err) {
+      if (err instanceof PredictionPendingError) reply.header('retry-after', '5');
       throw coreError(err) ?? storageFailed(request, err, 'record the vote');
     }
     return reply.code(201).send({ recorded: true });
   });
 
-  app.delete('/feedback', { bodyLimit: maxBodyBytes }, async (request) => {
+  app.delete('/feedback', { bodyLimit: maxBodyBytes, config: { scope: 'feedback' } }, async (request, reply) => {
     const body = parseBody(request.body, RETRACT_FIELDS, RETRACT_EXAMPLE, retractSchema);
     try {
-      return { retracted: await retractFeedback(store, body.prediction_id, body.user) };
+      return { retracted: await retractFeedback(store, body.prediction_id, voter(request), pending) };
     } catch (err) {
+      if (err instanceof PredictionPendingError) reply.header('retry-after', '5');
       throw coreError(err) ?? storageFailed(request, err, 'retract the vote');
     }
   });
 
-  app.get('/feedback/accuracy', async (request) => {
+  app.get('/feedback/accuracy', { config: { scope: 'feedback' } }, async (request) => {
     try {
       const rows = await productionAccuracy(store);
       return {

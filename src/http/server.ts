@@ -6,6 +6,7 @@
  * input is a 4xx naming what is wrong; a scorer failure is a logged 500 with a generic message; nothing
  * crashes the process. The handler is thin: validate with zod, then score through the ScorerSlot.
  */
+import { createServer as createHttpServer } from 'node:http';
 import fastify, { LogController, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
@@ -14,13 +15,20 @@ import type { Logger } from '../log';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Explained, Prediction } from '../sentiment/types';
 import type { Store } from '../store/types';
-import type { PredictionLog } from '../feedback/prediction-log';
+import { PredictionLogFullError, type PredictionLog } from '../feedback/prediction-log';
+import type { WatchedStore } from '../store/health';
+import { ApiAuth, protect } from './auth';
 import { FEEDBACK_ROUTES, feedbackRoutes } from './feedback-route';
 import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, errorBody, kindOf, reject } from './json-api';
 
 export interface ServerDeps {
   slot: ScorerSlot;
-  config: Pick<Config, 'maxBodyBytes' | 'maxTextChars' | 'maxTexts'>;
+  config: Pick<
+    Config,
+    'maxBodyBytes' | 'maxTextChars' | 'maxTexts' | 'apiRateLimit' | 'httpRequestTimeoutMs' | 'httpMaxConnections'
+  >;
+  /** Who may call /predict, /feedback and /metrics (ApiAuth.fromEntries(config.apiKeys); no keys: open). */
+  auth: ApiAuth;
   logger: Logger;
   /** With a store, predictions get an id (kept for feedback) and /feedback is served. */
   store?: Store;
@@ -32,9 +40,11 @@ export interface ServerDeps {
 // ---------------------------------------------------------------------------------------------------
 // /predict body validation
 
-export type PredictRequest = { kind: 'single'; text: string; explain: boolean } | { kind: 'batch'; texts: string[] };
+export type PredictRequest = (
+  { kind: 'single'; text: string; explain: boolean } | { kind: 'batch'; texts: string[] }
+) & { keepText: boolean };
 
-const FIELDS = ['text', 'texts', 'explain'] as const;
+const FIELDS = ['text', 'texts', 'explain', 'keep_text'] as const;
 const EXAMPLE = 'send {"text": "..."} or {"texts": ["...", ...]}';
 
 /** Length in characters as people count them (code points: an emoji is one). */
@@ -57,7 +67,12 @@ function predictSchemas(maxChars: number, maxTexts: number) {
   // Stage 1: the envelope — a JSON object with known fields and exactly one of text/texts.
   const envelope = z
     .strictObject(
-      { text: z.unknown().optional(), texts: z.unknown().optional(), explain: z.unknown().optional() },
+      {
+        text: z.unknown().optional(),
+        texts: z.unknown().optional(),
+        explain: z.unknown().optional(),
+        keep_text: z.unknown().optional(),
+      },
       {
         error: (iss) =>
           iss.code === 'invalid_type'
@@ -76,9 +91,13 @@ function predictSchemas(maxChars: number, maxTexts: number) {
     });
 
   const explain = z.boolean({ error: (iss) => `"explain" must be true or false, got ${kindOf(iss.input)}` }).optional();
+  // false: the prediction is kept (votable) without its text.
+  const keepText = z
+    .boolean({ error: (iss) => `"keep_text" must be true or false, got ${kindOf(iss.input)}` })
+    .optional();
 
   // Stage 2: the fields.
-  const single = z.object({ text: textSchema('"text"', maxChars), explain });
+  const single = z.object({ text: textSchema('"text"', maxChars), explain, keep_text: keepText });
   const batch = z.object({
     texts: z
       .array(z.unknown(), { error: (iss) => `"texts" must be an array of strings, got ${kindOf(iss.input)}` })
@@ -90,6 +109,7 @@ function predictSchemas(maxChars: number, maxTexts: number) {
       // Elements are checked only once the size is fine: `texts[3] must be a string, got a number`.
       .pipe(z.array(z.unknown()).superRefine((a, ctx) => checkElements(a, ctx, maxChars))),
     explain,
+    keep_text: keepText,
   });
   return { envelope, single, batch };
 }
@@ -118,7 +138,9 @@ function toApiError(error: z.ZodError): ApiError {
         ? 'invalid_texts'
         : field === 'explain'
           ? 'invalid_explain'
-          : 'invalid_text';
+          : field === 'keep_text'
+            ? 'invalid_keep_text'
+            : 'invalid_text';
   return new ApiError(400, code, issue.message);
 }
 
@@ -139,11 +161,16 @@ export function makePredictParser(limits: {
     if ('text' in env.data) {
       const r = single.safeParse(env.data);
       if (!r.success) throw toApiError(r.error);
-      return { kind: 'single', text: r.data.text, explain: r.data.explain === true };
+      return {
+        kind: 'single',
+        text: r.data.text,
+        explain: r.data.explain === true,
+        keepText: r.data.keep_text !== false,
+      };
     }
     const r = batch.safeParse(env.data);
     if (!r.success) throw toApiError(r.error);
-    return { kind: 'batch', texts: r.data.texts as string[] };
+    return { kind: 'batch', texts: r.data.texts as string[], keepText: r.data.keep_text !== false };
   };
 }
 
@@ -208,6 +235,7 @@ const ROUTES: Record<string, string[]> = {
 export function buildServer({
   slot,
   config,
+  auth,
   logger,
   store,
   predictionLog,
@@ -216,11 +244,26 @@ export function buildServer({
   const app = fastify({
     loggerInstance: logger,
     bodyLimit: config.maxBodyBytes,
+    // Slow clients: the whole request (headers too) must arrive in time, else 408, and an idle socket is
+    // closed. Node checks those deadlines every `connectionsCheckingInterval` (30 s by default, which
+    // would let a slow client hold a connection 30 s past its deadline): check at a tenth of it.
+    serverFactory: (handler) =>
+      createHttpServer(
+        {
+          requestTimeout: config.httpRequestTimeoutMs,
+          headersTimeout: config.httpRequestTimeoutMs,
+          connectionsCheckingInterval: Math.max(100, Math.round(config.httpRequestTimeoutMs / 10)),
+        },
+        handler,
+      ),
+    connectionTimeout: Math.max(60_000, config.httpRequestTimeoutMs),
     // Per-request lines would cost more than the scoring at 1,000 req/s: they are debug-level (below), errors always logged.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  app.server.maxConnections = config.httpMaxConnections;
   const metrics = createMetrics(slot);
   const parsePredict = makePredictParser(config);
+  protect(app as unknown as FastifyInstance, { auth, perMinute: config.apiRateLimit });
 
   acceptJsonOnly(app, {
     maxBodyBytes: config.maxBodyBytes,
@@ -266,26 +309,42 @@ export function buildServer({
 
   app.get('/health', async () => ({ status: 'ok' }));
 
+  // The store's health, when it is watched (src/store/health.ts): a store that stops taking writes is not ready.
+  const storeHealth = store && 'health' in store ? (store as WatchedStore).health.bind(store) : undefined;
+
   app.get('/ready', async (_request, reply) => {
     const state = slot.current();
     if (!state.ready) return reply.code(503).send({ ready: false, reason: state.reason });
+    const failing = [storeHealth?.(), predictionLog?.health()].find((h) => h && !h.ok);
+    if (failing) return reply.code(503).send({ ready: false, reason: failing.reason, since: failing.since });
     const { name, version, backend, labels, maxLength } = state.scorer.info;
     // Where the model came from (GCS, the local cache or the shipped directory) and, for a fallback, why.
     const origin = state.origin ? { origin: state.origin } : {};
     return { ready: true, model: { name, version, backend, labels, maxLength }, ...origin };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { scope: 'metrics' } }, async (_request, reply) => {
     const merged = registries.length ? Registry.merge([metrics.registry, ...registries]) : metrics.registry;
     reply.header('content-type', merged.contentType);
     return merged.metrics();
   });
 
-  app.post('/predict', async (request) => {
+  app.post('/predict', { config: { scope: 'predict' } }, async (request, reply) => {
     const input = parsePredict(request.body);
     const state = slot.current();
     if (!state.ready) throw new ApiError(503, 'not_ready', `the model is not ready: ${state.reason}`);
     const { scorer } = state;
+    // A text the model cannot read at all would get its prior (about "neutral 0.35"): not an opinion.
+    const given = input.kind === 'single' ? [input.text] : input.texts;
+    for (let i = 0; i < given.length; i++) {
+      const reason = scorer.unreadable(given[i]);
+      if (reason)
+        throw new ApiError(
+          400,
+          'nothing_to_read',
+          `${input.kind === 'single' ? '"text"' : `texts[${i}]`} has nothing the model can read: ${reason}`,
+        );
+    }
 
     let predictions: Prediction[];
     let explained: Explained | undefined;
@@ -315,7 +374,15 @@ export function buildServer({
     if (predictionLog) {
       // An id per prediction, kept (write-behind) so POST /feedback can judge it later.
       const texts = input.kind === 'single' ? [input.text] : input.texts;
-      const ids = predictionLog.keep('api', texts, predictions);
+      let ids: string[];
+      try {
+        ids = predictionLog.keep('api', texts, predictions, { keepText: input.keepText });
+      } catch (err) {
+        if (!(err instanceof PredictionLogFullError)) throw err;
+        // No id Sentinel could not keep is handed out: the client retries once the store is back.
+        reply.header('retry-after', '30');
+        throw new ApiError(503, 'prediction_log_full', `predictions cannot be kept right now: ${err.reason}`);
+      }
       predictions = predictions.map((p, i) => ({ id: ids[i], ...p }));
       if (explained) explained = { id: ids[0], ...explained };
     }

@@ -2,7 +2,8 @@
  * The poller: for each stream, checkpoint → source.fetch → scorer.score (one batch) → store.saveMentions
  * → store.setCheckpoint → onScored. The checkpoint advances only once the mentions are stored, and the
  * store's writes are idempotent, so a crash anywhere loses nothing and duplicates nothing: at worst the
- * last fetch is read and stored again.
+ * last fetch is read and stored again. Each scored mention says whether the model could read it
+ * (`unreadable`, Scorer.unreadable): all are stored, the trend counts only those it could read.
  *
  * - Checkpoints are kept per source and stream, under the key `<source name>:<stream>` (a replay of
  *   `Delta` and an X stream `Delta` never share one).
@@ -253,11 +254,13 @@ export class Poller {
       if (mentions.length > 0) {
         // The model may have been hot-swapped during the fetch: score with the one serving now (the old
         // one is disposed once its calls settle, and this call was not one of them).
-        const predictions = await (this.currentScorer() ?? scorer).score(mentions.map((m) => m.text));
+        const now = this.currentScorer() ?? scorer;
+        const predictions = await now.score(mentions.map((m) => m.text));
         if (predictions.length !== mentions.length) {
           throw new Error(`the scorer returned ${predictions.length} predictions for ${mentions.length} texts`);
         }
-        scored = mentions.map((m, i) => ({ ...m, prediction: predictions[i] }));
+        // A mention the model cannot read is stored and scored all the same; the trend leaves it out.
+        scored = mentions.map((m, i) => ({ ...m, prediction: predictions[i], unreadable: now.unreadable(m.text) }));
         report.stored = await store.saveMentions(scored);
         this.stored.inc({ stream }, report.stored);
       }

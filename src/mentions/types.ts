@@ -17,6 +17,13 @@ export interface Mention {
 
 export interface ScoredMention extends Mention {
   prediction: Prediction;
+  /**
+   * Why the model could read nothing in the text (Scorer.unreadable), null when it could read it. Such a
+   * mention is stored and scored like any other, but the trend does not count it (no opinion is not a
+   * neutral opinion). Absent when nobody asked (e.g. a mention read back from the store, which does not
+   * keep it): the trend monitor then asks its own check (TrendMonitorOptions.unreadable).
+   */
+  unreadable?: string | null;
 }
 
 /** One fetch of new mentions for a stream, oldest first, and where the next fetch should start. */

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, verifyFiles, type Manifest } from './manifest';
+import { checkName, nameProblem } from './names';
 
 export interface CachedVersion {
   version: string;
@@ -16,8 +17,9 @@ export interface CachedVersion {
 
 export const PART_SUFFIX = '.part';
 
+/** `<cacheDir>/<version>`; throws for a version that is not a safe name (`..`, `a/b`, …): nothing outside the cache. */
 export function versionDir(cacheDir: string, version: string): string {
-  return join(cacheDir, version);
+  return join(cacheDir, checkName(version, 'model version'));
 }
 
 /** The version's manifest if its directory is complete and every file matches it (sizes and sha256), else null. */
@@ -38,7 +40,7 @@ export function intactVersion(cacheDir: string, version: string): CachedVersion 
 export function intactVersions(cacheDir: string, except: string[] = []): CachedVersion[] {
   if (!existsSync(cacheDir)) return [];
   return readdirSync(cacheDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !except.includes(d.name))
+    .filter((d) => d.isDirectory() && nameProblem(d.name) === null && !except.includes(d.name))
     .map((d) => intactVersion(cacheDir, d.name))
     .filter((v): v is CachedVersion => v !== null)
     .sort(
@@ -70,7 +72,7 @@ export function removeStaleParts(cacheDir: string): string[] {
 export function pruneCache(cacheDir: string, protect: string[], keep: number): string[] {
   if (!existsSync(cacheDir)) return [];
   const dirs = readdirSync(cacheDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && !protect.includes(d.name))
+    .filter((d) => d.isDirectory() && nameProblem(d.name) === null && !protect.includes(d.name))
     .map((d) => ({ name: d.name, mtime: statSync(join(cacheDir, d.name)).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
   const removed: string[] = [];

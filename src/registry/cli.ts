@@ -2,22 +2,30 @@
  * npm run model:publish -- --model <dir> --bucket <b> [--prefix p] [--no-latest]
  * npm run model:publish -- --promote <version> --bucket <b> [--prefix p]      (move latest.json: promote / roll back)
  * npm run model:list    -- --bucket <b> [--prefix p] [--json]
+ * npm run model:seal    -- --model <dir>        (re-record the canary and the checksums of a model directory)
+ * npm run model:import  -- --model <keras dir> [--out <dir>] [--version v]   (write a converted Keras model's manifest)
  *
  * Common flags: --endpoint <url> (another GCS endpoint; STORAGE_EMULATOR_HOST works too), --access
  * auto|anonymous|adc. Flags not given fall back to the settings (MODEL_BUCKET, MODEL_PREFIX,
  * GCS_ENDPOINT, STORAGE_EMULATOR_HOST, GCS_ACCESS, GCS_TIMEOUT_MS, GCS_MAX_RETRIES), validated as at
  * start-up. Progress goes to stderr; stdout carries the result (a table, or JSON with --json).
+ * Publishing loads the model first, as a replica will (manifest, checksums, canary): a model that
+ * would be refused is never uploaded. `seal` and `import` need no bucket.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../../config/schema';
-import { GcsError, gcsSettings, type GcsAccess } from './gcs';
+import { loadScorer } from '../sentiment/load';
+import { gcsSettings, type GcsAccess } from './gcs';
 import { ModelBucket, type VersionListing } from './model-bucket';
+import { importKeras, reseal } from './seal';
 
 const USAGE = `usage:
   npm run model:publish -- --model <dir> --bucket <bucket> [--prefix <prefix>] [--no-latest]
   npm run model:publish -- --promote <version> --bucket <bucket> [--prefix <prefix>]
   npm run model:list -- --bucket <bucket> [--prefix <prefix>] [--json]
-  common: [--endpoint <url>] [--access auto|anonymous|adc]`;
+    common: [--endpoint <url>] [--access auto|anonymous|adc]
+  npm run model:seal -- --model <dir>
+  npm run model:import -- --model <converted keras dir> [--out <dir>] [--version <version>]`;
 
 export async function runCli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const [command, ...rest] = argv;
@@ -30,15 +38,32 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       endpoint: { type: 'string' },
       access: { type: 'string' },
       promote: { type: 'string' },
+      out: { type: 'string' },
+      version: { type: 'string' },
       'no-latest': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (values.help || (command !== 'publish' && command !== 'list')) {
+  if (values.help || !['publish', 'list', 'seal', 'import'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
+  }
+  if (command === 'seal' || command === 'import') {
+    if (!values.model) throw new UsageError('--model <dir> is required');
+    const manifest =
+      command === 'seal'
+        ? await reseal(values.model)
+        : await importKeras(values.model, { out: values.out, version: values.version });
+    const dir = command === 'import' && values.out ? values.out : values.model;
+    process.stderr.write(
+      `${dir}/manifest.json: version ${manifest.version}, ${manifest.files.length} files, ${manifest.canary.length} canary texts recorded\n`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({ sealed: dir, version: manifest.version, kind: manifest.kind, files: manifest.files.map((f) => f.path), canary: manifest.canary.length })}\n`,
+    );
+    return 0;
   }
   const config = loadConfig({
     ...env,
@@ -62,6 +87,9 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       return 0;
     }
     if (!values.model) throw new UsageError('--model <dir> is required (or --promote <version>)');
+    // As a replica will load it: manifest, checksums, canary. A model that would be refused is not uploaded.
+    (await loadScorer(values.model)).dispose();
+    log(`${values.model}: manifest, checksums and canary check out`);
     const result = await bucket.publish(values.model, { setLatest: !values['no-latest'], log });
     process.stdout.write(
       `${JSON.stringify({
@@ -134,7 +162,8 @@ if (require.main === module) {
         process.stderr.write(`${err.message}\n${err instanceof UsageError ? USAGE + '\n' : ''}`);
         process.exit(2);
       }
-      process.stderr.write(`${err instanceof GcsError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+      // Every failure here names the file or object and the reason; a stack trace adds nothing for the operator.
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     },
   );

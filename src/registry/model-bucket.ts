@@ -17,12 +17,13 @@ import { hostname, userInfo } from 'node:os';
 import { z } from 'zod';
 import { intactVersion, PART_SUFFIX, versionDir } from './cache';
 import { GcsError, GcsObjects, type GcsSettings, type ObjectInfo } from './gcs';
-import { Manifest, readManifest, sha256File, verifyFiles } from './manifest';
+import { Manifest, SafeName, readManifest, sha256File, verifyFiles, zodIssues } from './manifest';
+import { checkName, nameProblem, prefixProblem } from './names';
 
 export const POINTER_FILE = 'latest.json';
 
 export const Pointer = z.object({
-  version: z.string().regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore'),
+  version: SafeName,
   published: z.string().optional(),
   publishedBy: z.string().optional(),
   previous: z.string().optional(),
@@ -69,8 +70,19 @@ export class ModelBucket {
   readonly prefix: string;
 
   constructor(readonly settings: GcsSettings) {
+    const problem = prefixProblem(settings.prefix);
+    if (problem) throw new Error(`model bucket prefix ${JSON.stringify(settings.prefix)} is not safe: it ${problem}`);
     this.objects = new GcsObjects(settings);
     this.prefix = settings.prefix.replace(/^\/+|\/+$/g, '');
+  }
+
+  /** A version name that could leave the cache directory or the prefix (`..`, `a/b`…) is refused before any request. */
+  private checkVersion(version: string): void {
+    try {
+      checkName(version, 'model version');
+    } catch (err) {
+      throw new GcsError('invalid', (err as Error).message);
+    }
   }
 
   /** gs://bucket/prefix/[rest] */
@@ -82,8 +94,9 @@ export class ModelBucket {
     return `${this.prefix}/${POINTER_FILE}`;
   }
 
+  /** `<prefix>/<version>/<file>`; both must be safe names (src/registry/names.ts). */
   objectName(version: string, file: string): string {
-    return `${this.prefix}/${version}/${file}`;
+    return `${this.prefix}/${checkName(version, 'model version')}/${checkName(file, 'model file')}`;
   }
 
   /** latest.json and its generation, or null when there is none yet. */
@@ -97,10 +110,8 @@ export class ModelBucket {
       throw new GcsError('invalid', `${this.url(POINTER_FILE)}: not valid JSON (${(err as Error).message})`);
     }
     const parsed = Pointer.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      throw new GcsError('invalid', `${this.url(POINTER_FILE)}: not a model pointer (${issues})`);
-    }
+    if (!parsed.success)
+      throw new GcsError('invalid', `${this.url(POINTER_FILE)}: not a model pointer (${zodIssues(parsed.error)})`);
     return { pointer: parsed.data, generation: got.generation };
   }
 
@@ -117,6 +128,7 @@ export class ModelBucket {
   }
 
   async readRemoteManifest(version: string): Promise<{ manifest: Manifest; raw: Buffer }> {
+    this.checkVersion(version);
     const name = this.objectName(version, 'manifest.json');
     const got = await this.objects.read(name);
     if (!got)
@@ -131,10 +143,8 @@ export class ModelBucket {
       throw new GcsError('invalid', `${this.objects.url(name)}: not valid JSON (${(err as Error).message})`);
     }
     const parsed = Manifest.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      throw new GcsError('invalid', `${this.objects.url(name)}: invalid manifest (${issues})`);
-    }
+    if (!parsed.success)
+      throw new GcsError('invalid', `${this.objects.url(name)}: invalid manifest (${zodIssues(parsed.error)})`);
     if (parsed.data.version !== version)
       throw new GcsError(
         'invalid',
@@ -153,6 +163,7 @@ export class ModelBucket {
    */
   async hydrate(version: string, cacheDir: string, opts: HydrateOptions = {}): Promise<HydrateResult> {
     const started = performance.now();
+    this.checkVersion(version);
     const hit = intactVersion(cacheDir, version);
     if (hit) return { ...hit, cached: true, downloaded: [], bytes: 0, ms: Math.round(performance.now() - started) };
 
@@ -250,6 +261,8 @@ export class ModelBucket {
           files: objects.length,
           bytes: objects.reduce((n, o) => n + o.size, 0),
         };
+        const unsafe = nameProblem(version);
+        if (unsafe) return { ...base, problem: `not a valid version name (it ${unsafe}): never served` };
         try {
           return { ...base, manifest: (await this.readRemoteManifest(version)).manifest };
         } catch (err) {
@@ -323,6 +336,7 @@ export class ModelBucket {
     version: string,
     before: { pointer: Pointer; generation: string } | null | undefined,
   ): Promise<{ version: string; generation: string; previous?: string }> {
+    this.checkVersion(version);
     const current = before === undefined ? await this.readPointer() : before;
     await this.readRemoteManifest(version); // exists and is complete
     const body: Pointer = {

@@ -9,10 +9,14 @@
  * - `generic`, `model.predict` on inputs padded to the vocabulary's fixed length: any other architecture,
  *   e.g. a Keras model brought from the reference system.
  *
- * Calls are queued and flushed together, so a burst of requests costs one forward pass.
+ * Calls are queued and flushed together, so a burst of requests costs one forward pass. The queue is
+ * fair: each forward pass takes texts round-robin from the calls waiting (at most `maxBatch` in all) and
+ * the event loop runs between passes, so a one-text request waits for about one pass, not behind every
+ * text of the big batches queued before it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { normalizeTweet, kerasTokenize } from './normalize';
+import { kerasReadingTokens, unreadableReason, type Reader } from './readable';
 import type { Vocabulary } from './vocabulary';
 import type { Explained, Label, Prediction, Scorer, ScorerInfo, WordWeight } from './types';
 
@@ -35,6 +39,8 @@ interface FusedWeights {
 
 interface Pending {
   ids: number[];
+  /** The score/explain call it belongs to: passes are shared out between calls, not texts. */
+  call: object;
   resolve: (p: number[]) => void;
   reject: (e: Error) => void;
 }
@@ -60,12 +66,23 @@ export class BiLstmScorer implements Scorer {
   /** score/explain calls not yet settled, and who waits for them all to settle (a hot swap, before dispose). */
   private active = 0;
   private idleWaiters: Array<() => void> = [];
+  private readonly reader: Reader;
 
   constructor(private readonly opts: BiLstmScorerOptions) {
     this.maxBatch = opts.maxBatch ?? 64;
     this.fused = opts.generic ? null : extractFusedWeights(opts.model);
     this.path = this.fused ? 'fused' : 'generic';
     this.info = { ...opts.info, labels: opts.labels, maxLength: opts.vocabulary.maxLength };
+    const vocab = opts.vocabulary;
+    this.reader = {
+      tokenize: vocab.tokenizer === 'keras' ? kerasReadingTokens : normalizeTweet,
+      knows: (token) => vocab.knows(token),
+    };
+  }
+
+  /** See Scorer.unreadable: null when this model's vocabulary knows at least one real token of `text`. */
+  unreadable(text: string): string | null {
+    return unreadableReason(text, this.reader);
   }
 
   encode(text: string): Encoded {
@@ -85,7 +102,8 @@ export class BiLstmScorer implements Scorer {
 
   async score(texts: string[]): Promise<Prediction[]> {
     return this.track(async () => {
-      const probs = await Promise.all(texts.map((t) => this.enqueue(this.encode(t).ids)));
+      const call = {};
+      const probs = await Promise.all(texts.map((t) => this.enqueue(this.encode(t).ids, call)));
       return probs.map((p) => this.toPrediction(p));
     });
   }
@@ -116,7 +134,8 @@ export class BiLstmScorer implements Scorer {
   private async explainNow(text: string, top: number): Promise<Explained> {
     const { tokens, ids } = this.encode(text);
     const variants = ids.map((_, i) => ids.filter((__, j) => j !== i));
-    const [base, ...without] = await Promise.all([ids, ...variants].map((v) => this.enqueue(v)));
+    const call = {};
+    const [base, ...without] = await Promise.all([ids, ...variants].map((v) => this.enqueue(v, call)));
     const prediction = this.toPrediction(base);
     const k = this.opts.labels.indexOf(prediction.label);
     const byWord = new Map<string, number>();
@@ -160,29 +179,32 @@ export class BiLstmScorer implements Scorer {
     return { label: labels[best], confidence: round(p[best]), probabilities, modelVersion: this.info.version };
   }
 
-  private enqueue(ids: number[]): Promise<number[]> {
+  private enqueue(ids: number[], call: object): Promise<number[]> {
     if (this.disposed) return Promise.reject(new Error('scorer disposed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ ids, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.queue.push({ ids, call, resolve, reject });
+      this.scheduleFlush();
     });
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** One forward pass over a fair share of the queue; the rest waits for the next turn of the event loop. */
   private flush(): void {
     this.flushScheduled = false;
-    // Sorting by length keeps each forward pass's padding small.
-    const batch = this.queue.splice(0).sort((a, b) => a.ids.length - b.ids.length);
-    for (let start = 0; start < batch.length; start += this.maxBatch) {
-      const chunk = batch.slice(start, start + this.maxBatch);
-      try {
-        const out = this.forward(chunk.map((c) => c.ids));
-        chunk.forEach((c, i) => c.resolve(out[i]));
-      } catch (err) {
-        for (const c of chunk) c.reject(err as Error);
-      }
+    const chunk = takeRoundRobin(this.queue, this.maxBatch);
+    if (this.queue.length > 0) this.scheduleFlush();
+    // Sorting by length keeps the pass's padding small.
+    chunk.sort((a, b) => a.ids.length - b.ids.length);
+    try {
+      const out = this.forward(chunk.map((c) => c.ids));
+      chunk.forEach((c, i) => c.resolve(out[i]));
+    } catch (err) {
+      for (const c of chunk) c.reject(err as Error);
     }
   }
 
@@ -206,6 +228,35 @@ export class BiLstmScorer implements Scorer {
       return out.dataSync() as Float32Array;
     });
   }
+}
+
+/**
+ * Removes and returns up to `max` items of `queue`, taken one per call in turn (calls in the order they
+ * first queued), so every waiting call gets a share of the pass. Items of one call keep their order.
+ */
+export function takeRoundRobin<T extends { call: object }>(queue: T[], max: number): T[] {
+  if (queue.length <= max) return queue.splice(0);
+  const byCall = new Map<object, T[]>();
+  for (const item of queue) {
+    const list = byCall.get(item.call);
+    if (list) list.push(item);
+    else byCall.set(item.call, [item]);
+  }
+  const taken = new Set<T>();
+  const lists = [...byCall.values()];
+  for (let round = 0; taken.size < max; round++) {
+    let any = false;
+    for (const list of lists) {
+      if (round < list.length && taken.size < max) {
+        taken.add(list[round]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  const rest = queue.filter((item) => !taken.has(item));
+  queue.splice(0, queue.length, ...rest);
+  return [...taken];
 }
 
 function fusedForward(w: FusedWeights, batch: number[][]): Float32Array {

@@ -1,11 +1,19 @@
 /**
  * A model directory → a ready Scorer, or an Error that says exactly what is wrong. Never a fallback.
  *
- * Two layouts are accepted:
- * - ours: manifest.json (checksums verified), model.json + weights.bin, vocabulary.json;
- * - a Keras model from the reference system converted with tensorflowjs_converter (model.json + shards)
- *   plus the Keras tokenizer's word_index as `word_index.json`; optional `labels.json` (label order of
- *   the output units) and `max_length` taken from the model's input shape.
+ * No manifest, no load: every directory served has a manifest.json (src/registry/manifest.ts) that
+ * lists the sha256 and size of every file, and a canary set. Loading checks every listed file, refuses
+ * to read a file the manifest does not list, loads the model, then scores the canary texts, which must
+ * give the probabilities recorded in the manifest (src/registry/canary.ts; this is also the warm-up).
+ *
+ * Two kinds of model, named by the manifest's `kind`:
+ * - `sentinel-bilstm` (ours): model.json + weights.bin, vocabulary.json;
+ * - `keras-converted`: a Keras model from the reference system converted with tensorflowjs_converter
+ *   (model.json + shards) plus the Keras tokenizer's word_index as `word_index.json`; `max_length` is
+ *   the model's input length. Its manifest is written when it is imported (`npm run model:import`,
+ *   src/registry/seal.ts), which reads the optional `labels.json` (label order of the output units).
+ *
+ * `openModelFiles` opens a directory without a manifest: only for the tools that write one.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,9 +21,10 @@ import type { Logger } from 'pino';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from './backend';
 import { BiLstmScorer } from './bilstm-scorer';
-import { loadLayersModel } from './model-files';
+import { layersModelFiles, loadLayersModel } from './model-files';
 import { Vocabulary } from './vocabulary';
-import { readManifest, verifyFiles } from '../registry/manifest';
+import { readManifest, requireListed, verifyFiles, type Manifest } from '../registry/manifest';
+import { checkCanary } from '../registry/canary';
 import { LABELS, isLabel, type Label } from './labels';
 
 export interface LoadOptions {
@@ -25,21 +34,40 @@ export interface LoadOptions {
   generic?: boolean;
 }
 
+/** What a model is, as its manifest (or the tool about to write one) says. */
+export interface ModelSpec {
+  kind: Manifest['kind'];
+  name: string;
+  version: string;
+  labels: readonly Label[];
+}
+
 export async function loadScorer(dir: string, opts: LoadOptions = {}): Promise<BiLstmScorer> {
   if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist`);
+  const manifest = readManifest(dir);
+  verifyFiles(dir, manifest);
+  requireListed(dir, manifest, modelFiles(dir, manifest.kind));
   const backend = await initBackend(opts.backend);
   const started = performance.now();
-  const scorer = existsSync(join(dir, 'manifest.json'))
-    ? await loadSentinelModel(dir, backend, opts)
-    : await loadKerasModel(dir, backend, opts);
-  // Warm-up: the first call compiles kernels; no request should pay for it.
-  await scorer.score(['warm up the model']);
+  const scorer = await open(dir, manifest, backend, opts);
+  try {
+    if (scorer.info.maxLength !== manifest.maxLength)
+      throw new Error(
+        `${dir}: the model reads ${scorer.info.maxLength} tokens, manifest.json says maxLength ${manifest.maxLength}`,
+      );
+    // The canary is also the warm-up: the first call compiles kernels; no request should pay for it.
+    await checkCanary(scorer, manifest.canary, dir);
+  } catch (err) {
+    scorer.dispose();
+    throw err;
+  }
   opts.logger?.info(
     {
       model: scorer.info.name,
       version: scorer.info.version,
       backend,
       path: scorer.path,
+      canary: manifest.canary.length,
       ms: Math.round(performance.now() - started),
     },
     'model loaded',
@@ -47,50 +75,80 @@ export async function loadScorer(dir: string, opts: LoadOptions = {}): Promise<B
   return scorer;
 }
 
-async function loadSentinelModel(dir: string, backend: string, opts: LoadOptions): Promise<BiLstmScorer> {
-  const manifest = readManifest(dir);
-  verifyFiles(dir, manifest);
-  const vocabulary = Vocabulary.fromJSON(readJson(join(dir, 'vocabulary.json')));
-  const model = await loadLayersModel(dir);
-  checkOutputs(model, manifest.labels.length, dir);
-  return new BiLstmScorer({
-    model,
-    vocabulary,
-    labels: manifest.labels,
-    info: { name: manifest.name, version: manifest.version, backend },
-    maxBatch: opts.maxBatch,
-    generic: opts.generic,
-  });
+/**
+ * Opens the model files of `dir` as `spec` says, with no manifest and no check: for the tools that
+ * write the manifest (training, model card, seal, Keras import). Never for serving.
+ */
+export async function openModelFiles(
+  dir: string,
+  spec: ModelSpec,
+  opts: LoadOptions = {},
+): Promise<{ scorer: BiLstmScorer; files: string[] }> {
+  if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist`);
+  const files = modelFiles(dir, spec.kind);
+  const backend = await initBackend(opts.backend);
+  return { scorer: await open(dir, spec, backend, opts), files };
 }
 
-async function loadKerasModel(dir: string, backend: string, opts: LoadOptions): Promise<BiLstmScorer> {
+/** The files the loader reads for a model of `kind` in `dir` (weight shard names checked). */
+export function modelFiles(dir: string, kind: Manifest['kind']): string[] {
+  return [...layersModelFiles(dir), kind === 'keras-converted' ? 'word_index.json' : 'vocabulary.json'];
+}
+
+/** A converted Keras model's labels and input length, for the manifest written at import. */
+export async function inspectKeras(dir: string): Promise<{ labels: Label[]; maxLength: number; files: string[] }> {
+  if (!existsSync(join(dir, 'model.json')))
+    throw new Error(`${dir}: no model.json (convert the Keras model with tensorflowjs_converter first)`);
   const indexPath = join(dir, 'word_index.json');
-  if (!existsSync(join(dir, 'model.json'))) {
-    throw new Error(`${dir}: neither manifest.json (a Sentinel model) nor model.json (a converted Keras model)`);
-  }
   if (!existsSync(indexPath)) throw new Error(`${indexPath}: missing (the Keras tokenizer's word_index, as JSON)`);
+  await initBackend();
   const model = await loadLayersModel(dir);
+  try {
+    const maxLength = kerasInputLength(model, dir);
+    const units = model.outputs[0].shape[1] ?? 1;
+    const labels = readKerasLabels(dir, units);
+    checkOutputs(model, units === 1 ? 1 : labels.length, dir);
+    const files = modelFiles(dir, 'keras-converted');
+    return { labels, maxLength, files: existsSync(join(dir, 'labels.json')) ? [...files, 'labels.json'] : files };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function open(dir: string, spec: ModelSpec, backend: string, opts: LoadOptions): Promise<BiLstmScorer> {
+  const model = await loadLayersModel(dir);
+  try {
+    let vocabulary: Vocabulary;
+    if (spec.kind === 'keras-converted') {
+      const maxLength = kerasInputLength(model, dir);
+      const wordIndex = kerasWordIndex(readJson(join(dir, 'word_index.json')));
+      vocabulary = Vocabulary.fromJSON({ format: 'keras-word-index', tokenizer: 'keras', maxLength, wordIndex });
+      const units = model.outputs[0].shape[1] ?? 1;
+      checkOutputs(model, units === 1 ? 1 : spec.labels.length, dir);
+    } else {
+      vocabulary = Vocabulary.fromJSON(readJson(join(dir, 'vocabulary.json')));
+      checkOutputs(model, spec.labels.length, dir);
+    }
+    return new BiLstmScorer({
+      model,
+      vocabulary,
+      labels: spec.labels,
+      info: { name: spec.name, version: spec.version, backend },
+      maxBatch: opts.maxBatch,
+      generic: opts.generic,
+    });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+function kerasInputLength(model: tf.LayersModel, dir: string): number {
   const inputShape = model.inputs[0].shape;
   const maxLength = inputShape[1];
   if (typeof maxLength !== 'number')
     throw new Error(`${dir}/model.json: the input needs a fixed length (got ${JSON.stringify(inputShape)})`);
-  const wordIndex = kerasWordIndex(readJson(indexPath));
-  const vocabulary = Vocabulary.fromJSON({ format: 'keras-word-index', tokenizer: 'keras', maxLength, wordIndex });
-  const units = model.outputs[0].shape[1] ?? 1;
-  const labels = readKerasLabels(dir, units);
-  checkOutputs(model, units === 1 ? 1 : labels.length, dir);
-  return new BiLstmScorer({
-    model,
-    vocabulary,
-    labels,
-    info: {
-      name: 'keras-converted',
-      version: `keras-${existsSync(join(dir, 'VERSION')) ? readFileSync(join(dir, 'VERSION'), 'utf8').trim() : 'unversioned'}`,
-      backend,
-    },
-    maxBatch: opts.maxBatch,
-    generic: opts.generic,
-  });
+  return maxLength;
 }
 
 /** `json.dump(tokenizer.word_index)`, `{"word_index": …}`, or `tokenizer.to_json()` (a JSON string inside config). */

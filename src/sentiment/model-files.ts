@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { checkName } from '../registry/names';
 
 interface ModelJson {
   modelTopology: object;
@@ -34,7 +35,8 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
   return ['model.json', 'weights.bin'];
 }
 
-export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
+/** model.json, parsed and checked: a layers model whose weight files are plain names inside `dir`. */
+function readModelJson(dir: string): ModelJson {
   const jsonPath = join(dir, 'model.json');
   if (!existsSync(jsonPath)) throw new Error(`${jsonPath}: missing (a TensorFlow.js layers model.json is required)`);
   let json: ModelJson;
@@ -43,9 +45,24 @@ export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
   } catch (err) {
     throw new Error(`${jsonPath}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+  if (!json || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new Error(`${jsonPath}: not a layers model (needs modelTopology and weightsManifest)`);
   }
+  for (const group of json.weightsManifest) {
+    if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights))
+      throw new Error(`${jsonPath}: every weightsManifest entry needs "paths" and "weights"`);
+    for (const p of group.paths) checkName(p, `weight file named in ${jsonPath}`);
+  }
+  return json;
+}
+
+/** The files a layers model reads: model.json and its weight shards (names checked, see names.ts). */
+export function layersModelFiles(dir: string): string[] {
+  return ['model.json', ...readModelJson(dir).weightsManifest.flatMap((g) => g.paths)];
+}
+
+export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
+  const json = readModelJson(dir);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const shards: Buffer[] = [];
   for (const group of json.weightsManifest) {

@@ -3,6 +3,7 @@
  * GET /ready and what every consumer (HTTP, chat adapters, poller) scores through, so a model swap is a
  * single `set`. Never holds a stand-in: when no real model is loaded the slot is not ready and says why.
  */
+import { unreadableReason } from './readable';
 import type { Scorer } from './types';
 
 /**
@@ -37,6 +38,14 @@ export class ScorerSlot {
     const previous = this.state.ready ? this.state.scorer : undefined;
     this.state = origin ? { ready: true, scorer, origin } : { ready: true, scorer };
     return previous;
+  }
+
+  /**
+   * Scorer.unreadable of the serving scorer; while none serves, the model-free check (no word, emoticon
+   * or emoji at all), so that a caller holding the slot (the trend monitor's hook) always gets an answer.
+   */
+  unreadable(text: string): string | null {
+    return this.state.ready ? this.state.scorer.unreadable(text) : unreadableReason(text);
   }
 
   /** No scorer can serve, because of `reason` (shown by /ready and /predict). Returns the scorer it held, if any. */

@@ -36,6 +36,15 @@ export interface Scorer {
   readonly info: ScorerInfo;
   score(texts: string[]): Promise<Prediction[]>;
   explain(text: string): Promise<Explained>;
+  /**
+   * Why the model can read nothing in `text` — a short reason for a person ("the text is empty",
+   * "empty after removing invisible characters", "only mentions and links", "only punctuation", "no
+   * words the model knows") — or null when it can read at least one real token: a word it knows, or an
+   * emoticon or emoji token it knows (not a mention, link, number, `!`/`?` or other marker). Synchronous
+   * and cheap (tokenisation only). `score` still scores such a text (its prior): callers decide — HTTP
+   * answers 400 `nothing_to_read`, the chat says so, the trend stores the mention but does not count it.
+   */
+  unreadable(text: string): string | null;
   dispose(): void;
   /** Resolves when every call made so far has settled (a hot swap disposes the old scorer after it). */
   whenIdle?(): Promise<void>;

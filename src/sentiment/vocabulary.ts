@@ -74,6 +74,12 @@ export class Vocabulary {
     return this.ids.get(token) ?? this.oovId;
   }
 
+  /** Whether `token` has an id of its own (not the unknown-word id, not padding). */
+  knows(token: string): boolean {
+    const id = this.ids.get(token);
+    return id !== undefined && id !== this.oovId && id !== PAD;
+  }
+
   token(id: number): string | undefined {
     for (const [t, i] of this.ids) if (i === id) return t;
     return undefined;

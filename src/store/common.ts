@@ -4,7 +4,15 @@
  */
 import type { ScoredMention } from '../mentions/types';
 import { LABELS, type Label } from '../sentiment/types';
-import type { AlertRecord, MessageLink, StoredPrediction, Vote } from './types';
+import {
+  PRUNE_KINDS,
+  type AlertRecord,
+  type JsonEdit,
+  type MessageLink,
+  type PruneKind,
+  type StoredPrediction,
+  type Vote,
+} from './types';
 
 /** The prediction id of a scored mention: feedback and message links point at it. */
 export function mentionPredictionId(tweetId: string): string {
@@ -293,7 +301,7 @@ export function examplesFromVotes(
   const byPrediction = new Map<string, { text: string; counts: Map<Label, number> }>();
   for (const r of rows) {
     const l = (r.correct ? r.label : r.true_label) as Label | null;
-    if (l === null) continue;
+    if (l === null || r.text === '') continue; // a prediction whose text was not kept teaches nothing
     let entry = byPrediction.get(r.prediction_id);
     if (!entry) byPrediction.set(r.prediction_id, (entry = { text: r.text, counts: new Map() }));
     entry.counts.set(l, (entry.counts.get(l) ?? 0) + 1);
@@ -321,3 +329,56 @@ export function reason(err: unknown): string {
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.map(reason).join('; ');
   return String(e.code ?? e.name ?? err);
 }
+
+/** A prune request's arguments, checked the same way by both stores. */
+export function pruneArgs(kind: PruneKind, beforeIso: string, limit: number): { before: string; limit: number } {
+  if (!(PRUNE_KINDS as readonly string[]).includes(kind)) {
+    throw new StoreInputError(`prune: kind must be one of ${PRUNE_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);
+  }
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreInputError('prune: limit must be a positive integer');
+  return { before: toIso(beforeIso, 'prune: before'), limit };
+}
+
+/** The checkpoint-prune arguments. */
+export function pruneCheckpointArgs(prefix: string, beforeIso: string, limit: number) {
+  if (typeof prefix !== 'string' || prefix.length < 3) {
+    throw new StoreInputError('pruneCheckpoints: the key prefix must be at least 3 characters');
+  }
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new StoreInputError('pruneCheckpoints: limit must be a positive integer');
+  }
+  return { prefix, before: toIso(beforeIso, 'pruneCheckpoints: before'), limit };
+}
+
+/** Voter ids to erase: non-empty strings, deduplicated. */
+export function voterIdList(ids: string[]): string[] {
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id === '')) {
+    throw new StoreInputError('eraseVotes expects an array of non-empty voter ids');
+  }
+  return [...new Set(ids)];
+}
+
+/** A checkpoint value worth handing to rewriteJson's edit: JSON objects and arrays, not plain cursors. */
+export function parseJsonState(raw: string): unknown {
+  const t = raw.trimStart();
+  if (!t.startsWith('{') && !t.startsWith('[')) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An edit's outcome checked against the table (alert records are rewritten, never deleted). */
+export function checkJsonEdit(table: 'alerts' | 'checkpoints', key: string, e: JsonEdit): JsonEdit {
+  if (e.action === 'delete' && table === 'alerts') {
+    throw new StoreInputError(`rewriteJson: alert ${JSON.stringify(key)} cannot be deleted this way, only rewritten`);
+  }
+  if (e.action === 'replace' && table === 'alerts' && (typeof e.value !== 'object' || e.value === null)) {
+    throw new StoreInputError(`rewriteJson: alert ${JSON.stringify(key)}: data must stay an object`);
+  }
+  return e;
+}
+
+/** How many times a compare-and-set rewrite is tried when another writer changes the value meanwhile. */
+export const REWRITE_ATTEMPTS = 5;

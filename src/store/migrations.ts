@@ -92,6 +92,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_by_stream ON alerts (stream, opened_at);
     `,
   },
+  {
+    // Issue 11: hashed voter ids (the key store, an index for erasure by user) and indexes the retention
+    // job's batched deletes walk (src/ops/retention.ts), so a batch never scans a whole table.
+    version: 2,
+    name: 'privacy and retention',
+    sql: `
+      CREATE TABLE privacy_keys (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at {TIME} NOT NULL
+      );
+      CREATE INDEX feedback_by_user ON feedback (user_id);
+      CREATE INDEX predictions_by_kind_time ON predictions (kind, created_at);
+      CREATE INDEX predictions_text_by_time ON predictions (created_at) WHERE kind <> 'mention' AND text <> '';
+      CREATE INDEX mentions_by_stored_at ON mentions (stored_at);
+      CREATE INDEX mentions_by_author ON mentions (author_id);
+      CREATE INDEX message_links_by_prediction ON message_links (prediction_id);
+      CREATE INDEX message_links_by_alert ON message_links (alert_id);
+      CREATE INDEX alerts_resolved_by_time ON alerts (resolved_at) WHERE state = 'resolved';
+    `,
+  },
 ];
 
 const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {

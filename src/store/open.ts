@@ -15,6 +15,11 @@ export interface OpenStoreOptions {
   sqlitePath: string;
   /** PostgreSQL only: keep the tables in this schema (tests). */
   postgresSchema?: string;
+  /**
+   * PRIVACY_USER_ID_SECRET: the key voters' ids are hashed with (at least 32 characters). Unset: a key is
+   * generated once and kept in the database itself (local mode; docs/privacy.md).
+   */
+  voterKey?: string;
 }
 
 export class StoreConfigError extends Error {
@@ -52,14 +57,14 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     const url = opts.databaseUrl!.trim();
     where = `PostgreSQL at ${describePostgresUrl(url)} (DATABASE_URL)`;
     try {
-      store = openPostgresStore(url, { schema: opts.postgresSchema });
+      store = openPostgresStore(url, { schema: opts.postgresSchema, voterKey: opts.voterKey });
     } catch (err) {
       throw new StoreConfigError(`cannot use ${where}: ${reason(err)}`, { cause: err });
     }
   } else {
     where = `SQLite at ${opts.sqlitePath} (SQLITE_PATH)`;
     try {
-      store = openSqliteStore(opts.sqlitePath);
+      store = openSqliteStore(opts.sqlitePath, { voterKey: opts.voterKey });
     } catch (err) {
       throw new StoreConfigError(`cannot open ${where}: ${reason((err as Error).cause ?? err)}`, { cause: err });
     }

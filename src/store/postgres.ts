@@ -24,9 +24,35 @@ import {
   voteRow,
   reason,
   StoreInputError,
+  clean,
+  mentionPredictionId,
+  pruneArgs,
+  pruneCheckpointArgs,
+  voterIdList,
+  parseJsonState,
+  checkJsonEdit,
+  REWRITE_ATTEMPTS,
 } from './common';
 import { SCHEMA_MIGRATIONS_DDL, migrationLockName, migrationSql, pending } from './migrations';
-import type { AccuracyRow, AlertRecord, MessageLink, Store, StoredPrediction, Vote } from './types';
+import type {
+  AccuracyRow,
+  AlertRecord,
+  JsonEdit,
+  MentionErasure,
+  MessageLink,
+  PruneKind,
+  Store,
+  StoredPrediction,
+  Vote,
+} from './types';
+import {
+  checkConfiguredKey,
+  generateVoterKey,
+  hashVoterId,
+  legacyVoterId,
+  voterKeyFingerprint,
+  type VoterKey,
+} from './voter-ids';
 
 export interface PostgresStoreOptions {
   /** Keep every table in this schema (a plain identifier: lower-case letters, digits, _), created if missing. */
@@ -37,6 +63,8 @@ export interface PostgresStoreOptions {
   connectionTimeoutMs?: number;
   /** Errors of idle pooled connections (the server restarted…): the pool drops them and reconnects. */
   onIdleError?: (err: Error) => void;
+  /** PRIVACY_USER_ID_SECRET: the key voters' ids are hashed with; unset: one generated and kept in the database. */
+  voterKey?: string;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -74,17 +102,20 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}):
     opts.onIdleError ??
       ((err) => process.emitWarning(`idle PostgreSQL connection failed (the pool reconnects): ${err.message}`)),
   );
-  return new PostgresStore(pool, url, opts.schema);
+  return new PostgresStore(pool, url, opts.schema, checkConfiguredKey(opts.voterKey));
 }
 
 class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private closed = false;
 
+  private key: Promise<VoterKey> | undefined;
+
   constructor(
     private readonly pool: Pool,
     private readonly url: string,
     private readonly schema: string | undefined,
+    private readonly configuredKey: Buffer | undefined,
   ) {}
 
   private async query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []) {
@@ -124,6 +155,8 @@ class PostgresStore implements Store {
           await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
         }
       });
+      await this.voterKey(); // the first process records the key's fingerprint
+      while ((await this.hashLegacyVoters(500)) > 0);
     } catch (err) {
       throw new Error(`cannot migrate the PostgreSQL database at ${describePostgresUrl(this.url)}: ${reason(err)}`, {
         cause: err,
@@ -364,6 +397,186 @@ class PostgresStore implements Store {
       [platform, channel, messageId],
     );
     return rows[0] ? toLink(rows[0]) : null;
+  }
+
+  voterKey(): Promise<VoterKey> {
+    this.key ??= this.resolveVoterKey().catch((err: unknown) => {
+      this.key = undefined; // try again at the next vote
+      throw err;
+    });
+    return this.key;
+  }
+
+  private async resolveVoterKey(): Promise<VoterKey> {
+    // Several replicas may start at once: the first insert wins and every replica reads the same values.
+    // (A replica whose insert waited for another's commit does not see that row in the same statement's
+    // snapshot: it reads it again in a new one.)
+    const keep = async (name: string, value: string): Promise<string> => {
+      const first = await this.query<{ value: string }>(
+        `WITH ins AS (INSERT INTO privacy_keys (name, value, created_at) VALUES ($1, $2, now())
+           ON CONFLICT (name) DO NOTHING RETURNING value)
+         SELECT value FROM ins UNION ALL SELECT value FROM privacy_keys WHERE name = $1 LIMIT 1`,
+        [name, value],
+      );
+      if (first.rows[0]) return first.rows[0].value;
+      const again = await this.query<{ value: string }>('SELECT value FROM privacy_keys WHERE name = $1', [name]);
+      return again.rows[0].value;
+    };
+    const key = this.configuredKey ?? Buffer.from(await keep('voter_key', generateVoterKey()), 'utf8');
+    const fingerprint = voterKeyFingerprint(key);
+    return {
+      key,
+      source: this.configuredKey ? 'configured' : 'generated',
+      matchesStored: (await keep('voter_key_fingerprint', fingerprint)) === fingerprint,
+    };
+  }
+
+  async hashLegacyVoters(limit = 500): Promise<number> {
+    const { key } = await this.voterKey();
+    return this.transaction(async (c) => {
+      const { rows } = await c.query<{ prediction_id: string; user_id: string; source: string | null }>(
+        `SELECT prediction_id, user_id, source FROM feedback WHERE user_id NOT LIKE 'h1:%'
+         LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [Math.max(1, Math.floor(limit))],
+      );
+      if (rows.length === 0) return 0;
+      // A hashed vote already there is the same voter's newer one (cast after the upgrade): it wins.
+      await c.query(
+        `WITH legacy AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(prediction_id, user_id, hashed)),
+           copied AS (INSERT INTO feedback (prediction_id, user_id, correct, true_label, source, voted_at)
+             SELECT f.prediction_id, l.hashed, f.correct, f.true_label, f.source, f.voted_at
+             FROM feedback f JOIN legacy l ON l.prediction_id = f.prediction_id AND l.user_id = f.user_id
+             ON CONFLICT (prediction_id, user_id) DO NOTHING)
+         DELETE FROM feedback f USING legacy l WHERE f.prediction_id = l.prediction_id AND f.user_id = l.user_id`,
+        [
+          rows.map((r) => r.prediction_id),
+          rows.map((r) => r.user_id),
+          rows.map((r) => hashVoterId(key, legacyVoterId(r.source, r.user_id))),
+        ],
+      );
+      return rows.length;
+    });
+  }
+
+  async prune(kind: PruneKind, beforeIso: string, limit: number): Promise<number> {
+    const { before } = pruneArgs(kind, beforeIso, limit);
+    // One statement per batch (one short transaction). FOR UPDATE SKIP LOCKED: a replica pruning at the
+    // same time takes other rows instead of waiting for these.
+    const sql: Record<PruneKind, string> = {
+      prediction_texts: `UPDATE predictions SET text = '' WHERE id IN (SELECT id FROM predictions
+          WHERE kind <> 'mention' AND text <> '' AND created_at < $1 ORDER BY created_at LIMIT $2
+          FOR UPDATE SKIP LOCKED)`,
+      predictions: `WITH doomed AS (SELECT id FROM predictions WHERE kind IN ('api', 'command') AND created_at < $1
+            ORDER BY kind, created_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+          votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT id FROM doomed)),
+          links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT id FROM doomed))
+        DELETE FROM predictions WHERE id IN (SELECT id FROM doomed)`,
+      mentions: `WITH doomed AS (SELECT id, prediction_id FROM mentions WHERE stored_at < $1
+            ORDER BY stored_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+          votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT prediction_id FROM doomed)),
+          links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT prediction_id FROM doomed)),
+          predictions AS (DELETE FROM predictions WHERE id IN (SELECT prediction_id FROM doomed))
+        DELETE FROM mentions WHERE id IN (SELECT id FROM doomed)`,
+      alerts: `WITH doomed AS (SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < $1
+            ORDER BY resolved_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+          votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT 'alert:' || id FROM doomed)),
+          links AS (DELETE FROM message_links WHERE alert_id IN (SELECT id FROM doomed))
+        DELETE FROM alerts WHERE id IN (SELECT id FROM doomed)`,
+      orphan_votes: `DELETE FROM feedback f USING (SELECT prediction_id, user_id FROM feedback x WHERE voted_at < $1 AND
+            CASE WHEN x.prediction_id LIKE 'alert:%'
+              THEN NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = substr(x.prediction_id, 7))
+              ELSE NOT EXISTS (SELECT 1 FROM predictions p WHERE p.id = x.prediction_id) END
+            LIMIT $2 FOR UPDATE SKIP LOCKED) d
+        WHERE f.prediction_id = d.prediction_id AND f.user_id = d.user_id`,
+    };
+    const res = await this.query(sql[kind], [before, limit]);
+    return res.rowCount ?? 0;
+  }
+
+  async pruneCheckpoints(prefixArg: string, beforeIso: string, limitArg: number): Promise<number> {
+    const { prefix, before, limit } = pruneCheckpointArgs(prefixArg, beforeIso, limitArg);
+    const res = await this.query(
+      `DELETE FROM checkpoints WHERE stream IN (SELECT stream FROM checkpoints
+         WHERE left(stream, length($1)) = $1 AND updated_at < $2 LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+      [prefix, before, limit],
+    );
+    return res.rowCount ?? 0;
+  }
+
+  async eraseVotes(voterIds: string[]): Promise<number> {
+    const ids = voterIdList(voterIds);
+    if (ids.length === 0) return 0;
+    return (await this.query('DELETE FROM feedback WHERE user_id = ANY($1::text[])', [ids])).rowCount ?? 0;
+  }
+
+  async eraseMention(tweetId: string): Promise<MentionErasure> {
+    if (typeof tweetId !== 'string' || tweetId === '') throw new StoreInputError('eraseMention: the tweet id is empty');
+    const { rows } = await this.query<{ mentions: string; predictions: string; votes: string; links: string }>(
+      `WITH m AS (DELETE FROM mentions WHERE id = $1 RETURNING prediction_id),
+         ids AS (SELECT $2::text AS id UNION SELECT prediction_id FROM m),
+         votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT id FROM ids) RETURNING 1),
+         links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT id FROM ids) RETURNING 1),
+         predictions AS (DELETE FROM predictions WHERE id IN (SELECT id FROM ids) RETURNING 1)
+       SELECT (SELECT count(*) FROM m) AS mentions, (SELECT count(*) FROM predictions) AS predictions,
+         (SELECT count(*) FROM votes) AS votes, (SELECT count(*) FROM links) AS links`,
+      [tweetId, mentionPredictionId(tweetId)],
+    );
+    const r = rows[0];
+    return {
+      mentions: Number(r.mentions),
+      predictions: Number(r.predictions),
+      votes: Number(r.votes),
+      links: Number(r.links),
+    };
+  }
+
+  async mentionIdsByAuthor(authorId: string): Promise<string[]> {
+    if (typeof authorId !== 'string' || authorId === '') throw new StoreInputError('the author id is empty');
+    const { rows } = await this.query<{ id: string }>(
+      'SELECT id FROM mentions WHERE author_id = $1 ORDER BY created_at',
+      [authorId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async rewriteJson(table: 'alerts' | 'checkpoints', edit: (value: unknown, key: string) => JsonEdit): Promise<number> {
+    // Values are compared as text: the same text as read is the same value (jsonb prints canonically).
+    const sql =
+      table === 'alerts'
+        ? {
+            all: 'SELECT id AS k, data::text AS v FROM alerts',
+            one: 'SELECT data::text AS v FROM alerts WHERE id = $1',
+            update: 'UPDATE alerts SET data = $1::jsonb WHERE id = $2 AND data::text = $3',
+            remove: '',
+          }
+        : {
+            all: 'SELECT stream AS k, checkpoint AS v FROM checkpoints',
+            one: 'SELECT checkpoint AS v FROM checkpoints WHERE stream = $1',
+            update: 'UPDATE checkpoints SET checkpoint = $1 WHERE stream = $2 AND checkpoint = $3',
+            remove: 'DELETE FROM checkpoints WHERE stream = $1 AND checkpoint = $2',
+          };
+    let changed = 0;
+    const { rows } = await this.query<{ k: string; v: string }>(sql.all);
+    for (const row of rows) {
+      let raw: string | undefined = row.v;
+      for (let attempt = 0; raw !== undefined && attempt < REWRITE_ATTEMPTS; attempt++) {
+        const value = table === 'alerts' ? JSON.parse(raw) : parseJsonState(raw);
+        if (value === undefined) break;
+        const e = checkJsonEdit(table, row.k, edit(value, row.k));
+        if (e.action === 'keep') break;
+        const res =
+          e.action === 'delete'
+            ? await this.query(sql.remove, [row.k, raw])
+            : await this.query(sql.update, [clean(JSON.stringify(e.value)), row.k, raw]);
+        if ((res.rowCount ?? 0) > 0) {
+          changed++;
+          break;
+        }
+        // Written meanwhile by another replica: read it again and edit that.
+        raw = (await this.query<{ v: string }>(sql.one, [row.k])).rows[0]?.v;
+      }
+    }
+    return changed;
   }
 
   async close(): Promise<void> {

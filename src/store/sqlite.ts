@@ -10,7 +10,9 @@ import type { ScoredMention } from '../mentions/types';
 import type { Label } from '../sentiment/types';
 import {
   alertRow,
+  clean,
   closedError,
+  mentionPredictionId,
   examplesFromVotes,
   linkRow,
   mentionRow,
@@ -25,13 +27,39 @@ import {
   voteRow,
   reason,
   StoreInputError,
+  pruneArgs,
+  pruneCheckpointArgs,
+  voterIdList,
+  parseJsonState,
+  checkJsonEdit,
+  REWRITE_ATTEMPTS,
 } from './common';
 import { SCHEMA_MIGRATIONS_DDL, migrationSql, pending } from './migrations';
-import type { AccuracyRow, AlertRecord, MessageLink, Store, StoredPrediction, Vote } from './types';
+import type {
+  AccuracyRow,
+  AlertRecord,
+  JsonEdit,
+  MentionErasure,
+  MessageLink,
+  PruneKind,
+  Store,
+  StoredPrediction,
+  Vote,
+} from './types';
+import {
+  checkConfiguredKey,
+  generateVoterKey,
+  hashVoterId,
+  legacyVoterId,
+  voterKeyFingerprint,
+  type VoterKey,
+} from './voter-ids';
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock before failing (ms). */
   busyTimeoutMs?: number;
+  /** PRIVACY_USER_ID_SECRET: the key voters' ids are hashed with; unset: one generated and kept in the file. */
+  voterKey?: string;
 }
 
 type Row = Record<string, unknown>;
@@ -53,17 +81,23 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
   } catch (err) {
     throw new Error(`cannot open the SQLite database at ${path}: ${reason(err)}`, { cause: err });
   }
-  return new SqliteStore(db, path);
+  return new SqliteStore(db, path, checkConfiguredKey(opts.voterKey));
 }
+
+/** A JSON array parameter for `IN (SELECT value FROM json_each(?))`. */
+const list = (values: string[]) => JSON.stringify(values);
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private closed = false;
   private readonly stmts = new Map<string, Database.Statement>();
 
+  private key: VoterKey | undefined;
+
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
+    private readonly configuredKey: Buffer | undefined,
   ) {}
 
   /** A prepared statement, prepared once (after migrations, since it needs the tables). */
@@ -94,6 +128,8 @@ class SqliteStore implements Store {
     });
     try {
       run.immediate();
+      await this.voterKey(); // the first process records the key's fingerprint
+      while ((await this.hashLegacyVoters(500)) > 0);
     } catch (err) {
       throw new Error(`cannot migrate the SQLite database at ${this.path}: ${reason(err)}`, { cause: err });
     }
@@ -286,6 +322,196 @@ class SqliteStore implements Store {
        WHERE platform = ? AND channel = ? AND message_id = ?`,
     ).get(platform, channel, messageId) as Parameters<typeof toLink>[0] | undefined;
     return r ? toLink(r) : null;
+  }
+
+  async voterKey(): Promise<VoterKey> {
+    if (this.key) return this.key;
+    const resolve = this.db.transaction((): VoterKey => {
+      const now = nowIso();
+      const insert = this.stmt(
+        'INSERT INTO privacy_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+      );
+      const read = (name: string) =>
+        (this.stmt('SELECT value FROM privacy_keys WHERE name = ?').get(name) as { value: string }).value;
+      let key = this.configuredKey;
+      if (!key) {
+        insert.run('voter_key', generateVoterKey(), now);
+        key = Buffer.from(read('voter_key'), 'utf8');
+      }
+      const fingerprint = voterKeyFingerprint(key);
+      insert.run('voter_key_fingerprint', fingerprint, now);
+      return {
+        key,
+        source: this.configuredKey ? 'configured' : 'generated',
+        matchesStored: read('voter_key_fingerprint') === fingerprint,
+      };
+    });
+    this.key = resolve.immediate();
+    return this.key;
+  }
+
+  async hashLegacyVoters(limit = 500): Promise<number> {
+    const legacy = this.stmt(
+      `SELECT prediction_id, user_id, source FROM feedback WHERE user_id NOT LIKE 'h1:%' LIMIT ?`,
+    ).all(Math.max(1, Math.floor(limit))) as Array<{ prediction_id: string; user_id: string; source: string | null }>;
+    if (legacy.length === 0) return 0;
+    const { key } = await this.voterKey();
+    const copy = this.stmt(
+      `INSERT INTO feedback (prediction_id, user_id, correct, true_label, source, voted_at)
+       SELECT prediction_id, ?, correct, true_label, source, voted_at FROM feedback
+       WHERE prediction_id = ? AND user_id = ? ON CONFLICT (prediction_id, user_id) DO NOTHING`,
+    );
+    const remove = this.stmt('DELETE FROM feedback WHERE prediction_id = ? AND user_id = ?');
+    // A hashed vote already there is the same voter's newer one (cast after the upgrade): it wins.
+    this.db
+      .transaction(() => {
+        for (const r of legacy) {
+          copy.run(hashVoterId(key, legacyVoterId(r.source, r.user_id)), r.prediction_id, r.user_id);
+          remove.run(r.prediction_id, r.user_id);
+        }
+      })
+      .immediate();
+    return legacy.length;
+  }
+
+  async prune(kind: PruneKind, beforeIso: string, limit: number): Promise<number> {
+    const { before } = pruneArgs(kind, beforeIso, limit);
+    const ids = (sql: string, col = 'id') =>
+      (this.stmt(sql).all(before, limit) as Array<Record<string, string>>).map((r) => r[col]);
+    const cascade = (predictionIds: string[]) => {
+      const l = list(predictionIds);
+      this.stmt('DELETE FROM feedback WHERE prediction_id IN (SELECT value FROM json_each(?))').run(l);
+      this.stmt('DELETE FROM message_links WHERE prediction_id IN (SELECT value FROM json_each(?))').run(l);
+    };
+    const run = this.db.transaction((): number => {
+      switch (kind) {
+        case 'prediction_texts':
+          return this.stmt(
+            `UPDATE predictions SET text = '' WHERE id IN (SELECT id FROM predictions
+               WHERE kind <> 'mention' AND text <> '' AND created_at < ? ORDER BY created_at LIMIT ?)`,
+          ).run(before, limit).changes;
+        case 'predictions': {
+          const doomed = ids(
+            `SELECT id FROM predictions WHERE kind IN ('api', 'command') AND created_at < ?
+             ORDER BY kind, created_at LIMIT ?`,
+          );
+          if (doomed.length === 0) return 0;
+          cascade(doomed);
+          return this.stmt('DELETE FROM predictions WHERE id IN (SELECT value FROM json_each(?))').run(list(doomed))
+            .changes;
+        }
+        case 'mentions': {
+          const rows = this.stmt(
+            'SELECT id, prediction_id FROM mentions WHERE stored_at < ? ORDER BY stored_at LIMIT ?',
+          ).all(before, limit) as Array<{ id: string; prediction_id: string }>;
+          if (rows.length === 0) return 0;
+          const predictions = rows.map((r) => r.prediction_id);
+          cascade(predictions);
+          this.stmt('DELETE FROM predictions WHERE id IN (SELECT value FROM json_each(?))').run(list(predictions));
+          return this.stmt('DELETE FROM mentions WHERE id IN (SELECT value FROM json_each(?))').run(
+            list(rows.map((r) => r.id)),
+          ).changes;
+        }
+        case 'alerts': {
+          const doomed = ids(
+            `SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < ? ORDER BY resolved_at LIMIT ?`,
+          );
+          if (doomed.length === 0) return 0;
+          this.stmt(`DELETE FROM feedback WHERE prediction_id IN (SELECT 'alert:' || value FROM json_each(?))`).run(
+            list(doomed),
+          );
+          this.stmt('DELETE FROM message_links WHERE alert_id IN (SELECT value FROM json_each(?))').run(list(doomed));
+          return this.stmt('DELETE FROM alerts WHERE id IN (SELECT value FROM json_each(?))').run(list(doomed)).changes;
+        }
+        case 'orphan_votes':
+          return this.stmt(
+            `DELETE FROM feedback WHERE rowid IN (SELECT f.rowid FROM feedback f WHERE f.voted_at < ? AND
+               CASE WHEN f.prediction_id LIKE 'alert:%'
+                 THEN NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = substr(f.prediction_id, 7))
+                 ELSE NOT EXISTS (SELECT 1 FROM predictions p WHERE p.id = f.prediction_id) END
+             LIMIT ?)`,
+          ).run(before, limit).changes;
+      }
+    });
+    return run.immediate();
+  }
+
+  async pruneCheckpoints(prefixArg: string, beforeIso: string, limitArg: number): Promise<number> {
+    const { prefix, before, limit } = pruneCheckpointArgs(prefixArg, beforeIso, limitArg);
+    return this.stmt(
+      `DELETE FROM checkpoints WHERE stream IN (SELECT stream FROM checkpoints
+         WHERE substr(stream, 1, length(?)) = ? AND updated_at < ? LIMIT ?)`,
+    ).run(prefix, prefix, before, limit).changes;
+  }
+
+  async eraseVotes(voterIds: string[]): Promise<number> {
+    const ids = voterIdList(voterIds);
+    if (ids.length === 0) return 0;
+    return this.stmt('DELETE FROM feedback WHERE user_id IN (SELECT value FROM json_each(?))').run(list(ids)).changes;
+  }
+
+  async eraseMention(tweetId: string): Promise<MentionErasure> {
+    if (typeof tweetId !== 'string' || tweetId === '') throw new StoreInputError('eraseMention: the tweet id is empty');
+    const run = this.db.transaction((): MentionErasure => {
+      const row = this.stmt('SELECT prediction_id FROM mentions WHERE id = ?').get(tweetId) as
+        { prediction_id: string } | undefined;
+      const predictionIds = list([...new Set([mentionPredictionId(tweetId), ...(row ? [row.prediction_id] : [])])]);
+      const inList = 'IN (SELECT value FROM json_each(?))';
+      return {
+        votes: this.stmt(`DELETE FROM feedback WHERE prediction_id ${inList}`).run(predictionIds).changes,
+        links: this.stmt(`DELETE FROM message_links WHERE prediction_id ${inList}`).run(predictionIds).changes,
+        predictions: this.stmt(`DELETE FROM predictions WHERE id ${inList}`).run(predictionIds).changes,
+        mentions: this.stmt('DELETE FROM mentions WHERE id = ?').run(tweetId).changes,
+      };
+    });
+    return run.immediate();
+  }
+
+  async mentionIdsByAuthor(authorId: string): Promise<string[]> {
+    if (typeof authorId !== 'string' || authorId === '') throw new StoreInputError('the author id is empty');
+    return (
+      this.stmt('SELECT id FROM mentions WHERE author_id = ? ORDER BY created_at').all(authorId) as Array<{
+        id: string;
+      }>
+    ).map((r) => r.id);
+  }
+
+  async rewriteJson(table: 'alerts' | 'checkpoints', edit: (value: unknown, key: string) => JsonEdit): Promise<number> {
+    const sql =
+      table === 'alerts'
+        ? {
+            all: 'SELECT id AS k, data AS v FROM alerts',
+            one: 'SELECT data AS v FROM alerts WHERE id = ?',
+            update: 'UPDATE alerts SET data = ? WHERE id = ? AND data = ?',
+            remove: '',
+          }
+        : {
+            all: 'SELECT stream AS k, checkpoint AS v FROM checkpoints',
+            one: 'SELECT checkpoint AS v FROM checkpoints WHERE stream = ?',
+            update: 'UPDATE checkpoints SET checkpoint = ? WHERE stream = ? AND checkpoint = ?',
+            remove: 'DELETE FROM checkpoints WHERE stream = ? AND checkpoint = ?',
+          };
+    let changed = 0;
+    for (const row of this.stmt(sql.all).all() as Array<{ k: string; v: string }>) {
+      let raw: string | undefined = row.v;
+      for (let attempt = 0; raw !== undefined && attempt < REWRITE_ATTEMPTS; attempt++) {
+        const value = table === 'alerts' ? JSON.parse(raw) : parseJsonState(raw);
+        if (value === undefined) break;
+        const e = checkJsonEdit(table, row.k, edit(value, row.k));
+        if (e.action === 'keep') break;
+        const done =
+          e.action === 'delete'
+            ? this.stmt(sql.remove).run(row.k, raw).changes
+            : this.stmt(sql.update).run(clean(JSON.stringify(e.value)), row.k, raw).changes;
+        if (done > 0) {
+          changed++;
+          break;
+        }
+        // Written meanwhile by another process: read it again and edit that.
+        raw = (this.stmt(sql.one).get(row.k) as { v: string } | undefined)?.v;
+      }
+    }
+    return changed;
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,15 @@
  */
 import type { Label } from '../sentiment/types';
 import type { ScoredMention } from '../mentions/types';
+import type { VoterKey } from './voter-ids';
+
+export type { VoterKey } from './voter-ids';
 
 /** Every prediction Sentinel shows or acts on has an id, so feedback can point at it. */
 export interface StoredPrediction {
   id: string; // e.g. "x:<tweet id>" for mentions, a UUID for /sentiment and /predict
   kind: 'mention' | 'command' | 'api';
+  /** '' when the text was not kept (`/predict` with keep_text false) or has passed its retention. */
   text: string;
   label: Label;
   probabilities: Record<Label, number>;
@@ -18,6 +22,7 @@ export interface StoredPrediction {
 
 export interface Vote {
   predictionId: string;
+  /** As stored: the keyed hash of the voter's namespaced id (src/feedback/voter.ts), never a raw id. */
   userId: string;
   correct: boolean;
   /** What the user says the label should have been (asked after a ❌). */
@@ -85,5 +90,55 @@ export interface Store {
   linkMessage(link: MessageLink): Promise<void>;
   findLink(platform: string, channel: string, messageId: string): Promise<MessageLink | null>;
 
+  // --- Privacy and retention (src/feedback/voter.ts, src/ops/retention.ts, src/ops/erase.ts) ---
+
+  /** The key voters' ids are hashed with: the configured one, or one generated once and kept here. */
+  voterKey(): Promise<VoterKey>;
+  /**
+   * Re-keys up to `limit` votes still stored with a raw user id (before hashing) as the hash of
+   * `legacy:<source>:<raw id>`; returns how many. Idempotent; run by `migrate()` and by every retention run.
+   */
+  hashLegacyVoters(limit?: number): Promise<number>;
+  /**
+   * One batch of the retention job: removes up to `limit` rows of `kind` older than `beforeIso`, with what
+   * hangs on them, in one short transaction; returns how many rows of `kind`. Safe to run from several
+   * processes at once (PostgreSQL skips rows another one is deleting).
+   */
+  prune(kind: PruneKind, beforeIso: string, limit: number): Promise<number>;
+  /** Deletes up to `limit` checkpoints whose key starts with `prefix`, last written before `beforeIso`. */
+  pruneCheckpoints(prefix: string, beforeIso: string, limit: number): Promise<number>;
+  /** Deletes every vote cast under one of these (hashed) voter ids; returns how many. */
+  eraseVotes(voterIds: string[]): Promise<number>;
+  /** Deletes a tweet: the mention, its prediction `x:<id>`, the votes on it and the message links to it. */
+  eraseMention(tweetId: string): Promise<MentionErasure>;
+  /** Ids of the stored mentions written by this X author (for an author's erasure). */
+  mentionIdsByAuthor(authorId: string): Promise<string[]>;
+  /**
+   * Rewrites JSON kept in `table` (alert records' data, or checkpoint values that are JSON objects or
+   * arrays): `edit` sees each value and says to keep, replace or (checkpoints only) delete it. Each change is
+   * a compare-and-set, retried on a concurrent write. Returns how many values changed.
+   */
+  rewriteJson(table: 'alerts' | 'checkpoints', edit: (value: unknown, key: string) => JsonEdit): Promise<number>;
+
   close(): Promise<void>;
 }
+
+/**
+ * What the retention job prunes, each with its clock:
+ * - `prediction_texts`: the text of /predict and /sentiment predictions (created_at) is blanked;
+ * - `predictions`: /predict and /sentiment predictions (created_at), with their votes and message links;
+ * - `mentions`: mentions (stored_at), with their predictions `x:<id>`, votes and message links;
+ * - `alerts`: resolved alerts (resolved_at; never an open one), with their votes and message links;
+ * - `orphan_votes`: votes (voted_at) on a prediction or alert that no longer exists.
+ */
+export const PRUNE_KINDS = ['prediction_texts', 'predictions', 'mentions', 'alerts', 'orphan_votes'] as const;
+export type PruneKind = (typeof PRUNE_KINDS)[number];
+
+export interface MentionErasure {
+  mentions: number;
+  predictions: number;
+  votes: number;
+  links: number;
+}
+
+export type JsonEdit = { action: 'keep' } | { action: 'replace'; value: unknown } | { action: 'delete' };

@@ -3,7 +3,8 @@
  *
  * Measures the scorer and the HTTP API on this machine. The last stdout line is one JSON object:
  * backend, load_ms, score_one_ms_p50/p99, batch64_per_s, batch256_per_s, rss_mb, predict_http_rps,
- * predict_http_latency_ms_p50, and peers (the lexicon packages on the same texts).
+ * predict_http_latency_ms_p50 (with an API key and the rate limit on), predict_single_under_batch_load
+ * (one-text latency while 10 connections send 256-text batches), and peers (lexicon packages, same texts).
  * The HTTP figure comes from autocannon in this process against `npm start`'s server in a child
  * process, so the load generator does not steal the server's event loop.
  */
@@ -24,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { benchRegistry } from '../registry/bench-registry';
+import { newApiKey } from '../http/auth';
 
 const MODEL = 'models/sentinel-bilstm';
 
@@ -88,28 +90,79 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 60000): P
 
 async function httpRps(texts: string[], duration: number, connections: number) {
   const port = await freePort();
+  // As deployed: an API key and a rate limit on every request (the limit set high enough not to refuse).
+  const { key, entry } = newApiKey('bench', ['predict']);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: MODEL },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      MODEL_DIR: MODEL,
+      BUNDLED_REPLAY: 'false',
+      API_KEYS: entry,
+      API_RATE_LIMIT: '10000000',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const url = `http://127.0.0.1:${port}`;
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   try {
-    await waitReady(`http://127.0.0.1:${port}/ready`, child);
+    await waitReady(`${url}/ready`, child);
     const result = await autocannon({
-      url: `http://127.0.0.1:${port}`,
+      url,
       connections,
       duration,
       requests: texts.slice(0, 50).map((text) => ({
         method: 'POST',
         path: '/predict',
-        headers: { 'content-type': 'application/json' },
+        headers,
         body: JSON.stringify({ text }),
       })),
     });
     const failed = result.errors + result.timeouts + result.non2xx;
-    return { rps: result.requests.average, latencyP50: result.latency.p50, failed };
+
+    // Fairness: one-text requests, one at a time, while 10 connections keep sending 256-text batches.
+    const batchLoad = autocannon({
+      url,
+      connections: 10,
+      duration,
+      requests: [{ method: 'POST', path: '/predict', headers, body: JSON.stringify({ texts: batchOf(texts, 256) }) }],
+    });
+    const single: number[] = [];
+    const until = Date.now() + (duration - 1) * 1000;
+    await new Promise((r) => setTimeout(r, 500));
+    while (Date.now() < until) {
+      const t = performance.now();
+      const res = await fetch(`${url}/predict`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ text: texts[single.length % texts.length] }),
+      });
+      await res.arrayBuffer();
+      single.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const batches = await batchLoad;
+    single.sort((a, b) => a - b);
+    return {
+      rps: result.requests.average,
+      latencyP50: result.latency.p50,
+      failed,
+      underBatches: {
+        single_ms_p50: round(percentile(single, 0.5), 1),
+        single_ms_p99: round(percentile(single, 0.99), 1),
+        singles: single.length,
+        batch_texts_per_s: Math.round(batches.requests.average * 256),
+      },
+    };
   } finally {
     child.kill('SIGTERM');
   }
+}
+
+function batchOf(texts: string[], n: number): string[] {
+  return Array.from({ length: n }, (_, i) => texts[i % texts.length]);
 }
 
 /**
@@ -222,6 +275,7 @@ async function main(): Promise<void> {
     predict_http_rps: Math.round(http.rps),
     predict_http_latency_ms_p50: http.latencyP50,
     predict_http_failed: http.failed,
+    predict_single_under_batch_load: http.underBatches,
     pipeline_replay: pipelines,
     registry,
     peers,

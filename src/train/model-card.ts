@@ -3,14 +3,16 @@
  *
  * Evaluates the model (and the baseline and lexicon peers) on the validation split, draws the confusion
  * matrix, writes MODEL_CARD.md into the model directory, and re-seals manifest.json so it lists the
- * checksum of every file in the directory, the card included. The prose (data, licence, limits) lives
- * here; the figures are always computed, never typed in.
+ * checksum of every file in the directory, the card included, and the canary set scored again
+ * (src/registry/seal.ts). The prose (data, licence, limits) lives here; the figures are always computed,
+ * never typed in.
  */
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScorer } from '../sentiment/load';
-import { describeFiles, readManifest } from '../registry/manifest';
+import { readManifest } from '../registry/manifest';
+import { reseal } from '../registry/seal';
 import { LABELS, readLabelledCsv } from './dataset';
 import { roundMetrics, type EvaluationMetrics } from './metrics';
 import { metricsFor, peerMetrics } from './evaluate';
@@ -33,10 +35,10 @@ async function main(): Promise<void> {
   const dir = values.model;
   const rows = readLabelledCsv(values.val);
   const texts = rows.map((r) => r.text);
+  // Loaded as a replica would (checksums, canary): the card describes the model that will be served.
   const scorer = await loadScorer(dir, { maxBatch: 256 });
   const predictions = await scorer.score(texts);
   const info = scorer.info;
-  scorer.dispose();
   const m = metricsFor(
     rows,
     predictions.map((p) => LABELS.map((l) => p.probabilities[l])),
@@ -140,19 +142,20 @@ Reproduce: \`npm run evaluate -- --data ../shared/data/airline_val.csv --peers\`
 - Scores are not calibrated probabilities across domains: on non-airline text (e.g. Sentiment140) the confidence means less.
 `;
   writeFileSync(join(dir, 'MODEL_CARD.md'), card);
-  const files = [...new Set([...manifest.files.map((f) => f.path), 'MODEL_CARD.md', 'confusion.png'])];
-  const sealed = {
-    ...manifest,
-    metrics: {
-      ...manifest.metrics,
-      validation: roundMetrics({
-        ...m,
-        best_epoch: (manifest.metrics.validation as Record<string, unknown>)?.best_epoch,
-      }),
+  await reseal(dir, {
+    extraFiles: ['MODEL_CARD.md', 'confusion.png'],
+    update: {
+      metrics: {
+        ...manifest.metrics,
+        validation: roundMetrics({
+          ...m,
+          best_epoch: (manifest.metrics.validation as Record<string, unknown>)?.best_epoch,
+        }),
+      },
     },
-    files: describeFiles(dir, files),
-  };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(sealed, null, 2) + '\n');
+    scorer,
+  });
+  scorer.dispose();
   process.stderr.write(`wrote ${join(dir, 'MODEL_CARD.md')} and confusion.png; manifest re-sealed\n`);
   process.stdout.write(
     JSON.stringify(

@@ -18,7 +18,7 @@ import { buildBiLstm, weightedCrossEntropy } from '../sentiment/model';
 import { saveLayersModel } from '../sentiment/model-files';
 import { normalizeTweet } from '../sentiment/normalize';
 import { Vocabulary } from '../sentiment/vocabulary';
-import { describeFiles, type Manifest } from '../registry/manifest';
+import { sealModel } from '../registry/seal';
 import { LABELS, readLabelledCsv, readTexts, type Label } from './dataset';
 import { evaluatePredictions, roundMetrics, argmaxLabel } from './metrics';
 import { seededRandom, shuffleInPlace } from './random';
@@ -225,18 +225,21 @@ async function main(): Promise<void> {
   const files = await saveLayersModel(model, out);
   writeFileSync(join(out, 'vocabulary.json'), JSON.stringify(vocabulary.toJSON()));
   const metrics = roundMetrics({ ...final.metrics, val_loss: final.loss, best_epoch: best.epoch });
-  const manifest: Manifest = {
-    name: 'sentinel-bilstm',
-    version,
-    created: new Date().toISOString(),
-    kind: 'sentinel-bilstm',
-    labels: [...LABELS],
-    maxLength: p.maxLength,
-    trainingData: [values.train, ...values.pretrain.map((x) => `${x} (word2vec only)`)],
-    metrics: { validation: metrics, validation_data: values.val, params, run: tracker.id },
-    files: describeFiles(out, [...files, 'vocabulary.json']),
-  };
-  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // The manifest: every file's sha256 and the canary set, scored by the model as saved (src/registry/seal.ts).
+  await sealModel(
+    out,
+    {
+      name: 'sentinel-bilstm',
+      version,
+      created: new Date().toISOString(),
+      kind: 'sentinel-bilstm',
+      labels: [...LABELS],
+      maxLength: p.maxLength,
+      trainingData: [values.train, ...values.pretrain.map((x) => `${x} (word2vec only)`)],
+      metrics: { validation: metrics, validation_data: values.val, params, run: tracker.id },
+    },
+    { extraFiles: [...files, 'vocabulary.json'] },
+  );
   tracker.summary({ version, out, best_epoch: best.epoch, validation: metrics, history });
   log(`saved ${out} (version ${version}); run ${tracker.dir}`);
   process.stdout.write(JSON.stringify({ version, run: tracker.id, ...metrics }) + '\n');

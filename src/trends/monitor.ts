@@ -17,9 +17,15 @@
  * `<prefix>/snooze:<stream>` (snoozed until, ISO; empty when not). The prefix is `trends` by default.
  *
  * Time is the mentions' time (created_at), never the wall clock.
+ *
+ * Mentions the model cannot read (nothing but mentions, links, punctuation, invisible characters, or
+ * only words it does not know: `ScoredMention.unreadable`) are stored by the poller but never counted:
+ * not in the volume, not in the negative share, not in the baseline, not among an alert's mentions. A
+ * mention read back from the store does not carry that verdict; the `unreadable` option decides for it.
  */
 import type { Logger } from '../log';
 import type { ScoredMention } from '../mentions/types';
+import { unreadableReason } from '../sentiment/readable';
 import type { AlertRecord, Store } from '../store/types';
 import { buildAlertContent, type AlertContent, type AlertKind, type ChartRenderer } from './content';
 import { pct, type Evaluation } from './detector';
@@ -78,6 +84,13 @@ export interface TrendMonitorOptions {
    * oracle judges by the human label and leaves unlabelled mentions out.)
    */
   judge?: (m: ScoredMention) => boolean | undefined;
+  /**
+   * Why the model cannot read a text (null: it can), for mentions that do not say (`unreadable` absent:
+   * read back from the store). Give the serving model's check (`(t) => slot.unreadable(t)`); the default
+   * is the model-free check (no word, emoticon or emoji at all), which agrees with it except on texts
+   * made only of words the model does not know.
+   */
+  unreadable?: (text: string) => string | null;
   /** null: no chart in the content. Default: renderTrendChart. */
   renderChart?: ChartRenderer | null;
   /** Prefix of the keys kept in the Store's checkpoint table (default `trends`). */
@@ -137,7 +150,11 @@ export class TrendMonitor {
     this.store = opts.store;
     this.sinks = opts.sinks ?? [];
     this.logger = opts.logger;
-    this.judge = opts.judge ?? defaultJudge;
+    const judge = opts.judge ?? defaultJudge;
+    const unreadable = opts.unreadable ?? ((text: string) => unreadableReason(text));
+    // Every count, the baseline and the alert's mentions go through here: an unreadable mention is left out.
+    this.judge = (m) =>
+      (m.unreadable !== undefined ? m.unreadable : unreadable(String(m.text ?? ''))) === null ? judge(m) : undefined;
     this.renderChart = opts.renderChart;
     this.prefix = opts.keyPrefix ?? 'trends';
     this.onEvent = opts.onEvent;

@@ -3,6 +3,7 @@
  * a CSV replay flows through the poller into the store, /predict hands out prediction ids, /feedback
  * judges them, and SIGTERM stops it cleanly with everything stored.
  */
+import { newApiKey } from '../../src/http/auth';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -36,8 +37,17 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_
   throw new Error(`timed out waiting for ${what}; stderr: ${stderr.slice(-2000)}`);
 }
 
-const post = (path: string, body: unknown) =>
-  fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+// Two API keys: each is one voter. The API as deployed: with keys, not open.
+const AGENT_1 = newApiKey('agent-1', ['predict', 'feedback', 'metrics']);
+const AGENT_2 = newApiKey('agent-2', ['feedback']);
+const auth = (k = AGENT_1) => ({ authorization: `Bearer ${k.key}` });
+
+const post = (path: string, body: unknown, key = AGENT_1) =>
+  fetch(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth(key) },
+    body: JSON.stringify(body),
+  });
 
 beforeAll(async () => {
   const port = await freePort();
@@ -52,6 +62,7 @@ beforeAll(async () => {
       REPLAY_CSV: 'test/fixtures/airline_stream_sample.csv',
       POLL_INTERVAL: '1',
       LOG_LEVEL: 'warn',
+      API_KEYS: `${AGENT_1.entry},${AGENT_2.entry}`,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -67,7 +78,7 @@ afterAll(() => {
 it('replays mentions into the store, scores /predict with an id that /feedback can judge, and stops cleanly', async () => {
   // The replay's three streams, all 61 rows of the fixture, land in the store.
   const metrics = await until('all mentions stored', async () => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${base}/metrics`, { headers: auth() })).text();
     const stored = [...text.matchAll(/^sentinel_mentions_stored_total\{stream="[^"]+"\} (\d+)/gm)];
     const total = stored.reduce((n, m) => n + Number(m[1]), 0);
     return total === 61 ? text : undefined;
@@ -81,19 +92,20 @@ it('replays mentions into the store, scores /predict with an id that /feedback c
   expect(prediction.label).toBe('negative');
 
   // Voted on at once: the prediction may still be in the write-behind queue.
-  const vote = await post('/feedback', { prediction_id: prediction.id, user: 'agent-1', correct: true });
+  const vote = await post('/feedback', { prediction_id: prediction.id, correct: true });
   expect(vote.status).toBe(201);
-  const wrong = await post('/feedback', {
-    prediction_id: prediction.id,
-    user: 'agent-2',
-    correct: false,
-    true_label: 'neutral',
-  });
+  const wrong = await post(
+    '/feedback',
+    { prediction_id: prediction.id, correct: false, true_label: 'neutral' },
+    AGENT_2,
+  );
   expect(wrong.status).toBe(201);
-  const accuracy = (await (await fetch(`${base}/feedback/accuracy`)).json()) as { models: unknown[] };
+  const accuracy = (await (await fetch(`${base}/feedback/accuracy`, { headers: auth() })).json()) as {
+    models: unknown[];
+  };
   expect(accuracy.models).toEqual([{ model_version: prediction.modelVersion, votes: 2, correct: 1, accuracy: 0.5 }]);
 
-  const unknown = await post('/feedback', { prediction_id: 'no-such-prediction', user: 'agent-1', correct: true });
+  const unknown = await post('/feedback', { prediction_id: 'no-such-prediction', correct: true });
   expect(unknown.status).toBe(404);
 
   child.kill('SIGTERM');

@@ -21,6 +21,10 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../config/schema';
 import { PredictionLog } from '../../src/feedback/prediction-log';
 import { buildServer } from '../../src/http/server';
+import { ApiAuth } from '../../src/http/auth';
+
+/** No API keys: the API is open, as in local mode on loopback. */
+const OPEN_API = ApiAuth.fromEntries([]);
 import { createLogger } from '../../src/log';
 import { ModelRegistry } from '../../src/registry/model-registry';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
@@ -142,7 +146,7 @@ beforeAll(async () => {
   // As src/main.ts does: the registry loads MODEL_DIR (no bucket) and records where the model came from.
   models = new ModelRegistry({ config: { ...config, modelDir: join(ROOT, config.modelDir) }, slot, logger });
   predictionLog = new PredictionLog(store, { logger });
-  app = buildServer({ slot, config, logger, store, predictionLog, registries: [models.metrics] });
+  app = buildServer({ auth: OPEN_API, slot, config, logger, store, predictionLog, registries: [models.metrics] });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   await models.start();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { ApiAuth, newApiKey, protect } from '../../src/http/auth';
 import { feedbackRoutes } from '../../src/http/feedback-route';
 import { createLogger } from '../../src/log';
 import { openSqliteStore } from '../../src/store/sqlite';
@@ -30,6 +31,13 @@ const PREDICTION: StoredPrediction = {
 };
 const MENTION_ID = '569587140490866689';
 
+// Two API keys with the feedback scope: each is one voter (api:<name>); a third without it.
+const AGENT_7 = newApiKey('agent-7', ['feedback']);
+const DASHBOARD = newApiKey('dashboard', ['feedback', 'predict']);
+const SCORER_ONLY = newApiKey('scorer', ['predict']);
+const AUTH = ApiAuth.fromEntries([AGENT_7.entry, DASHBOARD.entry, SCORER_ONLY.entry]);
+const as = (key: { key: string }) => ({ ...JSON_HEADERS, authorization: `Bearer ${key.key}` });
+
 interface Running {
   app: FastifyInstance;
   url: string;
@@ -45,6 +53,7 @@ async function start(store: Store): Promise<Running> {
     },
   });
   const app = fastify({ loggerInstance: createLogger('info', { stream }) });
+  protect(app as unknown as FastifyInstance, { auth: AUTH, perMinute: 10_000 });
   await app.register(feedbackRoutes, { store, maxBodyBytes: MAX_BODY });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
@@ -92,10 +101,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function send(method: string, path: string, body?: unknown, headers: Record<string, string> = JSON_HEADERS) {
+/** As agent-7 unless told otherwise; `headers` without a content type still carry the key. */
+function send(method: string, path: string, body?: unknown, headers: Record<string, string> = as(AGENT_7)) {
   return fetch(`${server.url}${path}`, {
     method,
-    headers,
+    headers: { authorization: as(AGENT_7).authorization, ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
@@ -108,9 +118,9 @@ async function expectError(res: Response, status: number, code: string, message:
   expect(Object.keys(body)).toEqual(['error']);
 }
 
-const VOTE = { prediction_id: PREDICTION.id, user: 'U123', correct: true };
+const VOTE = { prediction_id: PREDICTION.id, correct: true };
 const VOTE_EXAMPLE =
-  'send {"prediction_id": "...", "user": "...", "correct": true or false, "true_label": "negative" | "neutral" | "positive" (optional)}';
+  'send {"prediction_id": "...", "correct": true or false, "true_label": "negative" | "neutral" | "positive" (optional)}';
 
 describe('POST /feedback: bad input', () => {
   test.each<[string, unknown, number, string, string | RegExp]>([
@@ -128,27 +138,27 @@ describe('POST /feedback: bad input', () => {
       { ...VOTE, label: 'negative' },
       400,
       'unknown_field',
-      'unknown field "label"; allowed: prediction_id, user, correct, true_label',
+      'unknown field "label"; allowed: prediction_id, correct, true_label',
     ],
     [
       'two unknown fields',
       { ...VOTE, a: 1, b: 2 },
       400,
       'unknown_field',
-      'unknown fields "a", "b"; allowed: prediction_id, user, correct, true_label',
+      'unknown fields "a", "b"; allowed: prediction_id, correct, true_label',
     ],
+    ['no prediction_id', { correct: true }, 400, 'missing_field', `"prediction_id" is missing: ${VOTE_EXAMPLE}`],
     [
-      'no prediction_id',
-      { user: 'U1', correct: true },
+      'a voter named in the body',
+      { ...VOTE, user: 'U123' },
       400,
-      'missing_field',
-      `"prediction_id" is missing: ${VOTE_EXAMPLE}`,
+      'user_not_accepted',
+      '"user" is not accepted: the vote is counted for the API key that sends it; remove the field',
     ],
-    ['no user', { prediction_id: 'p', correct: true }, 400, 'missing_field', `"user" is missing: ${VOTE_EXAMPLE}`],
-    ['no correct', { prediction_id: 'p', user: 'U1' }, 400, 'missing_field', `"correct" is missing: ${VOTE_EXAMPLE}`],
+    ['no correct', { prediction_id: 'p' }, 400, 'missing_field', `"correct" is missing: ${VOTE_EXAMPLE}`],
     [
       'a numeric prediction_id (a tweet id sent as a number loses digits)',
-      '{"prediction_id": 569587140490866689, "user": "U1", "correct": true}',
+      '{"prediction_id": 569587140490866689, "correct": true}',
       400,
       'invalid_prediction_id',
       '"prediction_id" must be a string, got a number',
@@ -167,8 +177,6 @@ describe('POST /feedback: bad input', () => {
       'invalid_prediction_id',
       '"prediction_id" is 201 characters long; the limit is 200',
     ],
-    ['an object user', { ...VOTE, user: { id: 'U1' } }, 400, 'invalid_user', '"user" must be a string, got an object'],
-    ['a blank user', { ...VOTE, user: '   ' }, 400, 'invalid_user', '"user" is empty'],
     [
       'correct as a string',
       { ...VOTE, correct: 'true' },
@@ -252,7 +260,7 @@ describe('POST /feedback: bad input', () => {
   });
 
   test('a body over the limit is a 413 naming the limit', async () => {
-    const body = JSON.stringify({ ...VOTE, user: 'u'.repeat(MAX_BODY) });
+    const body = JSON.stringify({ ...VOTE, prediction_id: 'p'.repeat(MAX_BODY) });
     await expectError(
       await send('POST', '/feedback', body),
       413,
@@ -269,20 +277,20 @@ describe('POST /feedback: bad input', () => {
 });
 
 describe('DELETE /feedback: bad input', () => {
-  const EXAMPLE = 'send {"prediction_id": "...", "user": "..."}';
+  const EXAMPLE = 'send {"prediction_id": "..."}';
   test.each<[string, unknown, number, string, string]>([
-    ['a vote field', { ...VOTE }, 400, 'unknown_field', 'unknown field "correct"; allowed: prediction_id, user'],
-    ['no user', { prediction_id: PREDICTION.id }, 400, 'missing_field', `"user" is missing: ${EXAMPLE}`],
+    ['a vote field', { ...VOTE }, 400, 'unknown_field', 'unknown field "correct"; allowed: prediction_id'],
     [
-      'a numeric user',
-      { prediction_id: PREDICTION.id, user: 5 },
+      'a voter named in the body',
+      { prediction_id: PREDICTION.id, user: 'U123' },
       400,
-      'invalid_user',
-      '"user" must be a string, got a number',
+      'user_not_accepted',
+      '"user" is not accepted: the vote is counted for the API key that sends it; remove the field',
     ],
+    ['no prediction_id', {}, 400, 'missing_field', `"prediction_id" is missing: ${EXAMPLE}`],
     [
       'an unknown prediction',
-      { prediction_id: 'nope', user: 'U1' },
+      { prediction_id: 'nope' },
       404,
       'unknown_prediction',
       'no prediction with id "nope": use the id returned with the prediction',
@@ -314,7 +322,7 @@ describe('methods', () => {
 });
 
 describe('the happy path', () => {
-  test('vote, change the vote, vote as another user, read accuracy, retract', async () => {
+  test('vote, change the vote, vote with another key, read accuracy, retract', async () => {
     let res = await send('POST', '/feedback', VOTE);
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({ recorded: true });
@@ -322,12 +330,11 @@ describe('the happy path', () => {
     // The same user changes their mind: still one vote.
     res = await send('POST', '/feedback', { ...VOTE, correct: false, true_label: 'neutral' });
     expect(res.status).toBe(201);
-    res = await send('POST', '/feedback', { ...VOTE, user: 'U456', correct: true, true_label: null });
+    res = await send('POST', '/feedback', { ...VOTE, correct: true, true_label: null }, as(DASHBOARD));
     expect(res.status).toBe(201);
     // A mention's prediction, by its "x:<tweet id>" id; correct with the same label is accepted.
     res = await send('POST', '/feedback', {
       prediction_id: `x:${MENTION_ID}`,
-      user: 'U123',
       correct: true,
       true_label: 'positive',
     });
@@ -345,10 +352,10 @@ describe('the happy path', () => {
       { text: '@AirParadis thanks for the upgrade!', label: 'positive' },
     ]);
 
-    res = await send('DELETE', '/feedback', { prediction_id: PREDICTION.id, user: 'U123' });
+    res = await send('DELETE', '/feedback', { prediction_id: PREDICTION.id });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ retracted: true });
-    res = await send('DELETE', '/feedback', { prediction_id: PREDICTION.id, user: 'U123' });
+    res = await send('DELETE', '/feedback', { prediction_id: PREDICTION.id });
     expect(await res.json()).toEqual({ retracted: false });
 
     res = await send('GET', '/feedback/accuracy', undefined, {});
@@ -371,7 +378,7 @@ describe('a failing store', () => {
     try {
       const res = await fetch(`${other.url}/feedback`, {
         method: 'POST',
-        headers: JSON_HEADERS,
+        headers: as(AGENT_7),
         body: JSON.stringify(VOTE),
       });
       await expectError(
@@ -382,10 +389,54 @@ describe('a failing store', () => {
       );
       const line = other.logs().find((l) => l.msg === 'feedback: record the vote failed');
       expect((line?.err as Json)?.message).toBe('disk I/O error');
-      const ok = await fetch(`${other.url}/feedback/accuracy`);
+      const ok = await fetch(`${other.url}/feedback/accuracy`, { headers: as(AGENT_7) });
       expect(ok.status).toBe(200);
     } finally {
       await other.app.close();
     }
+  });
+});
+
+describe("credentials: every vote is its key's, and only its key can change it", () => {
+  const vote = { prediction_id: `x:${MENTION_ID}`, correct: false, true_label: 'negative' };
+
+  test('no key, an unknown key, a key without the feedback scope', async () => {
+    const res = await fetch(`${server.url}/feedback`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify(vote),
+    });
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="sentinel"');
+    await expectError(res, 401, 'unauthorized', 'this endpoint needs an API key: send "Authorization: Bearer <key>"');
+    await expectError(
+      await send('POST', '/feedback', vote, { ...JSON_HEADERS, authorization: 'Bearer snt_forged' }),
+      401,
+      'unauthorized',
+      'unknown API key',
+    );
+    await expectError(
+      await send('GET', '/feedback/accuracy', undefined, as(SCORER_ONLY)),
+      403,
+      'forbidden',
+      'the API key "scorer" may not use feedback (its scopes: predict)',
+    );
+  });
+
+  test('a key retracts only its own vote; fifty requests from one key are one vote', async () => {
+    expect((await send('POST', '/feedback', vote)).status).toBe(201); // agent-7
+    for (let i = 0; i < 50; i++) expect((await send('POST', '/feedback', vote, as(DASHBOARD))).status).toBe(201);
+    const before: Json = await (await send('GET', '/feedback/accuracy')).json();
+    const mention = () => (before.models as Json[]).find((m) => m.model_version === 'bilstm-2025.12');
+    const votes = mention().votes;
+    // agent-7 retracts its own vote, once; the dashboard's stays.
+    expect(await (await send('DELETE', '/feedback', { prediction_id: vote.prediction_id })).json()).toEqual({
+      retracted: true,
+    });
+    expect(await (await send('DELETE', '/feedback', { prediction_id: vote.prediction_id })).json()).toEqual({
+      retracted: false,
+    });
+    const after: Json = await (await send('GET', '/feedback/accuracy')).json();
+    const row = (after.models as Json[]).find((m) => m.model_version === 'bilstm-2025.12');
+    expect(row.votes).toBe(votes - 1); // the dashboard's vote is still there
   });
 });

@@ -13,6 +13,10 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../config/schema';
 import { buildServer } from '../../src/http/server';
+import { ApiAuth } from '../../src/http/auth';
+
+/** No API keys: the API is open, as in local mode on loopback. */
+const OPEN_API = ApiAuth.fromEntries([]);
 import { createLogger, type Logger } from '../../src/log';
 import { loadScorer } from '../../src/sentiment/load';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
@@ -34,7 +38,7 @@ interface Running {
 
 async function start(slot: ScorerSlot, opts: { config?: Partial<Config>; logger?: Logger } = {}): Promise<Running> {
   const config = { ...loadConfig({}), ...opts.config };
-  const app = buildServer({ slot, config, logger: opts.logger ?? createLogger('silent') });
+  const app = buildServer({ auth: OPEN_API, slot, config, logger: opts.logger ?? createLogger('silent') });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}` };
@@ -332,21 +336,21 @@ const BAD_INPUTS: BadCase[] = [
     send: (u) => post(u, { text: 'hi', lang: 'en' }),
     status: 400,
     code: 'unknown_field',
-    message: 'unknown field "lang"; allowed: text, texts, explain',
+    message: 'unknown field "lang"; allowed: text, texts, explain, keep_text',
   },
   {
     name: 'several unknown fields',
     send: (u) => post(u, { txt: 'hi', model: 'x' }),
     status: 400,
     code: 'unknown_field',
-    message: 'unknown fields "txt", "model"; allowed: text, texts, explain',
+    message: 'unknown fields "txt", "model"; allowed: text, texts, explain, keep_text',
   },
   {
     name: 'a __proto__ key',
     send: (u) => post(u, '{"text": "hi", "__proto__": {"admin": true}}'),
     status: 400,
     code: 'unknown_field',
-    message: 'unknown field "__proto__"; allowed: text, texts, explain',
+    message: 'unknown field "__proto__"; allowed: text, texts, explain, keep_text',
   },
   {
     name: 'explain not a boolean',
@@ -511,6 +515,7 @@ describe('a scorer that throws', () => {
     explain: () => {
       throw new Error('synchronous kernel failure: internal detail');
     },
+    unreadable: () => null,
     dispose: () => undefined,
   };
   let server: Running;
@@ -663,6 +668,7 @@ describe('with the shipped model', () => {
         return scorer.score(texts);
       },
       explain: (text) => scorer.explain(text),
+      unreadable: (text) => scorer.unreadable(text),
       dispose: () => undefined,
     };
     const slot = new ScorerSlot();

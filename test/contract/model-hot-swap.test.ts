@@ -9,6 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../config/schema';
 import { buildServer } from '../../src/http/server';
+import { ApiAuth } from '../../src/http/auth';
+
+/** No API keys: the API is open, as in local mode on loopback. */
+const OPEN_API = ApiAuth.fromEntries([]);
 import { createLogger } from '../../src/log';
 import { ModelRegistry, retireScorer } from '../../src/registry/model-registry';
 import { loadScorer } from '../../src/sentiment/load';
@@ -79,7 +83,7 @@ describe('hot swap under a steady stream of /predict requests', () => {
     registry = new ModelRegistry({ config, slot, logger });
     await registry.start();
     const baseline = tf.memory().numTensors; // one model loaded
-    app = buildServer({ slot, config, logger });
+    app = buildServer({ auth: OPEN_API, slot, config, logger });
     const url = `${await app.listen({ port: 0, host: '127.0.0.1' })}/predict`;
 
     // Four clients, each with one request in flight at a time, until told to stop.

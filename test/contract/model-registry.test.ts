@@ -2,17 +2,19 @@
  * The model registry against a loopback GCS (test/helpers/gcs-server.ts) through the real
  * @google-cloud/storage client: publish, hydrate, verify, fall back, update, and what is reported.
  */
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuthClient } from 'google-auth-library';
 import { loadConfig } from '../../config/schema';
-import { intactVersions } from '../../src/registry/cache';
+import { intactVersion, intactVersions } from '../../src/registry/cache';
+import { describeFiles } from '../../src/registry/manifest';
 import { ModelBucket } from '../../src/registry/model-bucket';
 import { GcsError, type GcsSettings } from '../../src/registry/gcs';
 import { ModelRegistry, type RegistryEvent } from '../../src/registry/model-registry';
 import { formatTable, runCli } from '../../src/registry/cli';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
-import { startGcsServer, crc32cBase64, crc32cOf, type GcsServer } from '../helpers/gcs-server';
+import { startGcsServer, crc32cBase64, crc32cOf, objectNameProblem, type GcsServer } from '../helpers/gcs-server';
 import {
   capturingLogger,
   makeVersion,
@@ -117,6 +119,166 @@ describe('the loopback GCS server', () => {
   it('computes CRC32C (Castagnoli) as GCS reports it', () => {
     expect(crc32cOf(Buffer.from('123456789'))).toBe(0xe3069283);
     expect(crc32cBase64(Buffer.from(''))).toBe('AAAAAA==');
+  });
+
+  it('takes object names as GCS does: flat strings, `a/../b` stored as written; `..`, CR/LF, > 1024 bytes refused', async () => {
+    server.bucket(BUCKET);
+    const objects = new ModelBucket(settings()).objects;
+    for (const name of [`${PREFIX}/x/../../escape.txt`, `${PREFIX}/%2e%2e/m.json`, `${PREFIX}/..`]) {
+      await objects.write(name, Buffer.from('x'), { ifGenerationMatch: 0 });
+      expect(server.get(BUCKET, name)?.data.toString()).toBe('x');
+      expect((await objects.read(name))?.data.toString()).toBe('x');
+    }
+    for (const name of ['..', '.', 'a\nb', 'a\rb', 'x'.repeat(1025), '.well-known/acme-challenge/t']) {
+      expect(objectNameProblem(name)).not.toBeNull();
+      const err = await objects.write(name, Buffer.from('x'), { ifGenerationMatch: 0 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GcsError);
+      expect(server.requests.at(-1)?.status).toBe(400);
+    }
+  });
+});
+
+describe('names that would leave the cache directory or the prefix', () => {
+  const BAD = ['../../etc/passwd', 'a/b', '..', '%2e%2e', '/etc/passwd', 'C:\\evil', 'v1\u0000'];
+
+  it('latest.json naming a version that is not a safe name: refused before any download, the fallback serves', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir, { latest: false });
+    for (const bad of BAD) {
+      server.put(BUCKET, `${PREFIX}/latest.json`, JSON.stringify({ version: bad }), 'application/json');
+      server.requests.length = 0;
+      const r = registryFor();
+      await r.registry.start();
+      await r.registry.stop();
+      const s = serving(r.slot);
+      expect(s).toMatchObject({ version: shippedVersion(), origin: { source: 'shipped' } });
+      expect(s.origin?.degraded).toMatch(/latest\.json: not a model pointer \(version: .* is not a safe name: it /);
+      expect(server.requests.map((q) => q.path.split('/').pop())).toEqual(['latest.json']);
+      expect(existsSync(r.cacheDir)).toBe(false); // nothing written, inside or outside the cache
+      disposeServing(r.slot);
+    }
+    expect(existsSync(join(root, 'etc'))).toBe(false);
+  });
+
+  it('a manifest listing a file outside its version (stored in the bucket under that name): never downloaded', async () => {
+    server.bucket(BUCKET);
+    const version = 'test-evil';
+    const dir = makeVersion(root, version, 4);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const payload = Buffer.from('#!/bin/sh\necho owned\n');
+    const escape = '../../escaped.sh';
+    manifest.files.push({ path: escape, sha256: sha256(payload), size: payload.length });
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    seedVersion(server, BUCKET, PREFIX, dir);
+    server.put(BUCKET, `${PREFIX}/${version}/${escape}`, payload); // a valid GCS object name
+    const r = registryFor();
+    await r.registry.start();
+    await r.registry.stop();
+    expect(serving(r.slot).version).toBe(shippedVersion());
+    expect(serving(r.slot).origin?.degraded).toMatch(
+      /test-evil\/manifest\.json: invalid manifest \(files\.5\.path: "\.\.\/\.\.\/escaped\.sh" is not a safe name: it contains a path separator/,
+    );
+    expect(server.requests.filter((q) => q.path.endsWith('escaped.sh'))).toEqual([]);
+    for (const where of [join(r.cacheDir, escape), join(r.cacheDir, version, escape), join(root, 'escaped.sh')])
+      expect(existsSync(where)).toBe(false);
+    disposeServing(r.slot);
+  });
+
+  it('hydrate, promote, the cache and the prefix refuse such names too, without a request', async () => {
+    server.bucket(BUCKET);
+    const bucket = new ModelBucket(settings());
+    const cacheDir = join(root, `cache-${++cacheN}`);
+    server.requests.length = 0;
+    for (const bad of BAD) {
+      await expect(bucket.hydrate(bad, cacheDir)).rejects.toThrow(/^model version ".*" is not a safe name: it /);
+      await expect(bucket.movePointer(bad, undefined)).rejects.toThrow(/is not a safe name/);
+      expect(() => intactVersion(cacheDir, bad)).toThrow(/is not a safe name/);
+    }
+    expect(server.requests).toEqual([]);
+    expect(existsSync(cacheDir)).toBe(false);
+    await expect(
+      cli(['publish', '--promote', '../x', '--bucket', BUCKET, '--prefix', PREFIX, '--endpoint', server.url]),
+    ).rejects.toThrow('model version "../x" is not a safe name: it contains a path separator');
+    for (const prefix of ['..', '../other', 'models/%2e%2e', 'a//b'])
+      expect(() => new ModelBucket(settings({ prefix }))).toThrow(/^model bucket prefix .* is not safe: it /);
+    expect(new ModelBucket(settings({ prefix: 'team/sentinel-bilstm/' })).prefix).toBe('team/sentinel-bilstm');
+  });
+});
+
+describe('the canary after hydration', () => {
+  /** A copy of the shipped model whose weights were changed and re-hashed into its manifest (canary kept). */
+  function tamperedVersion(version: string): string {
+    const dir = makeVersion(root, version, 5);
+    const weights = readFileSync(join(dir, 'weights.bin'));
+    weights.writeFloatLE(weights.readFloatLE(weights.length - 4) + 2, weights.length - 4); // output bias, positive
+    writeFileSync(join(dir, 'weights.bin'), weights);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    manifest.files = describeFiles(
+      dir,
+      manifest.files.map((f: { path: string }) => f.path),
+    );
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    return dir;
+  }
+
+  it('a version whose checksums match but whose canary does not is refused at start-up: the fallback serves', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, tamperedVersion('test-tampered'));
+    const r = registryFor();
+    await r.registry.start();
+    await r.registry.stop();
+    expect(serving(r.slot)).toMatchObject({ version: shippedVersion(), origin: { source: 'shipped' } });
+    expect(serving(r.slot).origin?.degraded).toMatch(
+      /^canary mismatch: .*test-tampered: \d+ of 12 canary texts are not scored as recorded in manifest\.json/,
+    );
+    expect(await metric(r.registry, 'sentinel_model_hydration_failures_total', 'stage="load"')).toBe(1);
+    expect(r.events).toEqual([expect.objectContaining({ type: 'fallback', wanted: 'test-tampered' })]);
+    disposeServing(r.slot);
+  });
+
+  it('as an update: the serving model stays, the failure is reported at the load stage', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    const r = registryFor();
+    await r.registry.start();
+    seedVersion(server, BUCKET, PREFIX, tamperedVersion('test-tampered-2'));
+    const result = await r.registry.check();
+    expect(result).toMatchObject({ result: 'failed', stage: 'load', version: 'test-tampered-2' });
+    expect((result as { reason: string }).reason).toMatch(/^canary mismatch: /);
+    expect(serving(r.slot).version).toBe(V1);
+    await r.registry.stop();
+    disposeServing(r.slot);
+  });
+
+  it('publishing loads the model as a replica will: a canary mismatch is never uploaded', async () => {
+    server.bucket(BUCKET);
+    await expect(
+      cli([
+        'publish',
+        '--model',
+        tamperedVersion('test-tampered-3'),
+        '--bucket',
+        BUCKET,
+        '--prefix',
+        PREFIX,
+        '--endpoint',
+        server.url,
+      ]),
+    ).rejects.toThrow(/^canary mismatch: /);
+    expect(server.names(BUCKET)).toEqual([]);
+  });
+
+  it('a MODEL_DIR without manifest.json is not served: not ready, and the reason says why', async () => {
+    const dir = join(root, 'no-manifest');
+    cpSync(SHIPPED, dir, { recursive: true });
+    rmSync(join(dir, 'manifest.json'));
+    const slot = new ScorerSlot();
+    const { logger } = capturingLogger();
+    const registry = new ModelRegistry({ config: loadConfig({ MODEL_DIR: dir }), slot, logger });
+    await registry.start();
+    const s = slot.current();
+    expect(s.ready).toBe(false);
+    expect(!s.ready && s.reason).toMatch(`cannot load the model from ${dir}: manifest.json missing in ${dir}: `);
   });
 });
 
@@ -506,6 +668,10 @@ async function cli(argv: string[]): Promise<{ code: number; out: string; err: st
     o.mockRestore();
     e.mockRestore();
   }
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 function flipByte(data: Buffer): Buffer {

@@ -35,6 +35,7 @@ function counting(s: Scorer): Scorer {
       return s.score(texts);
     },
     explain: (t) => s.explain(t),
+    unreadable: (t) => s.unreadable(t),
     dispose: () => undefined,
   };
 }
@@ -127,6 +128,9 @@ test('fetch → score (one batch) → store → checkpoint → onScored, per str
     const t = mine.map((m) => Date.parse(m.createdAt));
     expect(t).toEqual([...t].sort((a, b) => a - b));
     expect(mine.every((m) => m.prediction.modelVersion === scorer.info.version)).toBe(true);
+    // Each scored mention says whether the model could read it (the trend counts only those it could):
+    // every real tweet of the sample can be read.
+    expect(mine.map((m) => m.unreadable)).toEqual(mine.map(() => null));
   }
   const metrics = await poller.registry.metrics();
   expect(metrics).toMatch(

@@ -141,6 +141,7 @@ describe('the built entry point as the image runs it', () => {
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.apiUrl,
       SLACK_ALERT_CHANNELS: '#alerts',
+      PRIVACY_USER_ID_SECRET: 'prod-start-test-secret-of-32-characters-or-more',
     });
     try {
       const base = `http://127.0.0.1:${port}`;

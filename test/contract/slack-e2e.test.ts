@@ -14,6 +14,10 @@ import { loadConfig } from '../../config/schema';
 import { startSlack, type SlackAdapter } from '../../adapters/slack';
 import { PredictionLog } from '../../src/feedback/prediction-log';
 import { buildServer } from '../../src/http/server';
+import { ApiAuth } from '../../src/http/auth';
+
+/** No API keys: the API is open, as in local mode on loopback. */
+const OPEN_API = ApiAuth.fromEntries([]);
 import { createLogger } from '../../src/log';
 import { Poller } from '../../src/mentions/poller';
 import { ReplaySource } from '../../src/mentions/replay-source';
@@ -21,6 +25,7 @@ import { loadScorer } from '../../src/sentiment/load';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
 import type { Scorer } from '../../src/sentiment/types';
 import { openSqliteStore } from '../../src/store/sqlite';
+import { hashVoterId } from '../../src/store/voter-ids';
 import type { Store } from '../../src/store/types';
 import { TrendMonitor } from '../../src/trends/monitor';
 import { SlackApiServer } from '../helpers/slack-api-server';
@@ -68,7 +73,7 @@ it('a real bad-buzz day replayed through the pipeline arrives in the alert chann
     SLACK_ALERT_CHANNELS: 'C0ALERTS',
     SLACK_API_URL: api.apiUrl,
   });
-  server = buildServer({ slot, config, logger, store, predictionLog });
+  server = buildServer({ auth: OPEN_API, slot, config, logger, store, predictionLog });
   // The monitor is built after Slack (it takes Slack's sink); Slack reads it through a getter.
   const late: { monitor?: TrendMonitor } = {};
   slack = (await startSlack({ config, app: server, slot, store, predictionLog, logger, trends: () => late.monitor }))!;
@@ -145,10 +150,12 @@ it('a real bad-buzz day replayed through the pipeline arrives in the alert chann
   );
   expect(res.status).toBe(200);
   await slack.idle();
+  const voterKey = (await store.voterKey()).key;
   const db = new Database(join(dir, 'sentinel.db'), { readonly: true });
   try {
     expect(db.prepare('SELECT prediction_id, user_id, correct FROM feedback').all()).toEqual([
-      { prediction_id: `alert:${alert.id}`, user_id: 'USOCIAL1', correct: 1 },
+      // The voter is named by workspace and user (`slack:TPARADIS:USOCIAL1`), stored as its keyed hash.
+      { prediction_id: `alert:${alert.id}`, user_id: hashVoterId(voterKey, 'slack:TPARADIS:USOCIAL1'), correct: 1 },
     ]);
   } finally {
     db.close();

@@ -13,6 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../../config/schema';
 import { slackSettings, startSlack, type SlackAdapter } from '../../adapters/slack';
 import { buildServer } from '../../src/http/server';
+import { ApiAuth } from '../../src/http/auth';
+
+/** No API keys: the API is open, as in local mode on loopback. */
+const OPEN_API = ApiAuth.fromEntries([]);
 import { createLogger } from '../../src/log';
 import { PredictionLog } from '../../src/feedback/prediction-log';
 import { loadScorer } from '../../src/sentiment/load';
@@ -24,6 +28,7 @@ import { renderTrendChart } from '../../src/trends/chart';
 import type { AlertContent } from '../../src/trends/content';
 import { TrendMonitor } from '../../src/trends/monitor';
 import Database from 'better-sqlite3';
+import { hashVoterId } from '../../src/store/voter-ids';
 import { SlackApiServer } from '../helpers/slack-api-server';
 import {
   blockAction,
@@ -47,6 +52,8 @@ let api: SlackApiServer;
 let server: FastifyInstance;
 let slack: SlackAdapter;
 let monitor: TrendMonitor;
+/** The key the store hashes voters' ids with. */
+let voterKey: Buffer;
 let url: string;
 let clock = Date.parse('2026-03-01T12:00:00Z');
 const logLines: Array<Record<string, unknown>> = [];
@@ -67,6 +74,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sentinel-slack-'));
   store = openSqliteStore(join(dir, 'sentinel.db'));
   await store.migrate();
+  voterKey = (await store.voterKey()).key;
   scorer = await loadScorer(MODEL_DIR);
   slot = new ScorerSlot();
   slot.set(scorer);
@@ -81,7 +89,7 @@ beforeAll(async () => {
     MAX_TEXT_CHARS: '280',
   });
   const logger = createLogger('info', { stream: logCapture() });
-  server = buildServer({ slot, config, logger, store, predictionLog });
+  server = buildServer({ auth: OPEN_API, slot, config, logger, store, predictionLog });
   const started = await startSlack({
     config,
     app: server,
@@ -163,7 +171,7 @@ describe('start-up', () => {
       SLACK_SIGNING_SECRET: SECRET,
       SLACK_API_URL: api.apiUrl,
     });
-    const other = buildServer({ slot, config, logger: createLogger('silent'), store, predictionLog });
+    const other = buildServer({ auth: OPEN_API, slot, config, logger: createLogger('silent'), store, predictionLog });
     await expect(
       startSlack({ config, app: other, slot, store, predictionLog, logger: createLogger('silent') }),
     ).rejects.toThrow(/SLACK_BOT_TOKEN: Slack refused this token \(invalid_auth\)/);
@@ -298,6 +306,21 @@ describe('/sentiment', () => {
     expect(blocks).not.toContain('<!channel>');
   });
 
+  it('answers a text with nothing to read plainly, ephemerally: nothing scored, kept or posted', async () => {
+    for (const text of ['@AirParadis @united', '\u200b\u200b\u200b', '@@@@ !!! ???']) {
+      const res = await send(slashCommand({ text, responseUrl: api.responseUrl('unreadable') }));
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({
+        response_type: 'ephemeral',
+        text: expect.stringMatching(/^Nothing to score in that text: .+\. Try a sentence\.$/),
+      });
+      expect(JSON.stringify(res.json)).not.toMatch(/confident|:white_check_mark:/);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await slack.idle();
+    expect(api.ok('chat.postMessage')).toEqual([]);
+  });
+
   it('answers status ephemerally: model, backend, streams, open alerts', async () => {
     const res = await send(slashCommand({ text: 'status', responseUrl: api.responseUrl('status') }));
     expect(res.status).toBe(200);
@@ -369,6 +392,14 @@ async function ask(text: string, user = 'UASKER'): Promise<{ channel: string; ts
   return { channel: 'CSOCIAL', ts, predictionId: link!.predictionId! };
 }
 
+/** A voter as Sentinel names them: `slack:<team id>:<user id>` (the test workspace is TPARADIS). */
+const V = (user: string, team = 'TPARADIS') => `slack:${team}:${user}`;
+const KNOWN_USERS = ['U1', 'U2', 'U3', 'U5', 'U7', 'U8', 'U9', 'ULAPTOP', 'UTWIN'];
+
+/**
+ * Every vote, each voter shown as the namespaced id it was stored for (the store keeps a keyed hash of it:
+ * matched here against the known users of both test workspaces), ordered by prediction and voter.
+ */
 function feedbackRows(): Array<{
   prediction_id: string;
   user_id: string;
@@ -376,13 +407,19 @@ function feedbackRows(): Array<{
   true_label: string | null;
   source: string;
 }> {
+  const named = new Map(KNOWN_USERS.flatMap((u) => [V(u), V(u, 'TOTHERCO')]).map((v) => [hashVoterId(voterKey, v), v]));
   const db = new Database(join(dir, 'sentinel.db'), { readonly: true });
   try {
-    return db
-      .prepare(
-        'SELECT prediction_id, user_id, correct, true_label, source FROM feedback ORDER BY prediction_id, user_id',
-      )
-      .all() as never;
+    const rows = db.prepare('SELECT prediction_id, user_id, correct, true_label, source FROM feedback').all() as Array<{
+      prediction_id: string;
+      user_id: string;
+      correct: number;
+      true_label: string | null;
+      source: string;
+    }>;
+    return rows
+      .map((r) => ({ ...r, user_id: named.get(r.user_id) ?? r.user_id }))
+      .sort((a, b) => a.prediction_id.localeCompare(b.prediction_id) || a.user_id.localeCompare(b.user_id));
   } finally {
     db.close();
   }
@@ -402,14 +439,14 @@ describe('reactions', () => {
     await send(reactionEvent('reaction_added', { user: 'U3', reaction: 'thumbsup', channel: m.channel, ts: m.ts }));
     await slack.idle();
     expect(votes()).toEqual([
-      { prediction_id: m.predictionId, user_id: 'U1', correct: 1, true_label: null, source: 'slack' },
-      { prediction_id: m.predictionId, user_id: 'U2', correct: 1, true_label: null, source: 'slack' },
+      { prediction_id: m.predictionId, user_id: V('U1'), correct: 1, true_label: null, source: 'slack' },
+      { prediction_id: m.predictionId, user_id: V('U2'), correct: 1, true_label: null, source: 'slack' },
     ]);
 
     // U1 changes their mind: ❌ replaces ✅ (one vote per user), and the bot asks U1 for the right label.
     await send(reactionEvent('reaction_added', { user: 'U1', reaction: 'x', channel: m.channel, ts: m.ts }));
     await slack.idle();
-    expect(votes()[0]).toMatchObject({ user_id: 'U1', correct: 0 });
+    expect(votes()[0]).toMatchObject({ user_id: V('U1'), correct: 0 });
     const eph = api.ok('chat.postEphemeral');
     expect(eph).toHaveLength(1);
     expect(eph[0].args).toMatchObject({ channel: m.channel, user: 'U1' });
@@ -423,7 +460,7 @@ describe('reactions', () => {
       reactionEvent('reaction_removed', { user: 'U1', reaction: 'white_check_mark', channel: m.channel, ts: m.ts }),
     );
     await slack.idle();
-    expect(votes()[0]).toMatchObject({ user_id: 'U1', correct: 0 });
+    expect(votes()[0]).toMatchObject({ user_id: V('U1'), correct: 0 });
 
     // U2 removes their only judging reaction: the vote is retracted.
     api.reactions.set(`${m.channel}/${m.ts}`, [{ name: 'x', users: ['U1'] }]);
@@ -431,7 +468,7 @@ describe('reactions', () => {
       reactionEvent('reaction_removed', { user: 'U2', reaction: 'heavy_check_mark', channel: m.channel, ts: m.ts }),
     );
     await slack.idle();
-    expect(votes().map((v) => v.user_id)).toEqual(['U1']);
+    expect(votes().map((v) => v.user_id)).toEqual([V('U1')]);
     expect(api.ok('reactions.get')).toHaveLength(2);
   });
 
@@ -474,9 +511,9 @@ describe('reactions', () => {
       replace_original: true,
       text: 'Thanks, recorded: it should have been *neutral*.',
     });
-    expect(feedbackRows().find((r) => r.prediction_id === m.predictionId && r.user_id === 'U9')).toEqual({
+    expect(feedbackRows().find((r) => r.prediction_id === m.predictionId && r.user_id === V('U9'))).toEqual({
       prediction_id: m.predictionId,
-      user_id: 'U9',
+      user_id: V('U9'),
       correct: 0,
       true_label: 'neutral',
       source: 'slack',
@@ -485,6 +522,57 @@ describe('reactions', () => {
       text: 'I have been on hold for two hours, still no answer',
       label: 'neutral',
     });
+  });
+
+  it('names voters by workspace: the same user id in two workspaces is two voters, each changing only their own vote', async () => {
+    const m = await ask('the crew was friendly and the seats were comfortable');
+    const votes = () => feedbackRows().filter((r) => r.prediction_id === m.predictionId);
+    const react = (type: 'reaction_added' | 'reaction_removed', reaction: string, team: string) =>
+      send(reactionEvent(type, { user: 'UTWIN', reaction, channel: m.channel, ts: m.ts, team }));
+    await react('reaction_added', 'white_check_mark', 'TPARADIS');
+    await react('reaction_added', 'x', 'TOTHERCO'); // another workspace (a shared channel), the same raw user id
+    await slack.idle();
+    expect(votes().map((v) => [v.user_id, v.correct])).toEqual([
+      [V('UTWIN', 'TOTHERCO'), 0],
+      [V('UTWIN'), 1],
+    ]);
+    // The other workspace's user removes their ❌ (nothing left under that id): their vote goes, the first stays.
+    api.reactions.set(`${m.channel}/${m.ts}`, []);
+    await react('reaction_removed', 'x', 'TOTHERCO');
+    await slack.idle();
+    expect(votes().map((v) => [v.user_id, v.correct])).toEqual([[V('UTWIN'), 1]]);
+    // The label button after a ❌ is the same voter as the reaction: it replaces that vote, nobody else's.
+    const res = await send(
+      blockAction({
+        user: 'UTWIN',
+        team: 'TOTHERCO',
+        channel: m.channel,
+        messageTs: '',
+        actionId: 'sentinel_true_label_negative',
+        value: JSON.stringify({ p: m.predictionId, l: 'negative' }),
+        responseUrl: api.responseUrl('twin-label'),
+        ephemeral: true,
+      }),
+    );
+    expect(res.status).toBe(200);
+    await api.waitFor('the thanks', () => api.responses.some((r) => r.id === 'twin-label'));
+    expect(votes().map((v) => [v.user_id, v.correct, v.true_label])).toEqual([
+      [V('UTWIN', 'TOTHERCO'), 0, 'negative'],
+      [V('UTWIN'), 1, null],
+    ]);
+  });
+
+  it('records no vote from a payload that names no workspace', async () => {
+    const m = await ask('lost my luggage twice this month');
+    const body = JSON.parse(
+      reactionEvent('reaction_added', { user: 'U5', reaction: 'x', channel: m.channel, ts: m.ts }).body,
+    );
+    delete body.team_id;
+    delete body.authorizations;
+    expect((await send({ body: JSON.stringify(body), contentType: 'application/json' })).status).toBe(200);
+    await slack.idle();
+    expect(feedbackRows().filter((r) => r.prediction_id === m.predictionId)).toEqual([]);
+    expect(logLines.some((l) => String(l.msg).includes('without a user or workspace id'))).toBe(true);
   });
 
   it("ignores reactions on messages that are not Sentinel's, silently", async () => {
@@ -693,21 +781,21 @@ describe('alerts through the ChatSink port', () => {
     const rows = feedbackRows();
     expect(rows).toContainEqual({
       prediction_id: 'x:900000000000000000',
-      user_id: 'U7',
+      user_id: V('U7'),
       correct: 1,
       true_label: null,
       source: 'slack',
     });
     expect(rows).toContainEqual({
       prediction_id: `alert:${ALERT_ID}`,
-      user_id: 'U7',
+      user_id: V('U7'),
       correct: 0,
       true_label: null,
       source: 'slack',
     });
     expect(rows).toContainEqual({
       prediction_id: `alert:${ALERT_ID}`,
-      user_id: 'U8',
+      user_id: V('U8'),
       correct: 1,
       true_label: null,
       source: 'slack',
@@ -725,7 +813,7 @@ describe('alerts through the ChatSink port', () => {
       feedbackRows()
         .filter((r) => r.prediction_id === `alert:${ALERT_ID}`)
         .map((r) => r.user_id),
-    ).toEqual(['U8']);
+    ).toEqual([V('U8')]);
   });
 
   it('Acknowledge records who, on the headline and in the thread', async () => {
@@ -935,7 +1023,7 @@ describe('Socket Mode (SLACK_APP_TOKEN)', () => {
     await socket.idle();
     const link = await store.findLink('slack', 'CLAPTOP', ts);
     expect(feedbackRows().filter((r) => r.prediction_id === link!.predictionId)).toEqual([
-      { prediction_id: link!.predictionId, user_id: 'ULAPTOP', correct: 1, true_label: null, source: 'slack' },
+      { prediction_id: link!.predictionId, user_id: V('ULAPTOP'), correct: 1, true_label: null, source: 'slack' },
     ]);
   });
 

@@ -4,15 +4,16 @@
  * overrides). Each test gets its own empty database: a new file, or a new schema `t_<run>_<n>` on
  * PostgreSQL, all dropped at the end, so parallel workers and repeated runs never collide.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import type { ScoredMention } from '../../src/mentions/types';
 import type { Label } from '../../src/sentiment/types';
 import { mentionPredictionId } from '../../src/store/common';
-import { MIGRATIONS } from '../../src/store/migrations';
+import { MIGRATIONS, migrationSql, SCHEMA_MIGRATIONS_DDL } from '../../src/store/migrations';
+import { hashVoterId, legacyVoterId } from '../../src/store/voter-ids';
 import { openStore, StoreConfigError } from '../../src/store/open';
 import { openPostgresStore } from '../../src/store/postgres';
 import { openSqliteStore } from '../../src/store/sqlite';
@@ -27,9 +28,13 @@ interface Backend {
   /** A new, empty location. */
   location(): string;
   /** A store on that location, not yet migrated. */
-  open(location: string): Store;
+  open(location: string, opts?: { voterKey?: string }): Store;
   /** Raw SQL on that location, for checks the port does not expose. */
   query(location: string, sql: string): Promise<Array<Record<string, unknown>>>;
+  /** Raw SQL statements that write (ages set back in time, a database from an older version). */
+  exec(location: string, sql: string): Promise<void>;
+  /** How the dialect writes a timestamp literal. */
+  time(iso: string): string;
   cleanup(): Promise<void>;
 }
 
@@ -39,7 +44,7 @@ function sqliteBackend(): Backend {
   return {
     name: 'sqlite',
     location: () => join(dir, `db-${++n}`, 'sentinel.db'), // a missing directory: the store creates it
-    open: (path) => openSqliteStore(path),
+    open: (path, opts) => openSqliteStore(path, opts),
     async query(path, sql) {
       const db = new Database(path, { readonly: true });
       try {
@@ -48,6 +53,17 @@ function sqliteBackend(): Backend {
         db.close();
       }
     },
+    async exec(path, sql) {
+      mkdirSync(dirname(path), { recursive: true });
+      const db = new Database(path);
+      try {
+        db.pragma('busy_timeout = 5000');
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
+    time: (iso) => `'${new Date(iso).toISOString()}'`,
     async cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },
@@ -73,12 +89,19 @@ function postgresBackend(): Backend {
       schemas.push(schema);
       return schema;
     },
-    open: (schema) => openPostgresStore(PG_URL, { schema }),
+    open: (schema, opts) => openPostgresStore(PG_URL, { schema, ...opts }),
     query: (schema, sql) =>
       withClient(async (c) => {
         await c.query(`SET search_path TO ${schema}`);
         return (await c.query(sql)).rows;
       }),
+    exec: (schema, sql) =>
+      withClient(async (c) => {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await c.query(`SET search_path TO ${schema}`);
+        await c.query(sql);
+      }),
+    time: (iso) => `'${new Date(iso).toISOString()}'::timestamptz`,
     async cleanup() {
       if (schemas.length === 0) return;
       await withClient(async (c) => {
@@ -185,6 +208,10 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       const rows = await backend.query(location, 'SELECT version FROM schema_migrations');
       expect(rows).toHaveLength(MIGRATIONS.length);
       expect(await stores[0].countMentions()).toBe(0);
+      // They also agree on the voter key generated at the first start.
+      const keys = await Promise.all(stores.map((s) => s.voterKey()));
+      expect(new Set(keys.map((k) => k.key.toString('base64'))).size).toBe(1);
+      expect(keys.every((k) => k.matchesStored)).toBe(true);
     });
 
     test('versions are strictly increasing (a new migration is appended, never inserted)', () => {
@@ -453,6 +480,336 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       await expect(store.saveAlert(alert('a', { state: 'closed' as never }))).rejects.toThrow(
         /state must be open or resolved/,
       );
+    });
+  });
+
+  describe('voter ids (issue 11)', () => {
+    const SECRET = 's'.repeat(32);
+
+    test('without a configured key, one is generated once and every instance on the database uses it', async () => {
+      const { store, location } = await fresh();
+      const k1 = await store.voterKey();
+      expect(k1).toMatchObject({ source: 'generated', matchesStored: true });
+      expect(k1.key.length).toBeGreaterThanOrEqual(32);
+      const again = backend.open(location);
+      opened.push(again);
+      await again.migrate();
+      expect((await again.voterKey()).key.equals(k1.key)).toBe(true);
+      const rows = await backend.query(location, 'SELECT name FROM privacy_keys ORDER BY name');
+      expect(rows.map((r) => r.name)).toEqual(['voter_key', 'voter_key_fingerprint']);
+    });
+
+    test('a configured key is used (and not stored); another key is noticed', async () => {
+      const location = backend.location();
+      const store = backend.open(location, { voterKey: SECRET });
+      opened.push(store);
+      await store.migrate();
+      expect(await store.voterKey()).toEqual({ key: Buffer.from(SECRET), source: 'configured', matchesStored: true });
+      const values = await backend.query(location, 'SELECT value FROM privacy_keys');
+      expect(values.map((r) => r.value)).not.toContain(SECRET);
+      const other = backend.open(location, { voterKey: 't'.repeat(32) });
+      const none = backend.open(location);
+      opened.push(other, none);
+      await other.migrate();
+      expect((await other.voterKey()).matchesStored).toBe(false);
+      expect((await none.voterKey()).matchesStored).toBe(false);
+      expect(() => backend.open(backend.location(), { voterKey: 'short' })).toThrow(
+        'PRIVACY_USER_ID_SECRET (the voter id key) is 5 characters long; it needs at least 32',
+      );
+    });
+
+    test('a database from before hashing: migrating re-keys every raw voter id, votes keep counting', async () => {
+      const location = backend.location();
+      // The schema as version 1 left it, with votes keyed by raw platform ids.
+      await backend.exec(
+        location,
+        `${SCHEMA_MIGRATIONS_DDL[kind]};
+         ${migrationSql(MIGRATIONS[0], kind)};
+         INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial', ${backend.time('2026-01-01')});
+         INSERT INTO predictions (id, kind, text, label, probabilities, model_version, created_at)
+           VALUES ('p1', 'api', 'late', 'negative', '{"negative":0.8,"neutral":0.1,"positive":0.1}', 'v1', ${backend.time('2026-01-01')});
+         INSERT INTO feedback (prediction_id, user_id, correct, true_label, source, voted_at) VALUES
+           ('p1', 'U0123SLACK', ${kind === 'sqlite' ? 1 : 'true'}, NULL, 'slack', ${backend.time('2026-01-02')}),
+           ('p1', 'aad-alice', ${kind === 'sqlite' ? 0 : 'false'}, 'neutral', 'teams', ${backend.time('2026-01-02')}),
+           ('alert:a1', 'U0123SLACK', ${kind === 'sqlite' ? 1 : 'true'}, NULL, 'slack', ${backend.time('2026-01-02')});`,
+      );
+      const store = backend.open(location, { voterKey: SECRET });
+      opened.push(store);
+      await store.migrate();
+      const key = Buffer.from(SECRET);
+      const rows = await backend.query(location, 'SELECT prediction_id, user_id, source FROM feedback');
+      expect(rows.map((r) => [r.prediction_id, r.user_id]).sort()).toEqual(
+        [
+          ['p1', hashVoterId(key, legacyVoterId('slack', 'U0123SLACK'))],
+          ['p1', hashVoterId(key, legacyVoterId('teams', 'aad-alice'))],
+          ['alert:a1', hashVoterId(key, legacyVoterId('slack', 'U0123SLACK'))],
+        ].sort(),
+      );
+      expect(JSON.stringify(rows)).not.toMatch(/U0123SLACK|aad-alice/);
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 2, correct: 1, accuracy: 0.5 }]);
+      expect(await store.hashLegacyVoters()).toBe(0); // idempotent
+    });
+
+    test('re-keying a raw vote whose voter already voted hashed keeps the newer, hashed vote', async () => {
+      const { store } = await fresh();
+      const { key } = await store.voterKey();
+      await store.savePredictions([prediction('p1')]);
+      const hashed = hashVoterId(key, legacyVoterId('slack', 'U1'));
+      await store.recordVote({ predictionId: 'p1', userId: 'U1', correct: false, source: 'slack' }); // raw (old code)
+      await store.recordVote({ predictionId: 'p1', userId: hashed, correct: true, source: 'slack' });
+      expect(await store.hashLegacyVoters(1)).toBe(1);
+      expect(await store.hashLegacyVoters(1)).toBe(0);
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 1, correct: 1, accuracy: 1 }]);
+    });
+
+    test('eraseVotes removes every vote of those voters, on predictions and alerts, and only theirs', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([prediction('p1'), prediction('p2')]);
+      for (const [p, u] of [
+        ['p1', 'h1:alice'],
+        ['p2', 'h1:alice'],
+        ['alert:a1', 'h1:alice'],
+        ['p1', 'h1:bob'],
+        ['p1', 'h1:alice-legacy'],
+      ])
+        await store.recordVote({ predictionId: p, userId: u, correct: true });
+      expect(await store.eraseVotes(['h1:alice', 'h1:alice-legacy', 'h1:alice'])).toBe(4);
+      expect(await store.eraseVotes(['h1:alice'])).toBe(0);
+      expect(await store.eraseVotes([])).toBe(0);
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 1, correct: 1, accuracy: 1 }]);
+    });
+  });
+
+  describe('retention (issue 11): prune in batches, what hangs on a row goes with it', () => {
+    const NOW = Date.now();
+    const ago = (days: number) => new Date(NOW - days * 86_400_000).toISOString();
+    const votes = async (location: string) =>
+      (await backend.query(location, 'SELECT prediction_id FROM feedback ORDER BY prediction_id')).map(
+        (r) => r.prediction_id,
+      );
+
+    test('prediction texts: blanked past their time, oldest first, limit rows a statement; mentions never', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([
+        prediction('old', { createdAt: ago(8) }),
+        prediction('older', { createdAt: ago(9), kind: 'command' }),
+        prediction('young', { createdAt: ago(1) }),
+      ]);
+      await store.saveMentions([mention('1')]);
+      await store.recordVote({ predictionId: 'old', userId: 'h1:u', correct: true });
+      expect(await store.prune('prediction_texts', ago(7), 1)).toBe(1);
+      expect((await store.getPrediction('older'))?.text).toBe('');
+      expect((await store.getPrediction('old'))?.text).toBe('text of old');
+      expect(await store.prune('prediction_texts', ago(7), 1)).toBe(1);
+      expect(await store.prune('prediction_texts', ago(7), 1)).toBe(0);
+      expect((await store.getPrediction('old'))?.text).toBe('');
+      expect((await store.getPrediction('young'))?.text).toBe('text of young');
+      expect((await store.getPrediction('x:1'))?.text).toBe('tweet 1');
+      // Still votable and counted; no longer a training example.
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 1, correct: 1, accuracy: 1 }]);
+      expect(await store.feedbackExamples()).toEqual([]);
+    });
+
+    test('predictions: deleted with their votes and message links; younger ones and mentions untouched', async () => {
+      const { store, location } = await fresh();
+      await store.savePredictions([
+        prediction('old-api', { createdAt: ago(100) }),
+        prediction('old-cmd', { createdAt: ago(91), kind: 'command' }),
+        prediction('young', { createdAt: ago(89) }),
+      ]);
+      await store.saveMentions([mention('7')]);
+      for (const p of ['old-api', 'old-cmd', 'young', 'x:7'])
+        await store.recordVote({ predictionId: p, userId: 'h1:u', correct: true });
+      await store.linkMessage({ platform: 'slack', channel: 'C1', messageId: 'm1', predictionId: 'old-cmd' });
+      await store.linkMessage({ platform: 'slack', channel: 'C1', messageId: 'm2', predictionId: 'young' });
+      expect(await store.prune('predictions', ago(90), 500)).toBe(2);
+      expect(await store.getPrediction('old-api')).toBeNull();
+      expect(await store.getPrediction('old-cmd')).toBeNull();
+      expect(await store.getPrediction('young')).not.toBeNull();
+      expect(await store.getPrediction('x:7')).not.toBeNull();
+      expect(await votes(location)).toEqual(['x:7', 'young']);
+      expect(await store.findLink('slack', 'C1', 'm1')).toBeNull();
+      expect(await store.findLink('slack', 'C1', 'm2')).not.toBeNull();
+      expect(await store.prune('predictions', ago(90), 500)).toBe(0);
+    });
+
+    test('mentions: by when they were stored, with their prediction, the votes on it and its links', async () => {
+      const { store, location } = await fresh();
+      await store.saveMentions([mention('100'), mention('200'), mention('300', { createdAt: '2015-02-24T00:00:00Z' })]);
+      await backend.exec(
+        location,
+        `UPDATE mentions SET stored_at = ${backend.time(ago(91))} WHERE id IN ('100', '200')`,
+      );
+      for (const p of ['x:100', 'x:200', 'x:300'])
+        await store.recordVote({ predictionId: p, userId: 'h1:u', correct: true });
+      await store.linkMessage({ platform: 'teams', channel: 'c', messageId: 'm', predictionId: 'x:100' });
+      expect(await store.prune('mentions', ago(90), 1)).toBe(1);
+      expect(await store.prune('mentions', ago(90), 1)).toBe(1);
+      expect(await store.prune('mentions', ago(90), 1)).toBe(0);
+      expect(await store.countMentions()).toBe(1); // an old tweet stored recently (a replay) is kept
+      expect(await store.getPrediction('x:100')).toBeNull();
+      expect(await store.getPrediction('x:300')).not.toBeNull();
+      expect(await votes(location)).toEqual(['x:300']);
+      expect(await store.findLink('teams', 'c', 'm')).toBeNull();
+    });
+
+    test('alerts: resolved ones past their time go with their votes and links; an open one never', async () => {
+      const { store, location } = await fresh();
+      const resolved = (id: string, at: string) =>
+        alert(id, { state: 'resolved', openedAt: at, updatedAt: at, resolvedAt: at });
+      await store.saveAlert(resolved('old', ago(400)));
+      await store.saveAlert(resolved('recent', ago(10)));
+      await store.saveAlert(alert('still-open', { openedAt: ago(500), updatedAt: ago(500) }));
+      for (const a of ['old', 'recent', 'still-open'])
+        await store.recordVote({ predictionId: `alert:${a}`, userId: 'h1:u', correct: true });
+      await store.linkMessage({ platform: 'slack', channel: 'C', messageId: 'h', alertId: 'old' });
+      expect(await store.prune('alerts', ago(365), 500)).toBe(1);
+      expect((await store.listAlerts()).map((a) => a.id).sort()).toEqual(['recent', 'still-open']);
+      expect(await votes(location)).toEqual(['alert:recent', 'alert:still-open']);
+      expect(await store.findLink('slack', 'C', 'h')).toBeNull();
+    });
+
+    test('orphan votes: a vote on something no longer stored goes, once old enough', async () => {
+      const { store, location } = await fresh();
+      await store.savePredictions([prediction('p1')]);
+      await store.saveAlert(alert('a1'));
+      for (const p of ['p1', 'ghost', 'alert:a1', 'alert:gone', 'fresh-ghost'])
+        await store.recordVote({ predictionId: p, userId: 'h1:u', correct: true });
+      await backend.exec(
+        location,
+        `UPDATE feedback SET voted_at = ${backend.time(ago(1))} WHERE prediction_id <> 'fresh-ghost'`,
+      );
+      expect(await store.prune('orphan_votes', ago(0.5), 500)).toBe(2);
+      expect(await votes(location)).toEqual(['alert:a1', 'fresh-ghost', 'p1']);
+    });
+
+    test('chat state checkpoints: by key prefix and last write; other checkpoints untouched', async () => {
+      const { store, location } = await fresh();
+      await store.setCheckpoint('teams/card:conv/1', '{"kind":"answer","text":"t"}');
+      await store.setCheckpoint('teams/card:conv/2', '{"kind":"answer","text":"u"}');
+      await store.setCheckpoint('x:AirParadis', '569587140490866689');
+      await backend.exec(
+        location,
+        `UPDATE checkpoints SET updated_at = ${backend.time(ago(30))} WHERE stream IN ('teams/card:conv/1', 'x:AirParadis')`,
+      );
+      expect(await store.pruneCheckpoints('teams/card:', ago(7), 500)).toBe(1);
+      expect(await store.getCheckpoint('teams/card:conv/1')).toBeNull();
+      expect(await store.getCheckpoint('teams/card:conv/2')).not.toBeNull();
+      expect(await store.getCheckpoint('x:AirParadis')).toBe('569587140490866689');
+      await expect(store.pruneCheckpoints('', ago(7), 5)).rejects.toThrow(/prefix must be at least 3/);
+    });
+
+    test('bad arguments are refused', async () => {
+      const { store } = await fresh();
+      await expect(store.prune('everything' as never, ago(1), 5)).rejects.toThrow(/kind must be one of/);
+      await expect(store.prune('mentions', 'yesterday', 5)).rejects.toThrow(/not a valid timestamp/);
+      await expect(store.prune('mentions', ago(1), 0)).rejects.toThrow(/limit must be a positive integer/);
+    });
+
+    test('two instances pruning at once remove each row once, without errors', async () => {
+      const { store, location } = await fresh();
+      await store.savePredictions(
+        Array.from({ length: 60 }, (_, i) => prediction(`p${i}`, { createdAt: ago(100 + i / 1000) })),
+      );
+      for (let i = 0; i < 60; i += 3) await store.recordVote({ predictionId: `p${i}`, userId: 'h1:u', correct: true });
+      const other = backend.open(location);
+      opened.push(other);
+      await other.migrate();
+      const drain = async (s: Store) => {
+        let total = 0;
+        for (let n = -1; n !== 0; total += n) n = await s.prune('predictions', ago(90), 7);
+        return total;
+      };
+      const [a, b] = await Promise.all([drain(store), drain(other)]);
+      expect(a + b).toBe(60);
+      expect(await votes(location)).toEqual([]);
+    });
+  });
+
+  describe('erasure (issue 11)', () => {
+    test('eraseMention: the mention, its prediction, its votes and links; an unknown tweet is 0', async () => {
+      const { store } = await fresh();
+      await store.saveMentions([mention('569587140490866689'), mention('2')]);
+      await store.recordVote({ predictionId: 'x:569587140490866689', userId: 'h1:a', correct: true });
+      await store.recordVote({ predictionId: 'x:569587140490866689', userId: 'h1:b', correct: false });
+      await store.recordVote({ predictionId: 'x:2', userId: 'h1:a', correct: true });
+      await store.linkMessage({
+        platform: 'slack',
+        channel: 'C',
+        messageId: 'm',
+        predictionId: 'x:569587140490866689',
+      });
+      expect(await store.eraseMention('569587140490866689')).toEqual({
+        mentions: 1,
+        predictions: 1,
+        votes: 2,
+        links: 1,
+      });
+      expect(await store.countMentions()).toBe(1);
+      expect(await store.getPrediction('x:569587140490866689')).toBeNull();
+      expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 1, correct: 1, accuracy: 1 }]);
+      expect(await store.eraseMention('569587140490866689')).toEqual({
+        mentions: 0,
+        predictions: 0,
+        votes: 0,
+        links: 0,
+      });
+    });
+
+    test('mentionIdsByAuthor', async () => {
+      const { store } = await fresh();
+      await store.saveMentions([
+        mention('1', { authorId: '42' }),
+        mention('2', { authorId: '43' }),
+        mention('3', { authorId: '42' }),
+      ]);
+      expect((await store.mentionIdsByAuthor('42')).sort()).toEqual(['1', '3']);
+      expect(await store.mentionIdsByAuthor('nobody')).toEqual([]);
+    });
+
+    test('rewriteJson: alert data and JSON checkpoints are edited, replaced or (checkpoints) deleted', async () => {
+      const { store } = await fresh();
+      await store.saveAlert(
+        alert('a1', {
+          data: {
+            mentions: [
+              { id: '1', text: 'x' },
+              { id: '2', text: 'y' },
+            ],
+          },
+        }),
+      );
+      await store.saveAlert(alert('a2', { data: { other: true } }));
+      await store.setCheckpoint('slack/alert:a1', '{"content":{"mentions":[{"id":"1"}]}}');
+      await store.setCheckpoint('teams/card:c/1', '{"predictionId":"x:1"}');
+      await store.setCheckpoint('x:stream', '569587140490866689'); // not JSON state: never shown to edit
+      const seen: string[] = [];
+      expect(
+        await store.rewriteJson('alerts', (v, key) => {
+          seen.push(key);
+          const d = v as { mentions?: Array<{ id: string }> };
+          return d.mentions
+            ? { action: 'replace', value: { mentions: d.mentions.filter((m) => m.id !== '1') } }
+            : { action: 'keep' };
+        }),
+      ).toBe(1);
+      expect(seen.sort()).toEqual(['a1', 'a2']);
+      expect((await store.listAlerts()).find((a) => a.id === 'a1')?.data).toEqual({
+        mentions: [{ id: '2', text: 'y' }],
+      });
+      const keys: string[] = [];
+      expect(
+        await store.rewriteJson('checkpoints', (v, key) => {
+          keys.push(key);
+          if (key.startsWith('teams/card:')) return { action: 'delete' };
+          return { action: 'replace', value: { content: { mentions: [] } } };
+        }),
+      ).toBe(2);
+      expect(keys.sort()).toEqual(['slack/alert:a1', 'teams/card:c/1']);
+      expect(await store.getCheckpoint('teams/card:c/1')).toBeNull();
+      expect(JSON.parse((await store.getCheckpoint('slack/alert:a1'))!)).toEqual({ content: { mentions: [] } });
+      expect(await store.getCheckpoint('x:stream')).toBe('569587140490866689');
+      await expect(store.rewriteJson('alerts', () => ({ action: 'delete' }))).rejects.toThrow(/cannot be deleted/);
     });
   });
 

@@ -17,6 +17,10 @@ import { ConfigError, loadConfig } from '../../config/schema';
 import { startTeams, teamsSettings, type TeamsAdapter } from '../../adapters/teams';
 import { PredictionLog } from '../../src/feedback/prediction-log';
 import { buildServer } from '../../src/http/server';
+import { ApiAuth } from '../../src/http/auth';
+
+/** No API keys: the API is open, as in local mode on loopback. */
+const OPEN_API = ApiAuth.fromEntries([]);
 import { createLogger, type Logger } from '../../src/log';
 import { loadScorer } from '../../src/sentiment/load';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
@@ -26,6 +30,7 @@ import type { Store } from '../../src/store/types';
 import { renderTrendChart } from '../../src/trends/chart';
 import type { AlertContent } from '../../src/trends/content';
 import { TrendMonitor } from '../../src/trends/monitor';
+import { hashVoterId } from '../../src/store/voter-ids';
 import { startBfConnector, type BfConnector, type RecordedCall } from '../helpers/bf-connector';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -49,6 +54,8 @@ let connector: BfConnector;
 let server: Running;
 /** The trend module the main server's Teams adapter sees (none unless a test sets it). */
 let monitor: TrendMonitor | undefined;
+/** The key the store hashes voters' ids with. */
+let voterKey: Buffer;
 
 interface Running {
   app: FastifyInstance;
@@ -71,7 +78,7 @@ async function start(env: Record<string, string>, logLevel: 'debug' | 'info' = '
   const slot = new ScorerSlot();
   slot.set(scorer);
   const predictionLog = new PredictionLog(store, { flushMs: 5, logger });
-  const app = buildServer({ slot, config, logger, store, predictionLog });
+  const app = buildServer({ auth: OPEN_API, slot, config, logger, store, predictionLog });
   const teams = startTeams({ config, app, slot, store, predictionLog, logger, trends: () => monitor });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
@@ -222,14 +229,30 @@ async function ask(text: string, where: Where = 'personal', from = ALICE): Promi
   return replies[0];
 }
 
+/** Voters as Sentinel names them: `teams:<tenant>:<Entra object id>` (the Emulator: `teams:emulator:<id>`). */
+const VOTERS = {
+  alice: `teams:${TENANT}:aad-alice`,
+  bob: `teams:${TENANT}:aad-bob`,
+  carol: `teams:${TENANT}:aad-carol`,
+  emulator: 'teams:emulator:e7c4c5a0-user',
+};
+
+/**
+ * The votes on a prediction, each voter shown as the namespaced id it was stored for (the store keeps a
+ * keyed hash of it: matched here against the known voters), in that order.
+ */
 function votesOn(
   predictionId: string,
 ): Array<{ user_id: string; correct: number; true_label: string | null; source: string }> {
   const db = new Database(join(dir, 'sentinel.db'), { readonly: true });
   try {
-    return db
-      .prepare('SELECT user_id, correct, true_label, source FROM feedback WHERE prediction_id = ? ORDER BY user_id')
-      .all(predictionId) as Json;
+    const rows = db
+      .prepare('SELECT user_id, correct, true_label, source FROM feedback WHERE prediction_id = ?')
+      .all(predictionId) as Json[];
+    const named = new Map(Object.values(VOTERS).map((v) => [hashVoterId(voterKey, v), v]));
+    return rows
+      .map((r) => ({ ...r, user_id: named.get(r.user_id) ?? r.user_id }))
+      .sort((a, b) => a.user_id.localeCompare(b.user_id));
   } finally {
     db.close();
   }
@@ -244,6 +267,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sentinel-teams-'));
   store = openSqliteStore(join(dir, 'sentinel.db'));
   await store.migrate();
+  voterKey = (await store.voterKey()).key;
   scorer = await loadScorer('models/sentinel-bilstm');
   connector = await startBfConnector();
   server = await start({ TEAMS_ENABLED: 'true', TEAMS_ALERT_SCOPES: 'channel,groupChat' });
@@ -264,6 +288,26 @@ describe('start-up', () => {
     expect(server.teams?.authEnabled).toBe(false);
   });
 
+  it('runs without an app id on every loopback address', () => {
+    for (const HOST of ['127.0.0.1', '::1', 'localhost'])
+      expect(teamsSettings(loadConfig({ TEAMS_ENABLED: 'true', HOST }))).toMatchObject({ auth: null });
+  });
+
+  it("without an app id, refuses an activity whose serviceUrl is not this machine's (403): no SSRF", async () => {
+    const before = connector.calls.length;
+    for (const serviceUrl of [
+      'https://evil.example/',
+      'http://169.254.169.254/',
+      'https://smba.trafficmanager.net/emea/',
+    ]) {
+      // An unsigned install would otherwise make the bot post its welcome (and then alerts) to that URL.
+      const res = await post(activity({ type: 'installationUpdate', action: 'add', serviceUrl }, 'group'));
+      expect(res.status).toBe(403);
+    }
+    expect(connector.calls.length).toBe(before);
+    expect(await store.getCheckpoint('teams/conversations')).toBeNull();
+  });
+
   it('is off without any Teams setting', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', {
@@ -276,7 +320,7 @@ describe('start-up', () => {
     });
     const config = loadConfig({});
     const slot = new ScorerSlot();
-    const app = buildServer({ slot, config, logger });
+    const app = buildServer({ auth: OPEN_API, slot, config, logger });
     expect(startTeams({ config, app, slot, store, predictionLog: new PredictionLog(store), logger })).toBeNull();
     expect(lines.join('')).toContain('Teams off: set MicrosoftAppId and MicrosoftAppPassword');
     await app.close();
@@ -305,6 +349,9 @@ describe('start-up', () => {
       /must not be set/,
     ],
     [{ TEAMS_ENABLED: 'true', TEAMS_ALERT_SCOPES: 'channel,meetings' }, 'TEAMS_ALERT_SCOPES', /"meetings"/],
+    // Without an app id (no authentication), only on a loopback address.
+    [{ TEAMS_ENABLED: 'true', HOST: '0.0.0.0' }, 'TEAMS_ENABLED / HOST', /HOST=0\.0\.0\.0 is not one/],
+    [{ TEAMS_ENABLED: 'true', HOST: '192.168.1.20' }, 'TEAMS_ENABLED / HOST', /set MicrosoftAppId/],
   ])('refuses %j with a message naming %s', (env, setting, message) => {
     let error: unknown;
     try {
@@ -382,7 +429,7 @@ describe('commands', () => {
       emulator({ type: 'message', value: { sentinel: 'vote', predictionId, correct: true }, replyToId: reply.id }),
     );
     expect(votesOn(predictionId)).toEqual([
-      { user_id: 'e7c4c5a0-user', correct: 1, true_label: null, source: 'teams' },
+      { user_id: VOTERS.emulator, correct: 1, true_label: null, source: 'teams' },
     ]);
     // Its conversation was captured (a personal chat), and is forgotten when the bot leaves it.
     const kept = () => store.getCheckpoint('teams/conversations').then((raw) => JSON.parse(raw ?? '[]') as Json[]);
@@ -430,7 +477,7 @@ describe('feedback', () => {
 
     let before = connector.calls.length;
     await ok(submit({ sentinel: 'vote', predictionId, correct: true }, where, ALICE));
-    expect(votesOn(predictionId)).toEqual([{ user_id: 'aad-alice', correct: 1, true_label: null, source: 'teams' }]);
+    expect(votesOn(predictionId)).toEqual([{ user_id: VOTERS.alice, correct: 1, true_label: null, source: 'teams' }]);
     let [update] = connector.of('update', before);
     expect(update).toMatchObject({ conversationId: PERSONAL, activityId: call.id });
     expect(cardText(cardOf(update))).toContain('Feedback: ✅ 1 · ❌ 0');
@@ -448,8 +495,8 @@ describe('feedback', () => {
     before = connector.calls.length;
     await ok(submit(labelButtons[0].data, where, BOB));
     expect(votesOn(predictionId)).toEqual([
-      { user_id: 'aad-alice', correct: 1, true_label: null, source: 'teams' },
-      { user_id: 'aad-bob', correct: 0, true_label: 'neutral', source: 'teams' },
+      { user_id: VOTERS.alice, correct: 1, true_label: null, source: 'teams' },
+      { user_id: VOTERS.bob, correct: 0, true_label: 'neutral', source: 'teams' },
     ]);
     [update] = connector.of('update', before);
     const answered = cardOf(update);
@@ -464,7 +511,7 @@ describe('feedback', () => {
     const label = (await (server.predictionLog.flush(), store.getPrediction(predictionId)))!.label;
 
     await ok(reaction('like', where, true, CAROL));
-    expect(votesOn(predictionId)).toEqual([{ user_id: 'aad-carol', correct: 1, true_label: null, source: 'teams' }]);
+    expect(votesOn(predictionId)).toEqual([{ user_id: VOTERS.carol, correct: 1, true_label: null, source: 'teams' }]);
     // ✅ as well, then 👍 removed: the ✅ still says right.
     await ok(reaction('2705_whiteheavycheckmark', where, true, CAROL));
     await ok(reaction('like', where, false, CAROL));
@@ -474,18 +521,18 @@ describe('feedback', () => {
 
     const before = connector.calls.length;
     await ok(reaction('274c_crossmark', where, true, BOB));
-    expect(votesOn(predictionId)).toEqual([{ user_id: 'aad-bob', correct: 0, true_label: null, source: 'teams' }]);
+    expect(votesOn(predictionId)).toEqual([{ user_id: VOTERS.bob, correct: 0, true_label: null, source: 'teams' }]);
     const [update] = connector.of('update', before);
     expect(update).toMatchObject({ conversationId: GROUP, activityId: call.id });
     expect(cardText(cardOf(update))).toContain(`The model said *${label}*: what should it have been?`);
 
     await ok(reaction('angry', where, true, ALICE));
     expect(votesOn(predictionId).map((v) => [v.user_id, v.correct])).toEqual([
-      ['aad-alice', 0],
-      ['aad-bob', 0],
+      [VOTERS.alice, 0],
+      [VOTERS.bob, 0],
     ]);
     await ok(reaction('angry', where, false, ALICE));
-    expect(votesOn(predictionId).map((v) => v.user_id)).toEqual(['aad-bob']);
+    expect(votesOn(predictionId).map((v) => v.user_id)).toEqual([VOTERS.bob]);
   });
 
   it('logs an unknown reaction id and ignores it, and ignores reactions on messages it does not judge', async () => {
@@ -799,13 +846,13 @@ describe('installation and proactive alerts', () => {
     );
     await ok(reaction('274c_crossmark', { id: groupCard.id!, conversationId: GROUP }, true, CAROL));
     expect(votesOn(`alert:${alertId}`).map((v) => [v.user_id, v.correct])).toEqual([
-      ['aad-bob', 1],
-      ['aad-carol', 0],
+      [VOTERS.bob, 1],
+      [VOTERS.carol, 0],
     ]);
     expect(cardText(cardOf(connector.of('update', before).at(-1)!))).toContain('Judged: 1 real · 1 false alarm');
     await ok(reaction('like', { id: replies[0].id!, conversationId: thread }, true, ALICE));
     expect(votesOn(`x:${mentions[0].id}`)).toEqual([
-      { user_id: 'aad-alice', correct: 1, true_label: null, source: 'teams' },
+      { user_id: VOTERS.alice, correct: 1, true_label: null, source: 'teams' },
     ]);
   });
 
@@ -945,14 +992,46 @@ describe('with MicrosoftAppId set', () => {
     expect(connector.calls.length).toBe(before);
   });
 
-  it('refuses an activity with a token that is not a Bot Framework JWT (401)', async () => {
-    const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined); // botbuilder's own report
+  it('refuses an activity with a token that is not a Bot Framework JWT (401), in one log line', async () => {
+    const spy = jest.spyOn(console, 'error'); // botbuilder's own report would land here
     try {
-      const res = await post(message('sentiment hello'), secured.url, { authorization: 'Bearer not.a.jwt' });
+      const before = secured.logs().length;
+      const res = await post(
+        { ...message('sentiment hello'), serviceUrl: 'https://smba.trafficmanager.net/emea/' },
+        secured.url,
+        { authorization: 'Bearer not.a.jwt' },
+      );
       expect(res.status).toBe(401);
       expect(((await res.json()) as Json).error.code).toBe('unauthorized');
+      const lines = secured
+        .logs()
+        .slice(before)
+        .filter((l) => l.level >= 30); // the access log line is debug
+      expect(lines).toEqual([expect.objectContaining({ level: 40, msg: expect.stringMatching(/refused \(401\)/) })]);
+      expect(lines[0]).not.toHaveProperty('err');
+      expect(spy).not.toHaveBeenCalled();
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it("refuses an activity whose serviceUrl is not the Bot Framework's (403), before any outgoing call", async () => {
+    const before = connector.calls.length;
+    const lines = secured.logs().length;
+    for (const serviceUrl of [connector.url, 'https://evil.example/', 'http://169.254.169.254/latest/']) {
+      const res = await post({ ...message('sentiment hello'), serviceUrl }, secured.url, {
+        authorization: 'Bearer not.a.jwt',
+      });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as Json).error.code).toBe('service_url_not_allowed');
+    }
+    expect(connector.calls.length).toBe(before);
+    expect(
+      secured
+        .logs()
+        .slice(lines)
+        .filter((l) => l.level >= 30)
+        .map((l) => l.level),
+    ).toEqual([40, 40, 40]);
   });
 });

@@ -199,3 +199,75 @@ it('a message a sink could not take is sent again at the next poll, to that sink
   expect((await store.listAlerts(STREAM)).every((a) => !(a.data as unknown as TrendAlertData).outbox)).toBe(true);
   await store.close();
 });
+
+describe('mentions the model cannot read: stored, never counted', () => {
+  // A flood of "mentions" that say nothing (only the handle, a link, invisible characters…), which a
+  // model scores with its prior: labelled negative here, so that counting them would surely alert.
+  const NOTHING = ['@AirParadis', '@AirParadis https://t.co/x', '\u200b\u200b', '@'.repeat(50), '\u2800', '!!!'];
+  const calm = scored(synth({ hours: 4 * 24, perHour: () => 20, share: () => 0.4 }));
+  const flood = (flag: boolean, readable = false) =>
+    scored(synth({ hours: 6, start: T0 + 72 * H, perHour: () => 40, share: () => 1, seed: 2 }), 1_000_000).map(
+      (m, i) => ({
+        ...m,
+        text: readable ? m.text : NOTHING[i % NOTHING.length],
+        ...(flag ? { unreadable: readable ? null : 'only mentions' } : {}),
+      }),
+    );
+  const merged = (extra: ScoredMention[]) =>
+    [...calm, ...extra].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+
+  async function run(stream: ScoredMention[], restartAt?: number) {
+    const path = dbPath();
+    let store = await openStore({ sqlitePath: path });
+    let monitor = monitorOn(store, []);
+    const all = [...batches(stream, 40)];
+    for (const [i, b] of all.entries()) {
+      if (i === restartAt) {
+        await store.close();
+        store = await openStore({ sqlitePath: path });
+        monitor = monitorOn(store, []);
+      }
+      await feed(store, monitor, b);
+    }
+    const result = { alerts: await store.listAlerts(STREAM), stored: await store.countMentions(STREAM) };
+    await store.close();
+    return result;
+  }
+
+  it('counted, the flood would open an alert (the control)', async () => {
+    const { alerts } = await run(merged(flood(true, true)));
+    expect(alerts).toHaveLength(1);
+  });
+
+  it('flagged by the poller (ScoredMention.unreadable): stored, no alert', async () => {
+    const stream = merged(flood(true));
+    const { alerts, stored } = await run(stream);
+    expect(stored).toBe(stream.length);
+    expect(alerts).toEqual([]);
+  });
+
+  it('read back from the store after a restart in the middle of the flood (no flag kept): still not counted', async () => {
+    const stream = merged(flood(true));
+    const restartAt = [...batches(stream, 40)].findIndex((b) => Date.parse(b[0].createdAt) >= T0 + 75 * H);
+    const { alerts, stored } = await run(stream, restartAt);
+    expect(stored).toBe(stream.length);
+    expect(alerts).toEqual([]);
+  });
+
+  it('with no flag at all, the model-free check leaves them out; a given check is asked instead', async () => {
+    expect((await run(merged(flood(false)))).alerts).toEqual([]);
+    const store = await openStore({ sqlitePath: dbPath() });
+    const asked: string[] = [];
+    const monitor = new TrendMonitor({
+      store,
+      renderChart: null,
+      unreadable: (text) => (asked.push(text), 'no words the model knows'),
+    });
+    const batch = calm.slice(0, 40);
+    await feed(store, monitor, batch);
+    expect(asked).toEqual(batch.map((m) => m.text));
+    expect(await monitor.status()).toEqual([]); // nothing counted: the stream has not even started learning
+    expect(await store.countMentions(STREAM)).toBe(40);
+    await store.close();
+  });
+});

@@ -19,6 +19,10 @@
  * - `DELETE [/storage/v1]/b/<bucket>/o/<object>` — 204.
  * - Preconditions `ifGenerationMatch` (0 = must not exist) / `ifGenerationNotMatch` on reads, uploads
  *   (at the start and at the end of a resumable session, as GCS) and deletes: 412 when they fail.
+ * - Object names follow GCS's rules, no more and no less: 1 to 1,024 bytes of UTF-8, no carriage return
+ *   or line feed, not `.` or `..`, not under `.well-known/acme-challenge/` — anything else is 400 on
+ *   upload and read. Like GCS, a name is a flat string: `a/../b` or `%2e%2e` is a valid name, stored and
+ *   served as written, never normalised as a path (what a client does with it is the client's business).
  * - Private buckets: without `Authorization: Bearer <token>` a 401 with GCS's JSON error body.
  * - Faults on demand, each consumed by the first request it matches: `{ status }` (an error answer),
  *   `{ timeout: true }` (never answers), `{ truncate: n }` (media: headers for the whole object, n bytes,
@@ -53,6 +57,18 @@ export function crc32cBase64(data: Buffer): string {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(crc32cOf(data));
   return b.toString('base64');
+}
+
+/** Why GCS would refuse `name` as an object name, or null (https://cloud.google.com/storage/docs/objects#naming). */
+export function objectNameProblem(name: string): string | null {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes < 1 || bytes > 1024) return `object names are 1 to 1024 bytes of UTF-8 (this one is ${bytes})`;
+  if (/[\ud800-\udfff]/u.test(name)) return 'object names must be valid UTF-8 (a lone surrogate is not)';
+  if (/[\r\n]/.test(name)) return 'object names cannot contain carriage return or line feed characters';
+  if (name === '.' || name === '..') return 'object names cannot be "." or ".."';
+  if (name.startsWith('.well-known/acme-challenge/'))
+    return 'object names cannot start with ".well-known/acme-challenge/"';
+  return null;
 }
 
 function md5Base64(data: Buffer): string {
@@ -152,6 +168,8 @@ export class GcsServer {
 
   /** Stores an object as an upload would (new generation, honest checksums). */
   put(bucket: string, name: string, data: Buffer | string, contentType = 'application/octet-stream'): StoredObject {
+    const problem = objectNameProblem(name);
+    if (problem) throw new Error(`GCS would refuse the object name ${JSON.stringify(name)}: ${problem}`);
     const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data);
     const obj: StoredObject = {
       name,
@@ -201,7 +219,7 @@ export class GcsServer {
     let path = u.pathname;
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
-      path: decodeURIComponent(path),
+      path: safeDecode(path),
       query,
       authorized: typeof req.headers.authorization === 'string',
     };
@@ -230,8 +248,14 @@ export class GcsServer {
 
     const m = /^\/b\/([^/]+)(?:\/o(?:\/(.+))?)?$/.exec(path);
     if (!m) return this.error(res, 404, `no such API path: ${req.method} ${u.pathname}`);
-    const bucket = decodeURIComponent(m[1]);
-    const objectName = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
+    let bucket: string;
+    let objectName: string | undefined;
+    try {
+      bucket = decodeURIComponent(m[1]);
+      objectName = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
+    } catch {
+      return this.error(res, 400, 'Invalid object name: object names must be valid UTF-8', 'invalid');
+    }
     const isObjects = path.startsWith(`/b/${m[1]}/o`);
 
     const token = this.privateBuckets.get(bucket);
@@ -259,6 +283,8 @@ export class GcsServer {
       return this.error(res, 405, 'method not allowed');
     }
 
+    const badName = objectNameProblem(objectName);
+    if (badName) return this.error(res, 400, `Invalid object name: ${badName}`, 'invalid');
     const obj = this.bucket(bucket).get(objectName);
     if (req.method === 'DELETE') {
       if (!obj) return this.error(res, 404, `No such object: ${bucket}/${objectName}`);
@@ -351,6 +377,8 @@ export class GcsServer {
       }
       const name = query.name ?? (metadata.name as string | undefined);
       if (!name) return this.error(res, 400, 'upload without an object name');
+      const badName = objectNameProblem(name);
+      if (badName) return this.error(res, 400, `Invalid object name: ${badName}`, 'invalid');
       const existing = this.bucket(bucket).get(name);
       if (!this.preconditionsHold(existing, query)) return this.preconditionFailed(res);
       return this.finishUpload(res, bucket, name, metadata, parts[1].body, parts[1].contentType);
@@ -366,6 +394,8 @@ export class GcsServer {
       }
       const name = query.name ?? (metadata.name as string | undefined);
       if (!name) return this.error(res, 400, 'upload without an object name');
+      const badName = objectNameProblem(name);
+      if (badName) return this.error(res, 400, `Invalid object name: ${badName}`, 'invalid');
       if (!this.preconditionsHold(this.bucket(bucket).get(name), query)) return this.preconditionFailed(res);
       const id = randomUUID();
       this.sessions.set(id, {
@@ -496,6 +526,15 @@ export class GcsServer {
 
   private error(res: ServerResponse, code: number, message: string, reason = 'error'): void {
     this.json(res, code, { error: { code, message, errors: [{ message, domain: 'global', reason }] } });
+  }
+}
+
+/** The path as recorded: decoded when it is valid percent-encoded UTF-8, as sent otherwise. */
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
   }
 }
 

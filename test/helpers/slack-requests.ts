@@ -59,10 +59,12 @@ export function slashCommand(opts: {
   responseUrl: string;
   command?: string;
   triggerId?: string;
+  /** The workspace (team id) it comes from; default TPARADIS. */
+  team?: string;
 }): SlackRequest {
   const form = new URLSearchParams({
     token: 'verification-token-unused',
-    team_id: 'TPARADIS',
+    team_id: opts.team ?? 'TPARADIS',
     team_domain: 'airparadis',
     channel_id: opts.channel ?? 'CSOCIAL',
     channel_name: 'social-team',
@@ -78,16 +80,20 @@ export function slashCommand(opts: {
   return { body: form.toString(), contentType: 'application/x-www-form-urlencoded' };
 }
 
-export function eventCallback(event: Record<string, unknown>, eventId = `Ev${next()}`): SlackRequest {
+export function eventCallback(
+  event: Record<string, unknown>,
+  eventId = `Ev${next()}`,
+  team = 'TPARADIS',
+): SlackRequest {
   const body = {
     token: 'verification-token-unused',
-    team_id: 'TPARADIS',
+    team_id: team,
     api_app_id: 'ASENTINEL',
     event: { event_ts: `${Math.floor(Date.now() / 1000)}.000200`, ...event },
     type: 'event_callback',
     event_id: eventId,
     event_time: Math.floor(Date.now() / 1000),
-    authorizations: [{ team_id: 'TPARADIS', user_id: 'UBOT', is_bot: true, is_enterprise_install: false }],
+    authorizations: [{ team_id: team, user_id: 'UBOT', is_bot: true, is_enterprise_install: false }],
     is_ext_shared_channel: false,
   };
   return { body: JSON.stringify(body), contentType: 'application/json' };
@@ -95,7 +101,7 @@ export function eventCallback(event: Record<string, unknown>, eventId = `Ev${nex
 
 export function reactionEvent(
   type: 'reaction_added' | 'reaction_removed',
-  opts: { user: string; reaction: string; channel: string; ts: string },
+  opts: { user: string; reaction: string; channel: string; ts: string; team?: string },
   eventId?: string,
 ): SlackRequest {
   return eventCallback(
@@ -107,6 +113,7 @@ export function reactionEvent(
       item: { type: 'message', channel: opts.channel, ts: opts.ts },
     },
     eventId,
+    opts.team,
   );
 }
 
@@ -119,10 +126,13 @@ export function blockAction(opts: {
   responseUrl: string;
   ephemeral?: boolean;
   triggerId?: string;
+  /** The workspace (team id) it comes from; default TPARADIS. */
+  team?: string;
 }): SlackRequest {
+  const team = opts.team ?? 'TPARADIS';
   const payload = {
     type: 'block_actions',
-    user: { id: opts.user, username: 'agent', name: 'agent', team_id: 'TPARADIS' },
+    user: { id: opts.user, username: 'agent', name: 'agent', team_id: team },
     api_app_id: 'ASENTINEL',
     token: 'verification-token-unused',
     container: {
@@ -132,7 +142,7 @@ export function blockAction(opts: {
       is_ephemeral: opts.ephemeral === true,
     },
     trigger_id: opts.triggerId ?? `trigger.${next()}`,
-    team: { id: 'TPARADIS', domain: 'airparadis' },
+    team: { id: team, domain: 'airparadis' },
     channel: { id: opts.channel, name: 'alerts' },
     ...(opts.ephemeral ? {} : { message: { type: 'message', ts: opts.messageTs, bot_id: 'BBOT', text: '' } }),
     response_url: opts.responseUrl,

@@ -35,6 +35,9 @@ describe('loadConfig', () => {
       maxBodyBytes: 65_536,
       maxTextChars: 1000,
       maxTexts: 256,
+      apiRateLimit: 600,
+      httpRequestTimeoutMs: 10_000,
+      httpMaxConnections: 1024,
       modelDir: 'models/sentinel-bilstm',
       scorerMaxBatch: 64,
       dataDir: 'data',
@@ -80,6 +83,13 @@ describe('loadConfig', () => {
       bundledReplaySpeed: 6000,
       // Teams
       teamsAlertScopes: ['channel', 'groupChat'],
+      // Retention and privacy
+      retentionPredictionTextDays: 7,
+      retentionPredictionDays: 90,
+      retentionMentionDays: 90,
+      retentionAlertDays: 365,
+      retentionSchedule: '3600',
+      retentionBatchSize: 500,
     } satisfies Config);
   });
 
@@ -249,6 +259,14 @@ it('a refused DATABASE_URL is shown without its password', () => {
   ]);
 });
 
+it('model names that would reach the file system are checked at start-up', () => {
+  expect(problemsOf({ MODEL_PREFIX: '../escape', MODEL_PINNED_VERSION: 'v1/../../x' })).toEqual([
+    'MODEL_PREFIX: expected an object prefix of names (1 to 128 letters, digits, dot, dash or underscore, not starting with a dot) joined by /, got "../escape"',
+    'MODEL_PINNED_VERSION: expected a version name (1 to 128 letters, digits, dot, dash or underscore, not starting with a dot), got "v1/../../x"',
+  ]);
+  expect(loadConfig({ MODEL_PREFIX: 'models/sentinel-bilstm' }).modelPrefix).toBe('models/sentinel-bilstm');
+});
+
 describe('schedules are checked at start-up', () => {
   it.each([
     ['POLL_INTERVAL', 'abc'],
@@ -269,6 +287,18 @@ describe('schedules are checked at start-up', () => {
   });
 });
 
+describe('an open API only on loopback', () => {
+  it.each(['0.0.0.0', '10.0.0.5', '::'])('HOST=%s without API_KEYS stops start-up, in any mode', (host) => {
+    expect(() => checkMode(loadConfig({ HOST: host }))).toThrow(
+      `Sentinel cannot start:\n  API_KEYS: not set, and HOST=${host} is not a loopback address: the HTTP API would be open to the network; make a key with npm run apikey, or listen on HOST=127.0.0.1`,
+    );
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', '::1', 'localhost'])('HOST=%s may stay open', (host) => {
+    expect(() => checkMode(loadConfig({ HOST: host }))).not.toThrow();
+  });
+});
+
 describe('modes', () => {
   const production = {
     NODE_ENV: 'production',
@@ -277,6 +307,8 @@ describe('modes', () => {
     SLACK_BOT_TOKEN: 'xoxb-1-2-3',
     SLACK_SIGNING_SECRET: '0123456789abcdef0123456789abcdef',
     SLACK_ALERT_CHANNELS: 'C0123ABCD',
+    API_KEYS: `dashboard:predict+feedback:${'ab'.repeat(32)}`,
+    PRIVACY_USER_ID_SECRET: 'a-long-random-secret-for-the-voter-hashes',
   };
 
   it('local by default, on loopback; production with NODE_ENV=production or on Cloud Run, on every interface', () => {
@@ -307,11 +339,13 @@ describe('modes', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error?.message.split('\n')[0]).toBe('Production mode (K_SERVICE=sentinel) cannot start:');
     expect(error?.problems.map((p) => p.setting)).toEqual([
+      'API_KEYS',
       'X_BEARER_TOKEN',
       'REPLAY_CSV',
       'DATABASE_URL',
       'SLACK_BOT_TOKEN / MicrosoftAppId',
       'TEAMS_ENABLED',
+      'PRIVACY_USER_ID_SECRET',
     ]);
     // Slack without alert channels posts nothing: not a sink.
     expect(() => checkMode(loadConfig({ ...production, SLACK_ALERT_CHANNELS: '' }))).toThrow(/no chat sink/);

@@ -2,9 +2,10 @@
  * A Keras model converted with tensorflowjs_converter, plus the tokenizer's word_index: the route for
  * users of the reference system. The converter writes the Keras topology as JSON and the weights as
  * `group1-shard1of1.bin`; tfjs saves the same Keras JSON, so the fixture is built here in that layout.
- * Its weights are random: this checks the loading and the Keras tokenisation, not quality.
+ * Its weights are random: this checks the import (the manifest it writes), the loading and the Keras
+ * tokenisation, not quality.
  */
-import { mkdtempSync, renameSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +13,9 @@ import { loadScorer } from '../../src/sentiment/load';
 import { initBackend } from '../../src/sentiment/backend';
 import { saveLayersModel } from '../../src/sentiment/model-files';
 import { kerasTokenize } from '../../src/sentiment/normalize';
+import { readManifest } from '../../src/registry/manifest';
+import { importKeras } from '../../src/registry/seal';
+import { runCli } from '../../src/registry/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-keras-'));
 const wordIndex: Record<string, number> = { the: 1, flight: 2, was: 3, late: 4, great: 5, crew: 6, "don't": 7 };
@@ -52,7 +56,47 @@ it('tokenises like Keras: lower case, its punctuation filters, apostrophes kept'
   ]);
 });
 
-it('loads the converted model and scores with Keras ids, padding and a sigmoid output', async () => {
+it('is not served before it is imported: no manifest, no load', async () => {
+  await expect(loadScorer(dir)).rejects.toThrow(`manifest.json missing in ${dir}: `);
+});
+
+it('the import writes a manifest: every file with its sha256, the labels, the input length, a canary', async () => {
+  writeFileSync(join(dir, 'VERSION'), '2024-06\n');
+  const out = join(dir, 'imported');
+  const manifest = await importKeras(dir, { out });
+  expect(manifest).toMatchObject({
+    name: 'keras-converted',
+    version: 'keras-2024-06',
+    kind: 'keras-converted',
+    labels: ['negative', 'positive'],
+    maxLength: 20,
+  });
+  expect(manifest.files.map((f) => f.path)).toEqual(['model.json', 'group1-shard1of1.bin', 'word_index.json']);
+  expect(manifest.canary).toHaveLength(12);
+  expect(readManifest(out)).toEqual(manifest);
+  expect(existsSync(join(dir, 'manifest.json'))).toBe(false); // the source is left as it was
+
+  // In place, through the command line (npm run model:import -- --model <dir> --version <v>).
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    expect(await runCli(['import', '--model', dir, '--version', 'ref-v1'], {})).toBe(0);
+  } finally {
+    write.mockRestore();
+    err.mockRestore();
+  }
+  expect(readManifest(dir).version).toBe('ref-v1');
+});
+
+it('an import with an unsafe version name is refused, nothing written', async () => {
+  const out = join(dir, 'unsafe');
+  await expect(importKeras(dir, { out, version: '../escape' })).rejects.toThrow(
+    'model version "../escape" is not a safe name: it contains a path separator',
+  );
+  expect(existsSync(out)).toBe(false);
+});
+
+it('loads the imported model and scores with Keras ids, padding and a sigmoid output', async () => {
   const scorer = await loadScorer(dir);
   expect(scorer.path).toBe('generic');
   expect(scorer.info.labels).toEqual(['negative', 'positive']);
@@ -67,7 +111,22 @@ it('loads the converted model and scores with Keras ids, padding and a sigmoid o
   scorer.dispose();
 });
 
+it('a file changed after the import is refused; mentions and links are never read, even as known words', async () => {
+  const imported = join(dir, 'imported');
+  // A word index that knows "airparadis", "https" and "co" (what Keras makes of a mention and a link).
+  writeFileSync(join(imported, 'word_index.json'), JSON.stringify({ ...wordIndex, airparadis: 8, https: 9 }));
+  await expect(loadScorer(imported)).rejects.toThrow(/imported\/word_index\.json: .*manifest\.json says/);
+  await importKeras(imported, { version: 'ref-v2' }); // re-imported: a new manifest for the new files
+  const scorer = await loadScorer(imported);
+  expect(scorer.unreadable('@AirParadis https://t.co/x')).toBe('only mentions and links');
+  expect(scorer.unreadable('@AirParadis zzz')).toBe('no words the model knows');
+  expect(scorer.unreadable('\u200b')).toBe('empty after removing invisible characters');
+  expect(scorer.unreadable('@AirParadis the crew, GREAT!')).toBeNull();
+  scorer.dispose();
+});
+
 it('says what is missing when the word index is absent', async () => {
   rmSync(join(dir, 'word_index.json'));
-  await expect(loadScorer(dir)).rejects.toThrow(/word_index\.json: missing/);
+  await expect(importKeras(dir)).rejects.toThrow(/word_index\.json: missing/);
+  await expect(loadScorer(dir)).rejects.toThrow(/word_index\.json: listed in manifest\.json but missing/);
 });

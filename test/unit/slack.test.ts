@@ -10,9 +10,12 @@ import {
   bar,
   clip,
   escapeText,
+  link,
+  mentionMessage,
   predictionMessage,
   reactionVerdict,
   trueLabelQuestion,
+  userMention,
 } from '../../adapters/slack/blocks';
 import { SeenIds, Serial } from '../../src/chat/once';
 import { parseSlackBody, signatureProblem } from '../../adapters/slack/receiver';
@@ -109,6 +112,35 @@ describe('blocks', () => {
     expect(bar(0.5, 10)).toBe('█████░░░░░');
     expect(bar(1.2, 4)).toBe('████');
     expect(bar(NaN, 4)).toBe('░░░░');
+  });
+
+  it('escapes once, within a length, and writes only checked mentions and links', () => {
+    // Decoded text in, Slack's three entities out, once; control characters dropped.
+    expect(escapeText('5 > 4 & I <3 it\u001b[2J')).toBe('5 &gt; 4 &amp; I &lt;3 it');
+    // The limit counts the entities, and never cuts one.
+    expect(escapeText('<<<<', 10)).toBe('&lt;&lt;…');
+    expect(escapeText('abc', 3)).toBe('abc');
+    expect(userMention('U0123LEAD')).toBe('<@U0123LEAD>');
+    expect(userMention('<!channel>')).toBe('&lt;!channel&gt;');
+    expect(link('https://x.com/i/web/status/1', '@a')).toBe('<https://x.com/i/web/status/1|@a>');
+    expect(link('https://evil.example|Reset', '@a')).toBe('@a');
+    expect(link('javascript:alert(1)', '@a')).toBe('@a');
+  });
+
+  it('escapes the text fallback as the blocks (a mention in a thread)', () => {
+    const msg = mentionMessage({
+      id: '1',
+      url: 'https://x.com/i/web/status/1',
+      text: '<!channel> read <https://evil.example|Reset your password> 5 > 4',
+      createdAt: '2026-03-01T08:50:00.000Z',
+      author: 'a<b',
+      negative: 0.9,
+    });
+    expect(msg.text).toBe(
+      '90 % negative: &lt;!channel&gt; read &lt;https://evil.example|Reset your password&gt; 5 &gt; 4',
+    );
+    expect(JSON.stringify(msg.blocks)).toContain('<https://x.com/i/web/status/1|@a&lt;b>');
+    expect(JSON.stringify(msg.blocks)).not.toContain('<!channel>');
   });
 
   it('knows which reactions judge', () => {

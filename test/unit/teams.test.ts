@@ -6,10 +6,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { parseCommand } from '../../adapters/teams/bot';
-import { answerCard, md, parseSubmit, type AnswerCardState } from '../../adapters/teams/cards';
+import { parseCommand, userOf } from '../../adapters/teams/bot';
+import { answerCard, md, mdLink, parseSubmit, plain, type AnswerCardState } from '../../adapters/teams/cards';
 import { baseConversationId, conversationFrom } from '../../adapters/teams/conversations';
 import { activityProblem } from '../../adapters/teams/http';
+import { botFrameworkServiceUrls, loopbackServiceUrls } from '../../adapters/teams/service-url';
 import { MANIFEST_DIR, colorIcon, outlineIcon } from '../../adapters/teams/icons';
 import { PackageError, buildTeamsPackage } from '../../adapters/teams/package';
 import { reactionMeaning } from '../../adapters/teams/reactions';
@@ -51,6 +52,8 @@ describe('parseCommand', () => {
     ['/sentiment my bag is lost', { kind: 'score', text: 'my bag is lost' }],
     ['  Sentiment   two\nlines ', { kind: 'score', text: 'two\nlines' }],
     ['<at>Sentinel</at> sentiment hi&nbsp;there &amp; you', { kind: 'score', text: 'hi there & you' }],
+    // Decoded once: a typed `&lt;at&gt;` is text, and `&amp;gt;` (a typed "&gt;") stays "&gt;".
+    ['sentiment 5 &gt; 4 &lt;3 &lt;at&gt;x&lt;/at&gt; &amp;gt;', { kind: 'score', text: '5 > 4 <3 <at>x</at> &gt;' }],
     ['help', { kind: 'help' }],
     ['/help', { kind: 'help' }],
     ['sentiment help', { kind: 'help' }],
@@ -62,6 +65,73 @@ describe('parseCommand', () => {
     ['hello', { kind: 'unknown', text: 'hello' }],
   ])('%j', (text, command) => {
     expect(parseCommand(text)).toEqual(command);
+  });
+});
+
+describe('userOf (the voter)', () => {
+  it('names the voter by tenant and Entra object id (else the account id); the Emulator by its channel', () => {
+    const from = { id: '29:alice', name: 'Alice', aadObjectId: 'aad-alice' };
+    expect(userOf({ from, channelId: 'msteams', channelData: { tenant: { id: 't-1' } } })).toEqual({
+      id: 'teams:t-1:aad-alice',
+      name: 'Alice',
+    });
+    expect(
+      userOf({ from: { id: '29:bob', name: '' }, channelId: 'msteams', conversation: { tenantId: 't-2' } as never }),
+    ).toEqual({ id: 'teams:t-2:29:bob' });
+    expect(userOf({ from: { id: 'user-1', name: 'User' }, channelId: 'emulator' })).toEqual({
+      id: 'teams:emulator:user-1',
+      name: 'User',
+    });
+    // The same account in two tenants: two voters.
+    const a = userOf({ from, channelId: 'msteams', channelData: { tenant: { id: 't-1' } } })!.id;
+    const b = userOf({ from, channelId: 'msteams', channelData: { tenant: { id: 't-9' } } })!.id;
+    expect(a).not.toBe(b);
+    expect(userOf({ channelId: 'msteams' })).toBeUndefined();
+  });
+});
+
+describe('serviceUrl policies', () => {
+  it('with authentication: https on the Bot Framework hosts only', () => {
+    const p = botFrameworkServiceUrls();
+    for (const ok of [
+      'https://smba.trafficmanager.net/teams/',
+      'https://smba.trafficmanager.net/emea/',
+      'https://SMBA.trafficmanager.net:443/amer/',
+      'https://smba.infra.gcc.teams.microsoft.com/teams',
+      'https://smba.infra.gov.teams.microsoft.us/teams',
+      'https://smba.infra.dod.teams.microsoft.us/teams',
+      'https://webchat.botframework.com/',
+      'https://europe.directline.botframework.com/',
+      'https://token.botframework.azure.us/',
+    ])
+      expect([ok, p.allows(ok)]).toEqual([ok, true]);
+    for (const bad of [
+      'http://smba.trafficmanager.net/teams/',
+      'https://smba.trafficmanager.net:8443/teams/',
+      'https://smba.trafficmanager.net.evil.example/',
+      'https://evilsmba.trafficmanager.net/',
+      'https://botframework.com.evil.example/',
+      'https://evilbotframework.com/',
+      'https://user:pw@smba.trafficmanager.net/',
+      'http://127.0.0.1:3978/',
+      'https://169.254.169.254/',
+      'not a url',
+      42,
+    ])
+      expect([bad, p.allows(bad)]).toEqual([bad, false]);
+  });
+
+  it('without authentication (Emulator on loopback): this machine only', () => {
+    const p = loopbackServiceUrls();
+    for (const ok of ['http://127.0.0.1:53210/', 'http://localhost:3978', 'https://[::1]:8443/x'])
+      expect([ok, p.allows(ok)]).toEqual([ok, true]);
+    for (const bad of [
+      'https://smba.trafficmanager.net/teams/',
+      'http://127.0.0.2/',
+      'http://10.0.0.1/',
+      'file:///etc/passwd',
+    ])
+      expect([bad, p.allows(bad)]).toEqual([bad, false]);
   });
 });
 
@@ -115,9 +185,21 @@ describe('parseSubmit', () => {
 describe('cards', () => {
   it('escapes the markdown of user text so it can neither format itself nor forge a link', () => {
     expect(md('**bold** [x](https://evil) _i_ `c` ~s~')).toBe(
-      '\\*\\*bold\\*\\* \\[x\\](https://evil) \\_i\\_ \\`c\\` \\~s\\~',
+      '\\*\\*bold\\*\\* \\[x\\]\u2060(https://evil) \\_i\\_ \\`c\\` \\~s\\~',
     );
     expect(md('# title\n- item\n1. one')).toBe('\\# title\n\\- item\n\\1. one');
+  });
+
+  it('breaks every tag (an <at> mention, a link) and drops control characters, keeping <3 and > as they are', () => {
+    expect(md('<at>Lead</at> hi')).toBe('<\u2060at>Lead<\u2060/at> hi');
+    expect(md('I <3 it, 5 > 4 <a href="https://evil">x</a>')).toBe(
+      'I <3 it, 5 > 4 <\u2060a href="https://evil">x<\u2060/a>',
+    );
+    expect(md('\u001b[2Jcleared\u0007 \u202eevil')).toBe('cleared evil');
+    expect(plain('<at>Lead</at> **b** "}]}')).toBe('<\u2060at>Lead<\u2060/at> **b** "}]}');
+    expect(mdLink('@x', 'https://x.com/i/web/status/1')).toBe('[@x](https://x.com/i/web/status/1)');
+    expect(mdLink('@x', 'javascript:alert(1)')).toBe('@x');
+    expect(mdLink('@x', 'https://evil.example/a)(b')).toBe('@x');
   });
 
   it('draws an answer: label, bars, driving words, model, buttons; the question only while a ❌ waits for a label', () => {
