@@ -19,6 +19,7 @@
 import { z } from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import { toCronExpression } from '../src/schedule';
+import { gcsEndpoint } from '../src/registry/endpoint';
 import { NAME_RULE, nameProblem, prefixProblem } from '../src/registry/names';
 
 // ---------------------------------------------------------------------------------------------------
@@ -386,8 +387,13 @@ export const configSchema = z.object({
       'Another GCS endpoint (a proxy, a private endpoint, an emulator), e.g. http://127.0.0.1:4443.',
     ),
     storageEmulatorHost: doc(
-      optional(url(['http:', 'https:'])),
-      "The Google client libraries' own emulator setting, as a URL; GCS_ENDPOINT wins if both are set.",
+      optional(
+        fromEnv('http://host:port, host:port (plain HTTP) or http://host:port/storage/v1', (s) => {
+          const r = gcsEndpoint(s);
+          return 'endpoint' in r ? r.endpoint : undefined;
+        }),
+      ),
+      "The Google client libraries' own emulator setting, in any of their forms (they name the same endpoint); GCS_ENDPOINT wins if both are set.",
     ),
     gcsAccess: doc(
       oneOf(['auto', 'anonymous', 'adc'] as const).default('auto'),
@@ -471,6 +477,14 @@ export const configSchema = z.object({
     retentionBatchSize: doc(
       integer(1, 100_000).default(500),
       'Rows deleted per statement by the retention job (short transactions, a pause between them).',
+    ),
+  }),
+
+  // Several replicas on one PostgreSQL: one leader at a time (src/ops/leadership.ts, docs/deploy.md).
+  ...section('Replicas', {
+    leaderLeaseTtlMs: doc(
+      integer(500, 600_000).default(15_000),
+      "With PostgreSQL, the leader's lease (ms): the leader renews it every third of this; a replica that dies is replaced after at most this plus a third; a leader whose renewal fails steps down at once. SQLite is one process and has no lease.",
     ),
   }),
 });
@@ -590,6 +604,7 @@ export const SETTING_PREFIXES = [
   'MicrosoftApp',
   'RETENTION_',
   'PRIVACY_',
+  'LEADER_',
 ] as const;
 
 /** Every environment variable the schema reads. */

@@ -7,7 +7,10 @@
  * 503 with the reason and /predict 503 — it never scores with anything else.
  *
  * Mentions → alerts: the poller's scored mentions go to the trend monitor (src/trends), whose alerts go to
- * the chat sinks (the console adapter, Slack, Teams; charts under DATA_DIR/alerts).
+ * the chat sinks (the console adapter, Slack, Teams; charts under DATA_DIR/alerts). Only the leader runs them
+ * (the poller, the trend monitor, the retention job, ops notices): with PostgreSQL the replica holding the lease
+ * (src/ops/leadership.ts, src/ops/leader-work.ts), with SQLite this process, the only one on its file
+ * (src/store/sqlite-lock.ts). Every replica serves HTTP, Slack and Teams.
  *
  * Modes (config/schema.ts, checkMode): local mode, with neither X_BEARER_TOKEN nor REPLAY_CSV, replays
  * the bundled sample of real tweets fast (BUNDLED_REPLAY=false turns it off), so a first `npm start`
@@ -18,15 +21,23 @@
 import { checkMode, ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
 import { buildServer } from './http/server';
 import { ApiAuth } from './http/auth';
+import { HealthBoard, type DependencyHealth } from './ops/health';
 import { createLogger, type Logger } from './log';
 import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
 import { PredictionLog } from './feedback/prediction-log';
-import { Poller, type PollerStream } from './mentions/poller';
+import { Poller, type PollerOptions, type PollerStream } from './mentions/poller';
+import { requestResume } from './mentions/resume';
 import { RetentionJob, retentionPolicyFrom } from './ops/retention';
+import { Leadership, SingleLeadership, type Leader } from './ops/leadership';
+import { LeaderWork } from './ops/leader-work';
+import { openPostgresLeases } from './store/lease';
+import { lockSqliteFile, type SqliteLock } from './store/sqlite-lock';
+import { leaderScoped } from './store/fence';
+import { Registry } from 'prom-client';
 import { ReplaySource } from './mentions/replay-source';
 import { XSource } from './mentions/x-source';
-import { openStore } from './store/open';
+import { openStore, storeKind } from './store/open';
 import { watchStoreHealth, type WatchedStore } from './store/health';
 import type { Store } from './store/types';
 import { existsSync } from 'node:fs';
@@ -79,13 +90,33 @@ export async function main(env: Record<string, string | undefined> = process.env
   // The chat adapters started below add their sinks to this array (TrendMonitor keeps it).
   const sinks: ChatSink[] = [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })];
   // Failures that leave Sentinel degraded are told to the team, not only logged.
+  // With several replicas only the leader tells the team (`leader` is set once the store is open).
+  let leader: Leader | undefined = undefined;
   const opsNotice = (text: string) => {
+    if (leader?.status().role === 'follower') {
+      logger.warn({ notice: text }, `ops notice not sent, the leader sends them (this replica follows): ${text}`);
+      return;
+    }
     for (const sink of sinks) {
       sink
         .opsNotice?.(text)
         .catch((err: unknown) => logger.error({ err, sink: sink.name }, 'ops notice not delivered'));
     }
   };
+
+  // SQLite is one process: a second server on the same file stops here (src/store/sqlite-lock.ts).
+  try {
+    if (storeKind(config) === 'sqlite') {
+      running.sqliteLock = lockSqliteFile(config.sqlitePath);
+      logger.info(
+        { sqlitePath: config.sqlitePath, lock: running.sqliteLock.path },
+        'SQLite: one process only; use PostgreSQL (DATABASE_URL) for replicas',
+      );
+    }
+  } catch (err) {
+    process.stderr.write(`sentinel: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
 
   let store: WatchedStore;
   try {
@@ -112,15 +143,24 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   const slot = new ScorerSlot(`the model is still loading from ${config.modelDir}`);
   running.slot = slot;
+  // With PostgreSQL one replica at a time leads: it polls, judges the trends, posts alerts and ops notices and
+  // prunes (src/ops/leadership.ts). A replica without a model does not take the lease. SQLite: this process.
+  const leadership: Leader =
+    store.kind === 'postgres'
+      ? new Leadership({
+          leases: openPostgresLeases(config.databaseUrl!, {
+            timeoutMs: Math.max(100, Math.floor(config.leaderLeaseTtlMs / 2)),
+          }),
+          ttlMs: config.leaderLeaseTtlMs,
+          canLead: () => slot.current().ready,
+          logger,
+        })
+      : new SingleLeadership();
+  leader = leadership;
+  running.leadership = leadership;
   // Mentions the model cannot read are stored but never counted (history read back after a restart too).
-  const trends = new TrendMonitor({
-    store,
-    settings: trendSettings,
-    sinks,
-    logger,
-    unreadable: (text) => slot.unreadable(text),
-  });
-  running.trends = trends;
+  const newTrendMonitor = (s: Store, to: ChatSink[]) =>
+    new TrendMonitor({ store: s, settings: trendSettings, sinks: to, logger, unreadable: (t) => slot.unreadable(t) });
 
   // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
   const models = new ModelRegistry({
@@ -134,20 +174,51 @@ export async function main(env: Record<string, string | undefined> = process.env
     },
   });
   running.models = models;
-  const poller = buildPoller(config, slot, store, logger, trends, opsNotice);
-  running.poller = poller ?? undefined;
-  // Deletes what is past its retention (docs/privacy.md), hourly by default, in small batches.
-  const retention = new RetentionJob({
+  // The leader's work, built afresh at each term from what is stored, its writes fenced with the term's token
+  // (src/ops/leader-work.ts): the poller, the trend monitor and the retention job. Followers run none of them.
+  const pollerRegistry = new Registry();
+  const retentionRegistry = new Registry();
+  const leaderWork = new LeaderWork({
+    leader: leadership,
     store,
-    policy: retentionPolicyFrom(config),
-    schedule: config.retentionSchedule,
-    batchSize: config.retentionBatchSize,
     logger,
+    build: (term) => {
+      const trends = newTrendMonitor(term.store, sinks);
+      // The monitor's sends run in the term's scope: the sinks' state writes are fenced too.
+      const onScored: PollerOptions['onScored'] = (stream, mentions) =>
+        term.fenced(() => trends.onScored(stream, mentions));
+      const poller = buildPoller(config, slot, term.store, logger, onScored, opsNotice, pollerRegistry);
+      // Deletes what is past its retention (docs/privacy.md), hourly by default, in small batches.
+      const retention = new RetentionJob({
+        store: term.store,
+        policy: retentionPolicyFrom(config),
+        schedule: config.retentionSchedule,
+        batchSize: config.retentionBatchSize,
+        logger,
+        registry: retentionRegistry,
+      });
+      return { trends, poller, retention };
+    },
   });
-  running.retention = retention;
+  running.leaderWork = leaderWork;
+  // Snoozes and stream status for the chat adapters: the leader's monitor, else (a follower) one never fed,
+  // which only records the snooze. `leader`: who judges the trends, for /sentiment status.
+  const followerTrends = newTrendMonitor(store, []);
+  const trendControls = {
+    snooze: (stream: string, until: Date) => (leaderWork.jobs()?.trends ?? followerTrends).snooze(stream, until),
+    status: () => (leaderWork.jobs()?.trends ?? followerTrends).status(),
+    leader: () => leadership.status(),
+    // `/sentiment resume` on any replica: stored for the leader's poller (src/mentions/resume.ts).
+    resumeSources: () =>
+      requestResume({ store, leader: () => leadership.status(), poller: () => leaderWork.jobs()?.poller ?? undefined }),
+  };
   const auth = ApiAuth.fromEntries(config.apiKeys);
   if (auth.open) logger.warn(`HTTP API open to this machine: no API_KEYS, listening on ${config.host} only`);
   else logger.info({ keys: auth.keyNames }, `HTTP API: ${auth.keyNames.length} API key(s)`);
+  // What /ready reports besides the model and the store: each part adds its own check.
+  const health = new HealthBoard();
+  health.register('mentions', () => leaderWork.jobs()?.poller?.health() ?? null); // polled by the leader only
+  health.register('leader', () => leadership.health());
   const app = buildServer({
     slot,
     config,
@@ -155,7 +226,9 @@ export async function main(env: Record<string, string | undefined> = process.env
     logger,
     store,
     predictionLog,
-    registries: [...(poller ? [poller.registry] : []), models.metrics, retention.registry],
+    health,
+    registries: [pollerRegistry, models.metrics, retentionRegistry, leadership.registry],
+    leader: () => leadership.status(),
   });
   running.app = app;
   // Before listen: the adapters mount their routes on the same server.
@@ -163,14 +236,25 @@ export async function main(env: Record<string, string | undefined> = process.env
     config,
     app,
     slot,
-    store,
+    // Writes made in the leader's scope (alert deliveries) are fenced; the others (a user's click) are not.
+    store: leaderScoped(store),
     predictionLog,
     logger,
-    trends,
-    polls: () => poller?.lastPolls() ?? [],
+    trends: trendControls,
+    polls: () => leaderWork.jobs()?.poller?.lastPolls() ?? [],
   });
   running.chat = chat;
-  for (const adapter of chat) if (adapter.sink) sinks.push(adapter.sink);
+  for (const adapter of chat) {
+    if (adapter.sink) sinks.push(adapter.sink);
+    if (adapter.health) health.register(adapter.name, adapter.health);
+  }
+  // A replica taking over sends the ops notices its predecessor recorded but could not get out.
+  leadership.on('acquired', () => {
+    for (const sink of sinks)
+      sink
+        .resumeOpsNotices?.()
+        .catch((err: unknown) => logger.error({ err, sink: sink.name }, 'ops notices not resumed'));
+  });
   if (shutdown.stopping) return;
 
   try {
@@ -205,9 +289,9 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   // Never throws: without any loadable model the slot says why (NOT READY) and /ready answers 503.
   await models.start();
-  // Without a model the poller fetches nothing (X bills reads) and says why at each tick.
-  if (!shutdown.stopping) poller?.start();
-  if (!shutdown.stopping) retention.start();
+  // The leader's work starts when this process leads: at once with SQLite, when it holds the lease with
+  // PostgreSQL. (Without a model the poller fetches nothing (X bills reads) and says why at each tick.)
+  if (!shutdown.stopping) leadership.start();
 }
 
 /** The trend detector's settings from the validated config. */
@@ -241,8 +325,9 @@ function buildPoller(
   slot: ScorerSlot,
   store: Store,
   logger: Logger,
-  trends: TrendMonitor,
+  onScored: PollerOptions['onScored'],
   opsNotice: (text: string) => void,
+  registry: Registry,
 ): Poller | null {
   const streams: PollerStream[] = [];
   let interval: number | string = /^\d+$/.test(config.pollInterval) ? Number(config.pollInterval) : config.pollInterval;
@@ -296,11 +381,16 @@ function buildPoller(
     store,
     interval,
     logger,
-    onScored: trends.onScored,
+    onScored,
+    registry,
     // Reported once, when the source pauses (X refused the token): the team must fix it.
     onError: (e) => {
-      if (e.paused) opsNotice(`mentions from ${e.source} paused: ${e.error.message}`);
+      if (e.paused)
+        opsNotice(
+          `mentions from ${e.source} paused: ${e.error.message}. Tried again every 15 min; polling resumes by itself once fixed.`,
+        );
     },
+    onResume: (source) => opsNotice(`mentions from ${source} resumed: polling works again`),
   });
 }
 
@@ -323,6 +413,7 @@ async function warnIfReplayed(replay: ReplaySource, store: Store, logger: Logger
 interface ChatAdapter {
   name: string;
   sink?: ChatSink;
+  health?: () => DependencyHealth;
   stop(): Promise<void>;
 }
 
@@ -333,7 +424,8 @@ async function startChatAdapters(
   const adapters: ChatAdapter[] = [];
   try {
     const slack = await startSlack(deps);
-    if (slack) adapters.push({ name: 'slack', sink: slack.sink, stop: () => slack.stop() });
+    if (slack)
+      adapters.push({ name: 'slack', sink: slack.sink, health: () => slack.health(), stop: () => slack.stop() });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sentinel: ${err.message}\n`);
@@ -361,11 +453,11 @@ interface Running {
   app?: ReturnType<typeof buildServer>;
   slot?: ScorerSlot;
   models?: ModelRegistry;
-  poller?: Poller;
-  retention?: RetentionJob;
+  leaderWork?: LeaderWork;
+  leadership?: Leader;
+  sqliteLock?: SqliteLock;
   predictionLog?: PredictionLog;
   store?: Store;
-  trends?: TrendMonitor;
   chat?: ChatAdapter[];
 }
 
@@ -377,7 +469,7 @@ interface Running {
 function installShutdown(running: Running): { readonly stopping: boolean } {
   const state = { stopping: false };
   const stop = (signal: NodeJS.Signals) => {
-    const { logger, app, models, poller, retention, trends, chat, predictionLog, store, slot } = running;
+    const { logger, app, models, leaderWork, leadership, chat, predictionLog, store, slot } = running;
     if (state.stopping) {
       logger?.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -394,12 +486,14 @@ function installShutdown(running: Running): { readonly stopping: boolean } {
     Promise.resolve()
       .then(() => app?.close())
       .then(() => models?.stop())
-      .then(() => poller?.stop()) // waits for the poll in flight
-      .then(() => retention?.stop()) // and for the retention batch in flight
-      .then(() => trends?.idle()) // and for the alerts it raised to be stored and sent
+      // The poll in flight, the retention batch and the alerts they raised finish, with the lease still held;
+      // then the lease is released so that another replica takes over at once.
+      .then(() => leaderWork?.stop())
+      .then(() => leadership?.stop())
       .then(() => Promise.all((chat ?? []).map((a) => a.stop())))
       .then(() => predictionLog?.flush())
       .then(() => store?.close())
+      .then(() => running.sqliteLock?.release())
       .then(() => {
         const current = slot?.current();
         if (current?.ready) current.scorer.dispose();

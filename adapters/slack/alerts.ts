@@ -13,7 +13,25 @@
  * per alert in the Store (checkpoint key `slack/alert:<alert id>`) before the next one starts. When a step
  * fails the sink throws after trying the others; the trend monitor sends the alert again later and the
  * steps already done are skipped — so nothing is posted twice, across restarts too, and nothing is lost.
+ *
+ * Intent, call, result (issue 12). Before each post the step's intent (`begun`: when, and for a chart its
+ * file name) is written to that state, and after it the result. A crash between the call and the result
+ * (or an error that leaves it unknown) leaves an intent without a result: the next delivery RESOLVES it
+ * instead of posting again blindly. Every post carries its step as message metadata
+ * (`{ event_type: "sentinel_step", event_payload: { step: "<alert id>/<channel>/<step>" } }`, see ./web),
+ * so the message is looked up — conversations.history for a headline, conversations.replies for a thread
+ * reply, from a little before the intent; a chart by its file name in the thread — and adopted when found
+ * (its ts kept, its links made); only when it is not there is it posted. When Slack cannot be read at all
+ * (a missing `channels:history` scope, a channel the bot is not in, a #name never seen as an id) the step
+ * is posted again with a warning saying it may show twice; when Slack is unreachable nothing is posted and
+ * the next delivery tries again. An intent the current delivery does not redo (an update superseded by a
+ * newer one) is looked up too: found, it counts as done; not found, it is dropped.
+ *
+ * Ops notices (`opsNotice`) follow the same rule: each is kept as pending (`slack/ops-notices`) before it is
+ * posted in each channel and confirmed after; one a crash left pending is looked up and posted only if it
+ * is not there, by the next notice or by `resumeOpsNotices()` (for a replica taking over), within an hour.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../src/log';
 import { mentionPredictionId } from '../../src/store/common';
 import type { Store } from '../../src/store/types';
@@ -32,10 +50,12 @@ import {
   type AlertSnapshot,
 } from './blocks';
 import type { Serial } from '../../src/chat/once';
-import type { SlackApi } from './web';
+import { publicChannelsByName } from './channels';
+import { classify, slackErrorCode, type SlackApi, type StepMark } from './web';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
 import { alertForChat } from '../../src/chat/text';
 import { dataNow, HOUR_MS } from '../../src/chat/snooze';
+import type { ResumeOutcome } from '../../src/mentions/resume';
 
 export { SNOOZE_HOURS } from '../../src/chat/snooze';
 
@@ -43,6 +63,8 @@ export { SNOOZE_HOURS } from '../../src/chat/snooze';
 export interface AlertControls {
   /** No new alert (nor update) on `stream` until `until`, on the mentions' clock. */
   snooze(stream: string, until: Date): Promise<void>;
+  /** `/sentiment resume`: paused mention sources tried again now (src/mentions/resume.ts). */
+  resumeSources?(): Promise<ResumeOutcome>;
   /** Per stream: the last time judged (ISO, the mentions' clock), for the snooze's start and /sentiment status. */
   status?(): Promise<
     Array<{
@@ -58,6 +80,12 @@ export interface AlertControls {
   >;
 }
 
+/** A post begun and not confirmed: when its intent was recorded (wall-clock ms) and, for a chart, its file. */
+interface Begun {
+  at: number;
+  file?: string;
+}
+
 interface Thread {
   /** The channel id (as Slack answered; the setting may be a #name). */
   channel: string;
@@ -67,6 +95,8 @@ interface Thread {
   done: string[];
   /** Wall-clock ms of the last reply in the thread (rate limit of update replies). */
   lastReplyAt: number;
+  /** Steps begun and not confirmed (absent in a state stored before issue 12). */
+  begun?: Record<string, Begun>;
 }
 
 interface AlertState {
@@ -76,7 +106,20 @@ interface AlertState {
   marks: AlertMarks;
   /** By configured channel. */
   threads: Record<string, Thread>;
+  /** Headlines begun and not confirmed, by configured channel. */
+  begun?: Record<string, Begun>;
 }
+
+/** Ops notices not yet confirmed in every channel (`slack/ops-notices`). */
+interface OpsNotices {
+  pending: Array<{ id: string; text: string; at: number; channels: string[] }>;
+}
+
+/** An ops notice a crash left pending is still worth posting this long after it was decided. */
+const OPS_NOTICE_MAX_AGE_MS = 60 * 60_000;
+
+/** Why a post cannot be looked up (not a Slack failure): it is posted again, with a warning. */
+class CannotTell extends Error {}
 
 export interface SlackAlertSinkOptions {
   api: SlackApi;
@@ -89,6 +132,8 @@ export interface SlackAlertSinkOptions {
   /** Messages posted in a thread, by `channel/ts`: the thread's ts (ephemeral questions go in the thread). */
   threadOf: Map<string, string>;
   now?: () => number;
+  /** The wall clock of intents (compared with Slack's ts): Date.now unless a test says otherwise. */
+  wallClock?: () => number;
 }
 
 export class AlertActionError extends Error {}
@@ -96,20 +141,37 @@ export class AlertActionError extends Error {}
 export class SlackAlertSink implements ChatSink {
   readonly name = 'slack';
   private readonly now: () => number;
+  private readonly wall: () => number;
+  private channelIds?: Promise<Record<string, string>>;
+  /** When conversations.list was last asked for a #name not found (at most every CHANNEL_LIST_EVERY_MS). */
+  private listedAt = -Infinity;
 
   constructor(private readonly opts: SlackAlertSinkOptions) {
     this.now = opts.now ?? Date.now;
+    this.wall = opts.wallClock ?? Date.now;
   }
 
   alertOpened(alert: AlertContent): Promise<void> {
     return this.deliver(alert);
   }
 
-  /** A plain message in each alert channel: the team's ops channel is where its alerts go. */
-  async opsNotice(text: string): Promise<void> {
-    for (const channel of this.opts.channels) {
-      await this.opts.api.postMessage({ channel, text: opsNoticeText(text) });
-    }
+  /**
+   * A plain message in each alert channel: the team's ops channel is where its alerts go. Kept as pending
+   * before it is posted and confirmed after (see the header); notices a crash left pending go first.
+   */
+  opsNotice(text: string): Promise<void> {
+    return this.opts.serial.run(OPS_KEY, async () => {
+      const notice = { id: randomUUID(), text, at: this.wall(), channels: [...this.opts.channels] };
+      const state = await this.loadNotices();
+      state.pending.push(notice);
+      await writeJsonState(this.opts.store, OPS_KEY, state);
+      await this.sendNotices(notice.id);
+    });
+  }
+
+  /** Ops notices a crash left pending: each found (adopted) or posted. For a replica taking over the posting. */
+  resumeOpsNotices(): Promise<void> {
+    return this.opts.serial.run(OPS_KEY, () => this.sendNotices());
   }
 
   alertUpdated(alert: AlertContent): Promise<void> {
@@ -131,7 +193,10 @@ export class SlackAlertSink implements ChatSink {
       await this.save(state);
       this.opts.logger.info({ alert: alertId, user }, `slack: alert ${alertId} acknowledged by ${user}`);
       await this.refreshHeadlines(state);
-      await this.opts.api.postMessage({ channel: where.channel, thread_ts: where.ts, text: ackReply(user) });
+      await this.opts.api.postMessage(
+        { channel: where.channel, thread_ts: where.ts, text: ackReply(user) },
+        { step: `${alertId}/${where.channel}/ack:${randomUUID()}`, since: this.wall() },
+      );
     });
   }
 
@@ -149,11 +214,10 @@ export class SlackAlertSink implements ChatSink {
       await this.save(state);
       this.opts.logger.info({ alert: alertId, stream: state.stream, user, until }, `slack: ${state.stream} snoozed`);
       await this.refreshHeadlines(state);
-      await this.opts.api.postMessage({
-        channel: where.channel,
-        thread_ts: where.ts,
-        text: snoozeReply(user, state.stream, hours, until),
-      });
+      await this.opts.api.postMessage(
+        { channel: where.channel, thread_ts: where.ts, text: snoozeReply(user, state.stream, hours, until) },
+        { step: `${alertId}/${where.channel}/snooze:${randomUUID()}`, since: this.wall() },
+      );
       return until;
     });
   }
@@ -196,19 +260,36 @@ export class SlackAlertSink implements ChatSink {
   ): Promise<void> {
     const { api, store } = this.opts;
     const headline = alertHeadline(state.content, state.marks);
+    const what = (step: string) => `${step} of alert ${alert.alertId} in ${channel}`;
     let thread = state.threads[channel];
     let fresh = false;
     if (!thread) {
-      const posted = await api.postMessage({
-        channel,
-        text: headline.text,
-        blocks: headline.blocks,
-        unfurl_links: false,
-        unfurl_media: false,
-      });
+      const mark: StepMark = { step: stepKey(alert.alertId, channel, 'headline'), since: 0 };
+      const begun = state.begun?.[channel];
+      let posted: { channel: string; ts: string } | null = null;
+      if (begun) {
+        posted = await this.recover(what('the headline'), async () => {
+          const id = await this.channelIdOf(channel);
+          if (!id) throw new CannotTell(`${channel} is a #name whose channel id Sentinel has not seen yet`);
+          return api.findStep(id, { ...mark, since: begun.at });
+        });
+      }
+      if (!posted) {
+        mark.since = this.wall();
+        const id = await this.channelIdOf(channel);
+        if (id) mark.channelId = id;
+        (state.begun ??= {})[channel] = { at: mark.since };
+        await this.save(state); // the intent: a crash from here on is resolved, not posted again blindly
+        posted = await api.postMessage(
+          { channel, text: headline.text, blocks: headline.blocks, unfurl_links: false, unfurl_media: false },
+          mark,
+        );
+      }
       thread = state.threads[channel] = { channel: posted.channel, ts: posted.ts, done: [], lastReplyAt: this.now() };
+      delete state.begun![channel];
       fresh = true;
       await this.save(state); // from here on, this headline is never posted again
+      await this.learnChannelId(channel, posted.channel);
       await store.linkMessage({
         platform: 'slack',
         channel: posted.channel,
@@ -221,51 +302,104 @@ export class SlackAlertSink implements ChatSink {
 
     const t = thread;
     const errors: unknown[] = [];
-    const step = async (id: string, work: () => Promise<void>) => {
+    const touched = new Set<string>();
+    /** One step: skipped when done; a begun one is looked up first; else intent, post, result. */
+    const step = async <P>(
+      id: string,
+      run: {
+        file?: string;
+        post: (mark: StepMark) => Promise<P>;
+        find: (mark: StepMark, begun: Begun) => Promise<P | null>;
+        then?: (result: P) => Promise<void>;
+      },
+    ) => {
+      touched.add(id);
       if (t.done.includes(id)) return;
       try {
-        await work();
+        const mark: StepMark = { step: stepKey(alert.alertId, channel, id), since: 0 };
+        const begun = t.begun?.[id];
+        let result: P | null = null;
+        if (begun) result = await this.recover(what(id), () => run.find({ ...mark, since: begun.at }, begun));
+        if (result === null) {
+          mark.since = this.wall();
+          (t.begun ??= {})[id] = { at: mark.since, ...(run.file ? { file: run.file } : {}) };
+          await this.save(state);
+          result = await run.post(mark);
+        }
+        await run.then?.(result);
         t.done.push(id);
+        delete t.begun?.[id];
         await this.save(state);
       } catch (err) {
         errors.push(err);
       }
     };
-    const postChart = (id: string) =>
-      chart
-        ? step(id, () =>
-            api.uploadFile({
+    const linkMention = async (mentionId: string, posted: { channel: string; ts: string }) => {
+      this.opts.threadOf.set(`${posted.channel}/${posted.ts}`, t.ts);
+      await store.linkMessage({
+        platform: 'slack',
+        channel: posted.channel,
+        messageId: posted.ts,
+        predictionId: mentionPredictionId(mentionId),
+      });
+    };
+    const postChart = (id: string) => {
+      if (!chart) return Promise.resolve();
+      const filename = `${alert.stream}-${alert.kind}-${alert.at.replace(/[:.]/g, '')}.png`.replace(/[^\w.-]+/g, '_');
+      return step<true>(id, {
+        file: filename,
+        post: async (mark) => {
+          await api.uploadFile(
+            {
               channel: t.channel,
               threadTs: t.ts,
               file: chart.png,
-              filename: `${alert.stream}-${alert.kind}-${alert.at.replace(/[:.]/g, '')}.png`.replace(/[^\w.-]+/g, '_'),
+              filename,
               title: plainText(chart.title),
               altText: plainText(chart.title),
-            }),
-          )
-        : Promise.resolve();
+            },
+            mark.since,
+          );
+          return true;
+        },
+        // The file name the intent recorded: this delivery's alert may be a later one than the crashed one.
+        find: async (mark, begun) =>
+          (await api.findFile(t.channel, t.ts, begun.file ?? filename, mark.since)) ? true : null,
+      });
+    };
     const postMentions = async () => {
       for (const m of alert.mentions) {
-        await step(`mention:${m.id}`, async () => {
-          const msg = mentionMessage(m);
-          const posted = await api.postMessage({
-            channel: t.channel,
-            thread_ts: t.ts,
-            text: msg.text,
-            blocks: msg.blocks,
-            unfurl_links: false,
-            unfurl_media: false,
-          });
-          this.opts.threadOf.set(`${posted.channel}/${posted.ts}`, t.ts);
-          await store.linkMessage({
-            platform: 'slack',
-            channel: posted.channel,
-            messageId: posted.ts,
-            predictionId: mentionPredictionId(m.id),
-          });
+        await step(`mention:${m.id}`, {
+          post: (mark) => {
+            const msg = mentionMessage(m);
+            return api.postMessage(
+              {
+                channel: t.channel,
+                thread_ts: t.ts,
+                text: msg.text,
+                blocks: msg.blocks,
+                unfurl_links: false,
+                unfurl_media: false,
+              },
+              mark,
+            );
+          },
+          find: (mark) => api.findStep(t.channel, mark, t.ts),
+          then: (posted) => linkMention(m.id, posted),
         });
       }
     };
+    const reply = (mark: StepMark, msg: { text: string; blocks: unknown[] }, broadcast = false) =>
+      api.postMessage(
+        {
+          channel: t.channel,
+          thread_ts: t.ts,
+          text: msg.text,
+          blocks: msg.blocks,
+          ...(broadcast ? { reply_broadcast: true } : {}),
+        } as Parameters<SlackApi['postMessage']>[0],
+        mark,
+      );
 
     if (alert.kind === 'opened' || fresh) {
       await postChart('chart:open');
@@ -274,11 +408,14 @@ export class SlackAlertSink implements ChatSink {
     if (alert.kind === 'updated' && !fresh && !stale) {
       const id = `reply:${alert.at}`;
       const due = this.now() - t.lastReplyAt >= this.opts.threadUpdateMinutes * 60_000;
-      if (!t.done.includes(id) && due) {
+      if (!t.done.includes(id) && (due || t.begun?.[id])) {
         const msg = alertUpdateReply(state.content);
-        await step(id, async () => {
-          await api.postMessage({ channel: t.channel, thread_ts: t.ts, text: msg.text, blocks: msg.blocks });
-          t.lastReplyAt = this.now();
+        await step(id, {
+          post: (mark) => reply(mark, msg),
+          find: (mark) => api.findStep(t.channel, mark, t.ts),
+          then: async () => {
+            t.lastReplyAt = this.now();
+          },
         });
         if (t.done.includes(id)) {
           await postChart(`chart:${alert.at}`);
@@ -288,19 +425,162 @@ export class SlackAlertSink implements ChatSink {
     }
     if (alert.kind === 'resolved' && !stale) {
       const msg = alertResolutionReply(state.content);
-      await step('resolved', async () => {
-        await api.postMessage({
-          channel: t.channel,
-          thread_ts: t.ts,
-          reply_broadcast: true,
-          text: msg.text,
-          blocks: msg.blocks,
-        });
-        t.lastReplyAt = this.now();
+      await step('resolved', {
+        post: (mark) => reply(mark, msg, true),
+        find: (mark) => api.findStep(t.channel, mark, t.ts),
+        then: async () => {
+          t.lastReplyAt = this.now();
+        },
       });
       if (t.done.includes('resolved')) await postChart('chart:resolved');
     }
+
+    // Steps begun earlier that this delivery does not redo (an update superseded by a newer one, a mention
+    // no longer shown): found, they count as done; not there, they are dropped.
+    for (const [id, begun] of Object.entries(t.begun ?? {})) {
+      if (touched.has(id)) continue;
+      const mark: StepMark = { step: stepKey(alert.alertId, channel, id), since: begun.at };
+      try {
+        const found = id.startsWith('chart:')
+          ? (await api.findFile(t.channel, t.ts, begun.file ?? '', mark.since)) || null
+          : await api.findStep(t.channel, mark, t.ts);
+        if (found) {
+          if (typeof found === 'object' && id.startsWith('mention:')) await linkMention(id.slice(8), found);
+          t.done.push(id);
+        }
+        this.opts.logger.info(
+          { alert: alert.alertId, channel, step: id, found: Boolean(found) },
+          `slack: ${what(id)}, begun before a restart, ${found ? 'was posted: kept as done' : 'was not posted: dropped'}`,
+        );
+        delete t.begun![id];
+        await this.save(state);
+      } catch (err) {
+        this.opts.logger.warn({ err, alert: alert.alertId, step: id }, `slack: cannot check ${what(id)} yet`);
+      }
+    }
     if (errors.length) throw errors[0];
+  }
+
+  /**
+   * A post begun before a crash (or an unknown outcome): the message found and adopted, or null when it is
+   * not there (or cannot be looked up: then posted again, with a warning). Throws when Slack cannot be
+   * reached now: nothing is posted, and the next delivery asks again.
+   */
+  private async recover<T>(what: string, find: () => Promise<T | null>): Promise<T | null> {
+    const { logger } = this.opts;
+    try {
+      const found = await find();
+      logger.info(
+        { step: what, found: Boolean(found) },
+        found
+          ? `slack: ${what} was posted before (a crash or an unknown outcome): adopted, not posted again`
+          : `slack: ${what} was begun but is not in Slack: posting it`,
+      );
+      return found;
+    } catch (err) {
+      if (!(err instanceof CannotTell) && classify(err).retry) throw err;
+      const code = slackErrorCode(err);
+      const fix =
+        code === 'missing_scope'
+          ? ' (the app needs channels:history / groups:history: reinstall it with adapters/slack/manifest.yml)'
+          : code === 'not_in_channel'
+            ? ' (the bot is not in the channel: invite it)'
+            : '';
+      logger.warn(
+        { err, step: what, slackError: code },
+        `slack: cannot check whether ${what} was posted before a crash: ${code ?? (err as Error).message}${fix}; ` +
+          'posting it, so it may show twice',
+      );
+      return null;
+    }
+  }
+
+  /**
+   * The channel id of a configured channel: itself, or for a #name the id learned from an earlier post (by
+   * any replica: re-read from the store on a miss) or else from Slack's list of public channels. Without it
+   * a post cut short by an ambiguous failure or a crash could not be looked up, and would be posted again.
+   */
+  private async channelIdOf(channel: string): Promise<string | undefined> {
+    if (!channel.startsWith('#')) return channel;
+    const known = (await this.knownChannelIds())[channel];
+    if (known) return known;
+    this.channelIds = undefined;
+    const stored = (await this.knownChannelIds())[channel];
+    if (stored) return stored;
+    if (this.wall() - this.listedAt < CHANNEL_LIST_EVERY_MS) return undefined;
+    this.listedAt = this.wall();
+    try {
+      const id = (await publicChannelsByName(this.opts.api)).get(channel.slice(1));
+      if (id) await this.learnChannelId(channel, id);
+      return id;
+    } catch (err) {
+      this.opts.logger.warn({ err, channel }, `slack: cannot list the public channels to find ${channel}`);
+      return undefined;
+    }
+  }
+
+  private knownChannelIds(): Promise<Record<string, string>> {
+    this.channelIds ??= readJsonState<Record<string, string>>(this.opts.store, CHANNEL_IDS_KEY, this.opts.logger).then(
+      (ids) => ids ?? {},
+    );
+    return this.channelIds;
+  }
+
+  /** Keeps the id Slack answered for a #name, so a headline begun there can be looked up after a crash. */
+  private async learnChannelId(channel: string, id: string): Promise<void> {
+    if (!channel.startsWith('#')) return;
+    const ids = await this.knownChannelIds();
+    if (ids[channel] === id) return;
+    ids[channel] = id;
+    await writeJsonState(this.opts.store, CHANNEL_IDS_KEY, ids);
+  }
+
+  private async loadNotices(): Promise<OpsNotices> {
+    const state = await readJsonState<OpsNotices>(this.opts.store, OPS_KEY, this.opts.logger);
+    return state && Array.isArray(state.pending) ? state : { pending: [] };
+  }
+
+  /** Posts every pending ops notice in the channels it still lacks; `fresh` was just decided (no lookup). */
+  private async sendNotices(fresh?: string): Promise<void> {
+    const { api, store, logger } = this.opts;
+    const state = await this.loadNotices();
+    const failures: string[] = [];
+    for (const notice of [...state.pending]) {
+      if (notice.id !== fresh && this.wall() - notice.at > OPS_NOTICE_MAX_AGE_MS) {
+        logger.warn(
+          { notice: notice.text },
+          'slack: an ops notice left pending by a crash is over an hour old; dropped',
+        );
+        state.pending = state.pending.filter((n) => n !== notice);
+        await writeJsonState(store, OPS_KEY, state);
+        continue;
+      }
+      for (const channel of [...notice.channels]) {
+        const id = await this.channelIdOf(channel);
+        const mark: StepMark = {
+          step: `ops/${notice.id}/${channel}`,
+          since: notice.at,
+          ...(id ? { channelId: id } : {}),
+        };
+        try {
+          let posted: { channel: string; ts: string } | null = null;
+          if (notice.id !== fresh) {
+            posted = await this.recover(`the ops notice "${notice.text}" in ${channel}`, async () => {
+              if (!id) throw new CannotTell(`${channel} is a #name whose channel id Sentinel has not seen yet`);
+              return api.findStep(id, mark);
+            });
+          }
+          posted ??= await api.postMessage({ channel, text: opsNoticeText(notice.text) }, mark);
+          await this.learnChannelId(channel, posted.channel);
+          notice.channels = notice.channels.filter((c) => c !== channel);
+        } catch (err) {
+          failures.push(`${channel}: ${(err as Error).message}`);
+        }
+      }
+      if (!notice.channels.length) state.pending = state.pending.filter((n) => n !== notice);
+      await writeJsonState(store, OPS_KEY, state);
+    }
+    if (failures.length) throw new Error(`an ops notice is not fully in Slack (${failures.join('; ')})`);
   }
 
   private async refreshHeadlines(state: AlertState): Promise<void> {
@@ -321,4 +601,14 @@ export class SlackAlertSink implements ChatSink {
 
 function key(alertId: string): string {
   return `slack/alert:${alertId}`;
+}
+
+const OPS_KEY = 'slack/ops-notices';
+const CHANNEL_IDS_KEY = 'slack/channel-ids';
+/** conversations.list is Tier 2 (20 a minute): a #name it does not list is asked again after this. */
+const CHANNEL_LIST_EVERY_MS = 5 * 60_000;
+
+/** The step a post carries as metadata: `<alert id>/<configured channel>/<step>`. */
+function stepKey(alertId: string, channel: string, step: string): string {
+  return `${alertId}/${channel}/${step}`;
 }

@@ -14,7 +14,7 @@ import type { types } from '@slack/bolt';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import type { Explained, Label } from '../../src/sentiment/types';
 import { LABELS } from '../../src/sentiment/types';
-import type { ChatStatus } from '../../src/chat/status';
+import { leaderLine, type ChatStatus } from '../../src/chat/status';
 import { duration } from '../../src/trends/content';
 import { stripControls } from '../../src/chat/text';
 
@@ -190,7 +190,9 @@ export function helpMessage(maxTextChars: number, command = '/sentiment'): Slack
       ),
       section(
         `*\`${command} status\`*: the model serving, each mention stream's negative share against its normal ` +
-          `level, and the open alerts (only you see it).\n*\`${command} help\`*: this message.`,
+          `level, and the open alerts (only you see it).\n*\`${command} resume\`*: try a paused mention source ` +
+          `again now (after its token or certificate was fixed) instead of at its next 15-minute retry.\n` +
+          `*\`${command} help\`*: this message.`,
       ),
       context(
         'Alerts about a bad buzz are posted in the alert channel: react on them too (:white_check_mark: real, :x: false alarm).',
@@ -240,6 +242,8 @@ export function statusMessage(s: StatusInfo): SlackMessage {
   const alerts = s.openAlerts.length
     ? `*Open alerts*\n${s.openAlerts.map((a) => `• ${escapeText(a.headline)} (since ${utc(a.openedAt)})`).join('\n')}`
     : '*Open alerts* none';
+  // Who judges the trends and posts alerts, among the replicas.
+  const leader = leaderLine(s);
   const accuracy = s.accuracy.length
     ? `*Accuracy from your votes* ${s.accuracy
         .map(
@@ -249,7 +253,13 @@ export function statusMessage(s: StatusInfo): SlackMessage {
     : '*Accuracy from your votes* no votes yet';
   return {
     text: `Sentinel status: ${s.model.ready ? `model ${escapeText(s.model.version)}` : 'model not ready'}, ${s.openAlerts.length} open alert(s)`,
-    blocks: [section(model), section(streams), section(alerts), context(accuracy)],
+    blocks: [
+      section(model),
+      section(streams),
+      section(alerts),
+      context(accuracy),
+      ...(leader ? [context(escapeText(leader))] : []),
+    ],
   };
 }
 

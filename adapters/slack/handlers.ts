@@ -5,8 +5,9 @@
  * feedback rules) and the adapter's SlackApi.
  *
  * - Deliveries are applied once: a global middleware drops an Events API `event_id` or an interaction's
- *   `trigger_id` already seen (Slack retries events it thinks we missed; Bolt would run the listeners
- *   again). Votes are idempotent anyway (one per user per prediction).
+ *   `trigger_id` already claimed in the Store (`ClaimedIds`: Slack retries events it thinks we missed, and
+ *   the retry may land on another replica or after a restart; Bolt would run the listeners again). Votes
+ *   are idempotent anyway (one per user per prediction).
  * - Reactions of one user on one message are applied in order (a fast ✅ then un-✅ never ends as a vote).
  * - A reaction on a message that is not linked to a prediction or an alert is ignored silently.
  * - The voter is `slack:<team id>:<user id>` (src/chat/voters.ts), both read from Slack's signed body:
@@ -36,9 +37,10 @@ import {
   trueLabelQuestion,
   type StatusInfo,
 } from './blocks';
-import { InFlight, SeenIds, Serial } from '../../src/chat/once';
+import { ClaimedIds, InFlight, Serial } from '../../src/chat/once';
 import { slackErrorCode, type SlackApi } from './web';
 import { collectStatus } from '../../src/chat/status';
+import { answerResume } from '../../src/mentions/resume';
 import { decodeOnce, storedText } from '../../src/chat/text';
 import { nothingToScore } from '../../src/chat/readable';
 import { slackVoter, slackWorkspaceOf } from '../../src/chat/voters';
@@ -71,25 +73,25 @@ export interface HandlerDeps {
   serial: Serial;
   inFlight: InFlight;
   threadOf: Map<string, string>;
-  seen?: SeenIds;
+  seen?: ClaimedIds;
 }
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 
 export function registerHandlers(bolt: App, deps: HandlerDeps): void {
   const { store, logger } = deps;
-  const seen = deps.seen ?? new SeenIds();
+  const seen = deps.seen ?? new ClaimedIds(store, { logger });
 
   // Retried deliveries: applied once.
   bolt.use(async (args) => {
     const body = args.body as { event_id?: unknown; trigger_id?: unknown; type?: unknown };
     const id =
       typeof body.event_id === 'string'
-        ? `event:${body.event_id}`
+        ? `slack:event:${body.event_id}`
         : typeof body.trigger_id === 'string'
-          ? `trigger:${body.trigger_id}`
+          ? `slack:trigger:${body.trigger_id}`
           : undefined;
-    if (id && !seen.first(id)) {
+    if (id && !(await seen.first(id))) {
       logger.info(
         { id, retryNum: args.context.retryNum, retryReason: args.context.retryReason },
         'slack: a delivery already handled came again; ignored',
@@ -118,6 +120,21 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
       await ack();
       const status = statusMessage(await statusInfo(deps));
       await safeRespond(respond, { response_type: 'ephemeral', text: status.text, blocks: status.blocks }, logger);
+      return;
+    }
+    if (word === 'resume') {
+      await ack();
+      await safeRespond(
+        respond,
+        ephemeralText(
+          escapeText(
+            await answerResume(deps.trends()?.resumeSources, (err) =>
+              logger.error({ err }, `slack: resume not recorded: ${err.message}`),
+            ),
+          ),
+        ),
+        logger,
+      );
       return;
     }
     const length = [...text].length;
@@ -311,13 +328,11 @@ async function answer(
   const message = predictionMessage(explained, text, userId);
   let posted: { channel: string; ts: string };
   try {
-    posted = await api.postMessage({
-      channel: channelId,
-      text: message.text,
-      blocks: message.blocks,
-      unfurl_links: false,
-      unfurl_media: false,
-    });
+    // Marked with its prediction: a post Slack made before an ambiguous failure is found, not redone.
+    posted = await api.postMessage(
+      { channel: channelId, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false },
+      { step: `answer/${id}`, since: Date.now() },
+    );
   } catch (err) {
     const code = slackErrorCode(err);
     const why =

@@ -15,7 +15,8 @@
  * Modes, chosen by the settings: Socket Mode when SLACK_APP_TOKEN (xapp-…) is set (no public URL: a
  * laptop); otherwise the Events API over HTTP on the same server as the API (Cloud Run), which needs
  * SLACK_SIGNING_SECRET. Missing or malformed settings: a ConfigError naming each one. A bot token Slack
- * refuses: a ConfigError naming SLACK_BOT_TOKEN. Slack unreachable at start-up: a SlackUnavailableError.
+ * refuses: a ConfigError naming SLACK_BOT_TOKEN. Slack unreachable at start-up: the adapter starts anyway
+ * and connects in the background (./connection.ts), joining the alert channels once it can.
  */
 import { App, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +31,10 @@ import { registerHandlers, type PollStatus } from './handlers';
 import { InFlight, Serial } from '../../src/chat/once';
 import { FastifyReceiver } from './receiver';
 import { SlackApi, slackErrorCode, webClientOptions, type SlackApiOptions } from './web';
+import { SlackConnection, SlackUnavailableError, isRefusedToken } from './connection';
+import type { DependencyHealth } from '../../src/ops/health';
+
+export { SlackUnavailableError } from './connection';
 
 export type { AlertControls } from './alerts';
 export type { PollStatus } from './handlers';
@@ -98,12 +103,6 @@ export function slackSettings(config: SlackConfig): SlackSettings | null {
 }
 
 /** Slack's Web API could not be reached at start-up (network, outage): not a settings problem. */
-export class SlackUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SlackUnavailableError';
-  }
-}
 
 export interface SlackDeps {
   config: SlackConfig;
@@ -121,6 +120,8 @@ export interface SlackDeps {
   command?: string;
   /** Tests: the retry layer's options (e.g. a shorter backoff) and the clock of the thread-reply rate limit. */
   apiOptions?: Partial<SlackApiOptions>;
+  /** Tests: the background reconnection's pauses. */
+  connectionOptions?: { retryMs?: number; maxRetryMs?: number };
   now?: () => number;
 }
 
@@ -129,8 +130,10 @@ export interface SlackAdapter {
   /** Alerts into SLACK_ALERT_CHANNELS; undefined when none is set. */
   sink?: ChatSink;
   bolt: App;
-  /** The bot's user id (auth.test). */
-  botUserId: string;
+  /** The bot's user id (auth.test); undefined until Slack could be reached. */
+  readonly botUserId: string | undefined;
+  /** Reachable, members of the alert channels, or why not (for /ready). */
+  health(): DependencyHealth;
   /** Resolves when the work in flight (answers being posted, reactions, alert steps) is done. */
   idle(): Promise<void>;
   /** Stops Socket Mode, cuts Web API waits short and waits for the work in flight. */
@@ -155,46 +158,6 @@ export function boltLogger(logger: Logger): BoltLogger {
   };
 }
 
-const REFUSED_TOKEN = new Set([
-  'invalid_auth',
-  'not_authed',
-  'account_inactive',
-  'token_revoked',
-  'token_expired',
-  'not_allowed_token_type',
-]);
-
-/** auth.test with the bot token: who the bot is, or a clear error naming the setting. */
-async function whoAmI(
-  settings: SlackSettings,
-  logger: Logger,
-): Promise<{ userId: string; botId?: string; team?: string }> {
-  const client = new webApi.WebClient(settings.botToken, { ...webClientOptions(settings.apiUrl), timeout: 10_000 });
-  const api = new SlackApi(client, { logger, maxAttempts: 3, backoffMs: 500, maxRetryAfterMs: 30_000 });
-  try {
-    const res = await api.call('auth.test', () => client.auth.test());
-    if (!res.user_id) throw new Error('auth.test answered without user_id');
-    return {
-      userId: res.user_id,
-      ...(res.bot_id ? { botId: res.bot_id } : {}),
-      ...(res.team ? { team: res.team } : {}),
-    };
-  } catch (err) {
-    const code = slackErrorCode(err);
-    if (code && REFUSED_TOKEN.has(code)) {
-      throw new ConfigError([
-        {
-          setting: 'SLACK_BOT_TOKEN',
-          message: `Slack refused this token (${code}): copy the Bot User OAuth Token again`,
-        },
-      ]);
-    }
-    throw new SlackUnavailableError(
-      `cannot reach the Slack Web API at SLACK_API_URL=${settings.apiUrl}: ${code ?? (err as Error).message}`,
-    );
-  }
-}
-
 /** Starts the Slack adapter, or returns null when no Slack setting is set. See the header for the wiring. */
 export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> {
   const settings = slackSettings(deps.config);
@@ -206,8 +169,6 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
   if (settings.mode === 'http' && !deps.app) {
     throw new Error('Slack over HTTP needs the HTTP server: pass `app` (src/http/server.ts) to startSlack');
   }
-  const me = await whoAmI(settings, logger);
-
   const blog = boltLogger(logger);
   const receiver =
     settings.mode === 'socket'
@@ -217,15 +178,44 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
           installerOptions: { clientOptions: { slackApiUrl: webClientOptions(settings.apiUrl).slackApiUrl } },
         })
       : new FastifyReceiver({ server: deps.app!, signingSecret: settings.signingSecret!, logger });
+  const client = new webApi.WebClient(settings.botToken, webClientOptions(settings.apiUrl, blog));
+  const api = new SlackApi(client, { logger, ...deps.apiOptions });
+  // Slack may be unreachable now: the adapter starts anyway and learns who the bot is when it can.
+  const connection = new SlackConnection({
+    botToken: settings.botToken,
+    apiUrl: settings.apiUrl,
+    alertChannels: settings.alertChannels,
+    api,
+    logger,
+    ...deps.connectionOptions,
+    ...(settings.mode === 'socket' ? { onConnected: () => startSocket() } : {}),
+  });
+  // Bolt asks who the bot is at each event (ignoring its own), not at construction: no call at start.
   const bolt = new App({
-    token: settings.botToken,
-    botUserId: me.userId,
-    ...(me.botId ? { botId: me.botId } : {}),
+    authorize: async () => {
+      const me = await connection.identity();
+      return { botToken: settings.botToken, botUserId: me.userId, ...(me.botId ? { botId: me.botId } : {}) };
+    },
     receiver,
     logger: blog,
     clientOptions: webClientOptions(settings.apiUrl, blog),
   });
-  const api = new SlackApi(bolt.client, { logger, ...deps.apiOptions });
+  const startSocket = async () => {
+    try {
+      await bolt.start();
+    } catch (err) {
+      await bolt.stop().catch(() => undefined);
+      const code = slackErrorCode(err);
+      if (isRefusedToken(code))
+        throw new ConfigError([
+          {
+            setting: 'SLACK_APP_TOKEN',
+            message: `Slack refused this app-level token (${code}); it needs connections:write`,
+          },
+        ]);
+      throw new SlackUnavailableError(`cannot start Slack Socket Mode: ${code ?? (err as Error).message}`);
+    }
+  };
   const trends =
     typeof deps.trends === 'function' ? deps.trends : (): AlertControls | undefined => deps.trends as AlertControls;
   const serial = new Serial();
@@ -260,27 +250,19 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
     threadOf,
   });
 
+  // Over HTTP, start() only mounts POST /slack/events on our server (before it listens): no network.
+  if (settings.mode === 'http') await bolt.start();
   try {
-    await bolt.start();
+    await connection.start();
   } catch (err) {
     api.stop();
     await bolt.stop().catch(() => undefined);
-    const code = slackErrorCode(err);
-    if (settings.mode === 'socket' && code && REFUSED_TOKEN.has(code)) {
-      throw new ConfigError([
-        {
-          setting: 'SLACK_APP_TOKEN',
-          message: `Slack refused this app-level token (${code}); it needs connections:write`,
-        },
-      ]);
-    }
-    throw new SlackUnavailableError(`cannot start Slack ${settings.mode} mode: ${code ?? (err as Error).message}`);
+    throw err;
   }
   logger.info(
     {
       mode: settings.mode,
-      bot: me.userId,
-      team: me.team,
+      bot: connection.known?.userId ?? 'not known yet (Slack unreachable)',
       alertChannels: settings.alertChannels,
       ...(settings.mode === 'http' ? { url: '/slack/events' } : {}),
     },
@@ -298,9 +280,13 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
     mode: settings.mode,
     ...(sink ? { sink } : {}),
     bolt,
-    botUserId: me.userId,
+    get botUserId() {
+      return connection.known?.userId;
+    },
+    health: () => connection.health(),
     idle,
     stop: async () => {
+      connection.stop();
       api.stop();
       try {
         if (receiver instanceof SocketModeReceiver) {

@@ -19,6 +19,18 @@
  * the Store (checkpoint `teams/alert:<alert id>`) before the next starts. When a step fails the sink throws
  * after trying the other conversations; the trend monitor sends the alert again later and the steps already
  * done are skipped. A conversation the connector answers 403 / 404 for (the bot was removed) is forgotten.
+ *
+ * Intent, call, result (issue 12). Before each post its intent (`begun`) is written to that state, and after
+ * it the result (the card's activity id, the step done). The connector does not retry a post by itself any
+ * more (./outbound: creating an activity is not idempotent). When a post's outcome is unknown — a crash
+ * between the call and the result, or a failure without an answer (network, timeout, 408, 5xx) — nothing
+ * can tell whether Teams shows it: the Bot Framework connector has no way to find an activity by a key of
+ * ours (no metadata, no idempotency key, no client-chosen activity id; reading a channel's messages needs
+ * Microsoft Graph with extra permissions). So the next delivery decides, and says so in a warning:
+ *   - the alert card is posted again: an alert is never lost, and may show twice;
+ *   - a thread reply (a mention card, an update, the resolution) is not posted again: it is never doubled,
+ *     and may be missing (the card itself is updated in place with the same news).
+ * A failure with an answer that created nothing (403, 404, 400, 429 after its waits) is retried normally.
  */
 import type { ConversationReference } from 'botbuilder';
 import type { Logger } from '../../src/log';
@@ -26,6 +38,7 @@ import { mentionPredictionId } from '../../src/store/common';
 import type { Store } from '../../src/store/types';
 import type { AlertContent } from '../../src/trends/content';
 import type { ChatSink } from '../../src/trends/sink';
+import type { ResumeOutcome } from '../../src/mentions/resume';
 import {
   ackReply,
   alertCard,
@@ -45,7 +58,7 @@ import {
 import { baseConversationId, type ConversationRegistry, type Scope, type StoredConversation } from './conversations';
 import type { JudgedCards } from './judged';
 import type { Serial } from '../../src/chat/once';
-import { connectorStatus, isGone, type Outbound } from './outbound';
+import { connectorStatus, isAmbiguous, isGone, type Outbound } from './outbound';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
 import { dataNow, HOUR_MS } from '../../src/chat/snooze';
 import { alertForChat } from '../../src/chat/text';
@@ -64,6 +77,8 @@ export interface TeamsTrends {
   status?(): Promise<StatusInfo['streams']>;
   /** No new alert (nor update) on `stream` until `until`, on the mentions' clock. */
   snooze?(stream: string, until: Date): Promise<void>;
+  /** `resume`: paused mention sources tried again now (src/mentions/resume.ts). */
+  resumeSources?(): Promise<ResumeOutcome>;
 }
 
 /** A click on Acknowledge / Snooze that cannot be done: the message says why, to the user. */
@@ -82,6 +97,8 @@ interface Target {
   cardId: string;
   /** Steps done: `mention:<id>`, `reply:<at>`, `resolved`. */
   done: string[];
+  /** Steps begun whose outcome is unknown: wall-clock ms of the intent (absent before issue 12). */
+  begun?: Record<string, number>;
 }
 
 interface AlertState {
@@ -96,6 +113,8 @@ interface AlertState {
   marks?: AlertMarks;
   /** By stored conversation key. */
   targets: Record<string, Target>;
+  /** Cards begun whose outcome is unknown, by stored conversation key: wall-clock ms of the intent. */
+  begun?: Record<string, number>;
 }
 
 export interface TeamsAlertSinkOptions {
@@ -119,6 +138,7 @@ export class TeamsAlertSink implements ChatSink {
   private readonly warnedServiceUrl = new Set<string>();
 
   private readonly now: () => number;
+  private readonly wall: () => number = Date.now;
 
   constructor(private readonly opts: TeamsAlertSinkOptions) {
     this.now = opts.now ?? Date.now;
@@ -304,26 +324,46 @@ export class TeamsAlertSink implements ChatSink {
     let fresh = false;
     if (!target) {
       const message = this.card(state);
-      if (conversation.scope === 'channel' && conversation.teamsChannelId) {
-        const thread = await outbound.startThread(
-          conversation.reference,
-          conversation.teamsChannelId,
-          conversation.tenantId,
-          message,
-        );
-        target = {
-          reference: {
-            ...conversation.reference,
-            conversation: { ...conversation.reference.conversation!, id: thread.conversationId },
+      const begun = (state.begun ??= {});
+      if (begun[conversation.key] !== undefined) {
+        logger.warn(
+          {
+            alert: alert.alertId,
+            conversation: conversation.key,
+            begunAt: new Date(begun[conversation.key]).toISOString(),
           },
-          cardId: thread.activityId,
-          done: [],
-        };
-      } else {
-        const cardId = await outbound.send(conversation.reference, message);
-        target = { reference: conversation.reference, cardId, done: [] };
+          'teams: the alert card was begun before and its outcome is unknown (a crash, or a failure without an ' +
+            'answer); the Bot Framework cannot be asked whether it arrived, so it is posted again and may show twice',
+        );
+      }
+      begun[conversation.key] = this.wall();
+      await this.save(state); // the intent
+      try {
+        if (conversation.scope === 'channel' && conversation.teamsChannelId) {
+          const thread = await outbound.startThread(
+            conversation.reference,
+            conversation.teamsChannelId,
+            conversation.tenantId,
+            message,
+          );
+          target = {
+            reference: {
+              ...conversation.reference,
+              conversation: { ...conversation.reference.conversation!, id: thread.conversationId },
+            },
+            cardId: thread.activityId,
+            done: [],
+          };
+        } else {
+          const cardId = await outbound.send(conversation.reference, message);
+          target = { reference: conversation.reference, cardId, done: [] };
+        }
+      } catch (err) {
+        if (!isAmbiguous(err)) delete begun[conversation.key]; // answered: nothing was created
+        throw err;
       }
       state.targets[conversation.key] = target;
+      delete begun[conversation.key];
       fresh = true;
       await this.save(state); // from here on, this card is never posted again
       await store.linkMessage({
@@ -344,9 +384,27 @@ export class TeamsAlertSink implements ChatSink {
     const errors: unknown[] = [];
     const step = async (id: string, work: () => Promise<void>) => {
       if (t.done.includes(id)) return;
+      const begun = (t.begun ??= {});
       try {
-        await work();
+        if (begun[id] !== undefined) {
+          // Its outcome is unknown and cannot be known: never doubled, perhaps missing (see the header).
+          logger.warn(
+            { alert: alert.alertId, conversation: conversation.key, step: id },
+            `teams: ${id} of alert ${alert.alertId} was begun before and its outcome is unknown; the Bot Framework ` +
+              'cannot be asked whether it arrived, so it is not posted again (it may be missing)',
+          );
+        } else {
+          begun[id] = this.wall();
+          await this.save(state); // the intent
+          try {
+            await work();
+          } catch (err) {
+            if (!isAmbiguous(err)) delete begun[id]; // answered: nothing was created, try again next time
+            throw err;
+          }
+        }
         t.done.push(id);
+        delete begun[id];
         await this.save(state);
       } catch (err) {
         errors.push(err);

@@ -15,6 +15,11 @@
  * Reactions of one user on one message are applied in order. A reaction on a message Sentinel does not
  * judge is ignored; an unknown reaction id is logged.
  *
+ * An activity the Bot Framework delivers again (it retries when the bot did not answer within 15 s) has the
+ * same id: it is claimed in the Store (`ClaimedIds`, key `teams:activity:<conversation id>:<activity id>`),
+ * so it is applied once even when the retry lands on another replica or after a restart. Invokes are not
+ * claimed (each needs its own answer).
+ *
  * The voter is `teams:<tenant id>:<Entra object id, else channel account id>` (src/chat/voters.ts), read
  * from the authenticated activity, never from text. A message's text is decoded once (`parseCommand`);
  * everything shown is escaped by ./cards (`md`, `plain`). A text the model cannot read
@@ -44,9 +49,10 @@ import {
 } from './cards';
 import { baseConversationId, conversationFrom, type ConversationRegistry, type Scope } from './conversations';
 import type { JudgedCards } from './judged';
-import { InFlight, Serial } from '../../src/chat/once';
+import { ClaimedIds, InFlight, Serial } from '../../src/chat/once';
 import { reactionMeaning } from './reactions';
 import { collectStatus } from '../../src/chat/status';
+import { answerResume } from '../../src/mentions/resume';
 import { decodeOnce } from '../../src/chat/text';
 import { nothingToScore } from '../../src/chat/readable';
 import { teamsVoter } from '../../src/chat/voters';
@@ -66,12 +72,15 @@ export interface BotDeps {
   trends: () => TeamsTrends | undefined;
   serial: Serial;
   inFlight: InFlight;
+  /** Deliveries already applied (default: claimed in `store`). */
+  seen?: ClaimedIds;
 }
 
 export type Command =
   | { kind: 'score'; text: string }
   | { kind: 'help'; note?: string }
   | { kind: 'status' }
+  | { kind: 'resume' }
   | { kind: 'unknown'; text: string };
 
 /**
@@ -89,6 +98,7 @@ export function parseCommand(raw: string): Command {
   if (word === 'help' || word === '/help' || word === '-h' || word === '--help' || word === '?')
     return { kind: 'help' };
   if (word === 'status' || word === '/status') return { kind: 'status' };
+  if (word === 'resume' || word === '/resume') return { kind: 'resume' };
   if (m) {
     return rest ? { kind: 'score', text: rest } : { kind: 'help', note: 'Tell me what to score: `sentiment <text>`.' };
   }
@@ -120,9 +130,11 @@ export function userOf(activity: Partial<Activity>): Who | undefined {
 export class SentinelTeamsBot extends TeamsActivityHandler {
   /** Judging reactions seen, by `conversation/message/user` (bounded), to tell what a removal leaves. */
   private readonly reactionsSeen = new Map<string, Set<string>>();
+  private readonly seen: ClaimedIds;
 
   constructor(private readonly deps: BotDeps) {
     super();
+    this.seen = deps.seen ?? new ClaimedIds(deps.store, { logger: deps.logger });
     this.onMessage(async (context, next) => {
       await this.message(context);
       await next();
@@ -166,6 +178,19 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
     });
   }
 
+  /** Every activity: one already applied (a retry, here or on another replica) is dropped. */
+  override async run(context: TurnContext): Promise<void> {
+    const { id, type, conversation } = context.activity ?? {};
+    if (typeof id === 'string' && id && type !== 'invoke' && conversation?.id) {
+      const key = `teams:activity:${conversation.id}:${id}`;
+      if (!(await this.seen.first(key))) {
+        this.deps.logger.info({ id, type }, 'teams: an activity already handled came again; ignored');
+        return;
+      }
+    }
+    await super.run(context);
+  }
+
   // ------------------------------------------------------------------------------------------------
   // Messages: commands and card buttons
 
@@ -184,16 +209,25 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
     switch (command.kind) {
       case 'help':
         await context.sendActivity({
-          ...cardMessage(helpCard(this.deps.maxTextChars), 'Sentinel: sentiment <text>, status, help'),
+          ...cardMessage(helpCard(this.deps.maxTextChars), 'Sentinel: sentiment <text>, status, resume, help'),
           ...(command.note ? { text: command.note } : {}),
         });
         return;
       case 'status':
         await context.sendActivity(cardMessage(statusCard(await this.statusInfo()), 'Sentinel status'));
         return;
+      case 'resume':
+        await context.sendActivity(
+          md(
+            await answerResume(this.deps.trends()?.resumeSources, (err) =>
+              this.deps.logger.error({ err }, `teams: resume not recorded: ${err.message}`),
+            ),
+          ),
+        );
+        return;
       case 'unknown':
         await context.sendActivity(
-          `I did not get “${md(clip(command.text, 60, true))}”. Try \`sentiment <text>\` to score a text, \`status\` or \`help\`.`,
+          `I did not get “${md(clip(command.text, 60, true))}”. Try \`sentiment <text>\` to score a text, \`status\`, \`resume\` or \`help\`.`,
         );
         return;
       case 'score':

@@ -18,7 +18,7 @@
 import { LABELS, type Label, type Explained } from '../../src/sentiment/types';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import { duration } from '../../src/trends/content';
-import type { ChatStatus } from '../../src/chat/status';
+import { leaderLine, type ChatStatus } from '../../src/chat/status';
 import { SNOOZE_HOURS } from '../../src/chat/snooze';
 import { stripControls } from '../../src/chat/text';
 
@@ -535,6 +535,11 @@ export function helpCard(maxTextChars: number): AdaptiveCard {
           value: `Scores the text with Sentinel's sentiment model (up to ${maxTextChars.toLocaleString('en-US')} characters): the label, how sure it is, the words that drove it. /sentiment works too.`,
         },
         { title: 'status', value: 'The model serving, each mention stream against its normal level, the open alerts.' },
+        {
+          title: 'resume',
+          value:
+            'Tries a paused mention source again now (after its token or certificate was fixed), not at its next 15-minute retry.',
+        },
         { title: 'help', value: 'This message.' },
       ],
     },
@@ -587,5 +592,6 @@ export function statusCard(s: StatusInfo): AdaptiveCard {
     note(
       `Accuracy from your votes: ${accuracy} · alerts go to ${s.alertConversations} Teams conversation${s.alertConversations === 1 ? '' : 's'}`,
     ),
+    ...(leaderLine(s) ? [note(plain(leaderLine(s)!))] : []),
   ]);
 }

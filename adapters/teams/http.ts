@@ -10,9 +10,13 @@
  *      this machine without) is a 403: replies never go to a URL a sender picked;
  *   4. the token is checked by botbuilder (`BotFrameworkAuthentication.authenticateRequest`: signature
  *      against the Bot Framework's published keys, issuer, audience = the app id, expiry, endorsements,
- *      the serviceUrl claim); forged or unverifiable → 401. botbuilder writes some of these failures to the
- *      console itself (a stack trace, the signing key): that output is held back while it checks (`quietly`),
- *      so the one line here is all that is logged;
+ *      the serviceUrl claim); forged or unverifiable → 401. When the keys themselves cannot be fetched (the
+ *      OpenID metadata or its JWKS unreachable, or answering an error), nobody can tell a forged token from
+ *      a good one: a token refused for a reason that needs no key (not a JWT, unsigned or not RS256/384/512,
+ *      expired or not yet valid, for another bot) is still a 401, any other is a 503 with Retry-After (the
+ *      Bot Framework tries again) — never a 500. botbuilder writes some of these failures to the console
+ *      itself (a stack trace, the signing key): that output is held back while it checks (`quietly`), so the
+ *      one line here (warn for a refusal, error for keys out of reach) is all that is logged;
  *   5. the turn runs (`CloudAdapter.processActivity` with the verified identity), and an invoke's answer
  *      is sent back.
  */
@@ -110,6 +114,46 @@ function fixTimestamps(activity: Activity): Activity {
   return activity;
 }
 
+/** botbuilder's AuthenticationConstants.AllowedSigningAlgorithms. */
+const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512'];
+/** botbuilder's clock tolerance on `exp` / `nbf` (its token validation parameters), seconds. */
+const CLOCK_TOLERANCE_S = 300;
+
+/**
+ * Why `token` can be refused without the Bot Framework's keys, or null: it is not a JWT, is unsigned or signed
+ * with an algorithm botbuilder does not accept, has expired or is not valid yet (with botbuilder's tolerance),
+ * or is for another bot (none of `aud` — a channel's token — or `appid` / `azp` — the Emulator's — is
+ * `appId`). Only a refusal: botbuilder accepts nothing that this refuses, and a null proves nothing.
+ */
+export function refusedWithoutKeys(token: string, appId: string | undefined, now = Date.now()): string | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) return 'not a JWT';
+  let header: unknown;
+  let payload: unknown;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return 'not a JWT';
+  }
+  if (!isObject(header) || !isObject(payload)) return 'not a JWT';
+  if (!parts[2] || !SIGNING_ALGORITHMS.includes(String(header.alg)))
+    return `not signed with ${SIGNING_ALGORITHMS.join('/')} (alg ${JSON.stringify(header.alg ?? null).slice(0, 20)})`;
+  const t = now / 1000;
+  if (typeof payload.exp === 'number' && payload.exp + CLOCK_TOLERANCE_S < t) return 'expired';
+  if (typeof payload.nbf === 'number' && payload.nbf - CLOCK_TOLERANCE_S > t) return 'not valid yet';
+  if (appId && ![payload.aud, payload.appid, payload.azp].includes(appId)) return 'for another bot (audience)';
+  return null;
+}
+
+/** botbuilder refused the token itself (as opposed to failing to check it: its keys out of reach, a fault). */
+function isRefusal(err: unknown): boolean {
+  const e = err as { statusCode?: unknown; name?: unknown; message?: unknown } | null;
+  if (typeof e?.statusCode === 'number') return e.statusCode === 401 || e.statusCode === 403;
+  if (['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError'].includes(String(e?.name))) return true;
+  return /^unauthorized/i.test(String(e?.message ?? ''));
+}
+
 /** The first line of an error's message, short (for the one log line of a refusal). */
 function reasonOf(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -128,6 +172,11 @@ export interface MessagesRouteOptions {
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   /** Largest activity accepted (Teams messages are far smaller; 413 above). */
   bodyLimit?: number;
+  /**
+   * The bot's app id (MicrosoftAppId): with the Bot Framework's keys out of reach, a token for another bot is
+   * still refused (401) rather than left undecided (503).
+   */
+  appId?: string;
 }
 
 export function mountMessagesRoute(app: FastifyInstance, opts: MessagesRouteOptions): void {
@@ -161,9 +210,29 @@ export function mountMessagesRoute(app: FastifyInstance, opts: MessagesRouteOpti
       verified = await quietly(() => authentication.authenticateRequest(activity, authorization));
     } catch (err) {
       const reason = reasonOf(err);
+      // The keys could not be fetched (or the check failed otherwise): refuse what needs no key, else 503.
+      const refusal = isRefusal(err)
+        ? reason
+        : refusedWithoutKeys(authorization.replace(/^Bearer\s+/i, ''), opts.appId);
+      if (refusal === null) {
+        logger.error(
+          { ip: request.ip, reason },
+          `teams: activity not checked (503): the Bot Framework's OpenID keys cannot be fetched, so its token cannot be verified: ${reason}`,
+        );
+        return reply
+          .code(503)
+          .header('retry-after', '30')
+          .send(
+            errorBody(
+              'unavailable',
+              "the Bot Framework's signing keys cannot be fetched right now, so the token cannot be verified; try again",
+            ),
+          );
+      }
+      const why = refusal === reason ? reason : `${refusal} (the keys cannot be fetched: ${reason})`;
       logger.warn(
-        { ip: request.ip, reason },
-        `teams: activity refused (401): the Bot Framework token is not valid: ${reason}`,
+        { ip: request.ip, reason: why },
+        `teams: activity refused (401): the Bot Framework token is not valid: ${why}`,
       );
       return reply.code(401).send(errorBody('unauthorized', 'the Bot Framework token is not valid for this bot'));
     }

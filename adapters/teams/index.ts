@@ -260,6 +260,7 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
     authentication,
     logic: (context: TurnContext) => bot.run(context),
     authEnabled: auth !== null,
+    ...(auth?.appId ? { appId: auth.appId } : {}),
     serviceUrls,
     logger,
   });

@@ -13,6 +13,15 @@
  * event's id); calling the connector directly says exactly which of the above is meant. Errors (the
  * connector's RestError: `statusCode`, `code`) are thrown to the caller, never swallowed by the adapter's
  * onTurnError. A reference whose serviceUrl the policy (./service-url) refuses is never called.
+ *
+ * No blind replay (issue 12). The connector client botbuilder builds retries a failed request by itself
+ * (up to 3 times on a network error, 408 or 5xx). Creating an activity is not idempotent and the Bot
+ * Framework takes no idempotency key, so a 5xx after the connector had accepted the activity would show it
+ * two or three times. For the three calls that create something (send, reply, thread) that retry is
+ * removed from the client's pipeline; only throttling (429, or 503 with Retry-After: not processed) is
+ * waited out and sent again. Any other failure reaches the caller, which knows whether the outcome is
+ * unknown (`isAmbiguous`) and decides (adapters/teams/alerts.ts). Updates (PUT) keep botbuilder's retries:
+ * replacing a card twice is harmless.
  */
 import type { Activity, CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
 import type { ServiceUrlPolicy } from './service-url';
@@ -20,6 +29,7 @@ import type { ServiceUrlPolicy } from './service-url';
 /** The part of botframework-connector's ConnectorClient used here. */
 interface Connector {
   conversations: {
+    createConversation(parameters: Record<string, unknown>): Promise<{ id?: string; activityId?: string }>;
     sendToConversation(conversationId: string, activity: Partial<Activity>): Promise<{ id?: string }>;
     replyToActivity(conversationId: string, activityId: string, activity: Partial<Activity>): Promise<{ id?: string }>;
     updateActivity(conversationId: string, activityId: string, activity: Partial<Activity>): Promise<{ id?: string }>;
@@ -33,6 +43,55 @@ export function connectorStatus(err: unknown): number | undefined {
   const e = err as { statusCode?: unknown; response?: { status?: unknown } } | null;
   const status = e?.statusCode ?? e?.response?.status;
   return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * A failure after which the connector may have created the activity anyway: no HTTP answer (a network error,
+ * a timeout), 408 or 5xx. A 4xx answer (403 gone, 400 refused, 429 after its waits) created nothing.
+ */
+export function isAmbiguous(err: unknown): boolean {
+  const status = connectorStatus(err);
+  return status === undefined || status === 408 || status >= 500;
+}
+
+/** The part of @azure/core-rest-pipeline's Pipeline used here (the connector client's `client.pipeline`). */
+interface PipelineLike {
+  removePolicy(options: { name?: string }): unknown;
+  addPolicy(policy: PolicyLike, options?: { phase?: 'Retry' }): void;
+}
+interface PolicyLike {
+  name: string;
+  sendRequest(
+    request: unknown,
+    next: (request: unknown) => Promise<{ status: number; headers: { get(name: string): string | undefined } }>,
+  ): Promise<{ status: number; headers: { get(name: string): string | undefined } }>;
+}
+
+/** Throttling only: 429 (or 503 with Retry-After), which the service did not process, waited out, 3 times at most. */
+const THROTTLING_ONLY: PolicyLike = {
+  name: 'sentinelThrottlingOnly',
+  async sendRequest(request, next) {
+    for (let attempt = 1; ; attempt++) {
+      const response = await next(request);
+      const retryAfter = response.headers.get('retry-after');
+      const throttled = response.status === 429 || (response.status === 503 && retryAfter !== undefined);
+      if (!throttled || attempt > 3) return response;
+      const seconds = Number(retryAfter);
+      const ms = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 1000 * 2 ** attempt;
+      await new Promise((r) => setTimeout(r, Math.min(ms, 60_000)));
+    }
+  },
+};
+
+/** Takes botbuilder's replaying retry out of a connector client (a new one per proactive turn). */
+function withoutReplay(connector: Connector): Connector {
+  const pipeline = (connector as unknown as { client?: { pipeline?: PipelineLike } }).client?.pipeline;
+  if (pipeline) {
+    pipeline.removePolicy({ name: 'defaultRetryPolicy' });
+    pipeline.removePolicy({ name: THROTTLING_ONLY.name });
+    pipeline.addPolicy(THROTTLING_ONLY, { phase: 'Retry' });
+  }
+  return connector;
 }
 
 /** A connector answer saying the bot can no longer post there (removed from the team, chat deleted). */
@@ -91,7 +150,7 @@ export class Outbound {
   /** A new message in the conversation; returns its activity id. */
   async send(reference: Partial<ConversationReference>, activity: OutgoingActivity): Promise<string> {
     return this.withConnector(reference, async (c) => {
-      const res = await c.conversations.sendToConversation(
+      const res = await withoutReplay(c).conversations.sendToConversation(
         reference.conversation!.id,
         this.outgoing(reference, activity),
       );
@@ -107,7 +166,7 @@ export class Outbound {
     activity: OutgoingActivity,
   ): Promise<string> {
     return this.withConnector(reference, async (c) => {
-      const res = await c.conversations.replyToActivity(
+      const res = await withoutReplay(c).conversations.replyToActivity(
         reference.conversation!.id,
         replyToId,
         this.outgoing(reference, { ...activity, replyToId }),
@@ -141,35 +200,20 @@ export class Outbound {
     tenantId: string | undefined,
     activity: OutgoingActivity,
   ): Promise<{ conversationId: string; activityId: string }> {
-    this.check(reference);
-    let created: { conversationId: string; activityId: string } | undefined;
-    let failure: unknown;
-    await this.adapter.createConversationAsync(
-      this.botAppId,
-      reference.channelId ?? 'msteams',
-      reference.serviceUrl!,
-      undefined as unknown as string, // the audience: botbuilder's default (the Bot Framework's OAuth scope)
-      {
+    // POST /v3/conversations through the stored conversation's connector (the same serviceUrl), as
+    // CloudAdapter.createConversationAsync does, without its replaying retry.
+    return this.withConnector(reference, async (c) => {
+      const res = await withoutReplay(c).conversations.createConversation({
         isGroup: true,
-        bot: reference.bot as NonNullable<ConversationReference['bot']>,
+        bot: reference.bot,
         channelData: { channel: { id: teamsChannelId }, ...(tenantId ? { tenant: { id: tenantId } } : {}) },
-        activity: this.outgoing(reference, activity) as Activity,
+        activity: this.outgoing(reference, activity),
         ...(tenantId ? { tenantId } : {}),
-      } as Parameters<CloudAdapter['createConversationAsync']>[4],
-      async (context) => {
-        try {
-          const conversationId = context.activity.conversation.id;
-          const match = /;messageid=(.+)$/.exec(conversationId);
-          const activityId = match?.[1] ?? context.activity.id;
-          if (!conversationId || !activityId) throw new Error('the connector answered without a conversation id');
-          created = { conversationId, activityId };
-        } catch (err) {
-          failure = err;
-        }
-      },
-    );
-    if (failure) throw failure;
-    if (!created) throw new Error('the create-conversation turn did not run');
-    return created;
+      });
+      const conversationId = res?.id;
+      const activityId = /;messageid=(.+)$/.exec(conversationId ?? '')?.[1] ?? res?.activityId;
+      if (!conversationId || !activityId) throw new Error('the connector answered without a conversation id');
+      return { conversationId, activityId };
+    });
   }
 }

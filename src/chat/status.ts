@@ -1,8 +1,10 @@
 /**
  * What `/sentiment status` (Slack) and `status` (Teams) report, gathered once for every chat platform:
  * the model serving and where it came from, each stream's judgement and last poll, open alerts, and
- * production accuracy. Each source that fails is left out rather than failing the whole answer.
+ * production accuracy, and which replica leads (judges the trends and posts the alerts). Each source that fails is
+ * left out rather than failing the whole answer.
  */
+import type { LeaderStatus } from '../ops/leadership';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Store } from '../store/types';
 
@@ -34,12 +36,15 @@ export interface ChatStatus {
   openAlerts: Array<{ stream: string; headline: string; openedAt: string }>;
   accuracy: Array<{ modelVersion: string; votes: number; accuracy: number }>;
   trendsAvailable: boolean;
+  /** Who leads: this replica, another one (its holder id), or `single` (SQLite); absent when not known. */
+  leader?: LeaderStatus;
 }
 
 export interface StatusSources {
   slot: ScorerSlot;
   store: Pick<Store, 'listAlerts' | 'accuracyByModel'>;
-  trends: () => { status?(): Promise<StreamStatus[]> } | undefined;
+  /** The trend controls; `leader()` says which replica judges the trends (the composition root adds it). */
+  trends: () => { status?(): Promise<StreamStatus[]>; leader?(): LeaderStatus } | undefined;
   polls?: () => PollStatus[];
 }
 
@@ -73,5 +78,16 @@ export async function collectStatus(s: StatusSources): Promise<ChatStatus> {
       })),
     accuracy,
     trendsAvailable: controls !== undefined,
+    ...(controls?.leader ? { leader: controls.leader() } : {}),
   };
+}
+
+/** One line saying who leads, for the status messages: null when there is nothing to say (not known). */
+export function leaderLine(s: Pick<ChatStatus, 'leader'>): string | null {
+  const l = s.leader;
+  if (!l) return null;
+  if (l.role === 'single') return 'Leader: this process (SQLite: one process)';
+  if (l.role === 'leader') return `Leader: this replica (${l.holder}, token ${l.token})`;
+  if (l.holder === null) return 'Leader: none yet (no replica holds the lease); this replica follows';
+  return `Leader: ${l.holder} (token ${l.token}${l.since ? `, since ${l.since}` : ''}); this replica follows`;
 }

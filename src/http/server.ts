@@ -17,6 +17,8 @@ import type { Explained, Prediction } from '../sentiment/types';
 import type { Store } from '../store/types';
 import { PredictionLogFullError, type PredictionLog } from '../feedback/prediction-log';
 import type { WatchedStore } from '../store/health';
+import { worst, type DependencyHealth, type HealthBoard } from '../ops/health';
+import type { LeaderStatus } from '../ops/leadership';
 import { ApiAuth, protect } from './auth';
 import { FEEDBACK_ROUTES, feedbackRoutes } from './feedback-route';
 import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, errorBody, kindOf, reject } from './json-api';
@@ -33,6 +35,10 @@ export interface ServerDeps {
   /** With a store, predictions get an id (kept for feedback) and /feedback is served. */
   store?: Store;
   predictionLog?: PredictionLog;
+  /** The other dependencies' health (mention sources, Slack, Teams, leadership), shown by /ready. */
+  health?: HealthBoard;
+  /** Who leads among the replicas (src/ops/leadership.ts): /ready's `leader` field. */
+  leader?: () => LeaderStatus;
   /** Metrics of other parts (the poller) served on the same /metrics. */
   registries?: Registry[];
 }
@@ -239,6 +245,8 @@ export function buildServer({
   logger,
   store,
   predictionLog,
+  health,
+  leader,
   registries = [],
 }: ServerDeps): FastifyInstance {
   const app = fastify({
@@ -312,15 +320,48 @@ export function buildServer({
   // The store's health, when it is watched (src/store/health.ts): a store that stops taking writes is not ready.
   const storeHealth = store && 'health' in store ? (store as WatchedStore).health.bind(store) : undefined;
 
+  // Ready = can do its main job: a model and a store. Every other dependency is reported, not fatal.
   app.get('/ready', async (_request, reply) => {
     const state = slot.current();
-    if (!state.ready) return reply.code(503).send({ ready: false, reason: state.reason });
-    const failing = [storeHealth?.(), predictionLog?.health()].find((h) => h && !h.ok);
-    if (failing) return reply.code(503).send({ ready: false, reason: failing.reason, since: failing.since });
+    const storeFailing = [storeHealth?.(), predictionLog?.health()].find((h) => h && !h.ok);
+    const dependencies: Record<string, DependencyHealth> = {
+      model: !state.ready
+        ? { status: 'down', reason: state.reason }
+        : state.origin?.degraded
+          ? { status: 'degraded', reason: state.origin.degraded }
+          : { status: 'ok' },
+      ...(store
+        ? {
+            store: storeFailing
+              ? {
+                  status: 'down',
+                  reason: storeFailing.reason,
+                  ...(storeFailing.since ? { since: storeFailing.since } : {}),
+                }
+              : { status: 'ok' },
+          }
+        : {}),
+      ...health?.report(),
+    };
+    if (!state.ready) return reply.code(503).send({ ready: false, reason: state.reason, dependencies });
+    if (storeFailing)
+      return reply
+        .code(503)
+        .send({ ready: false, reason: storeFailing.reason, since: storeFailing.since, dependencies });
     const { name, version, backend, labels, maxLength } = state.scorer.info;
     // Where the model came from (GCS, the local cache or the shipped directory) and, for a fallback, why.
     const origin = state.origin ? { origin: state.origin } : {};
-    return { ready: true, model: { name, version, backend, labels, maxLength }, ...origin };
+    const status = worst(Object.values(dependencies).map((d) => d.status));
+    // Who leads: { role: 'leader' | 'follower' | 'single', holder, token, since } (src/ops/leadership.ts).
+    const leaderField = leader ? { leader: leader() } : {};
+    return {
+      ready: true,
+      status,
+      model: { name, version, backend, labels, maxLength },
+      ...origin,
+      dependencies,
+      ...leaderField,
+    };
   });
 
   app.get('/metrics', { config: { scope: 'metrics' } }, async (_request, reply) => {

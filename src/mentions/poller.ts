@@ -14,7 +14,11 @@
  *   away) and waits for the poll in flight to finish storing and checkpointing. It does not close the
  *   store, which is shared: the composition root closes it after `stop()`.
  * - Faults are per stream: an error is logged and counted and the other streams go on. An `XAuthError`
- *   pauses every stream of that source, reported once (log + `onError`) until `resume()`. With a
+ *   (the token refused) or an `XTrustError` (X's certificate not trusted) pauses every stream of that
+ *   source, reported once (log + `onError`). A paused source is tried again every `pausedRetryMs` (15 min)
+ *   and at once on `resume()` or when a resume request newer than the pause is stored (`requestResume`:
+ *   `/sentiment resume` may reach any replica, only the leader polls); its first good poll after that is
+ *   reported (`onResume`). With a
  *   `ScorerSlot` that is not ready, nothing is fetched (X bills reads) and the poll reports `not_ready`.
  * - Logs: a poll that fetched something is one info line. Idle polls are not logged one by one (a replay
  *   that has ended, or a quiet night on X, would print a line a poll forever): the first idle poll of a
@@ -32,7 +36,9 @@ import { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Scorer } from '../sentiment/types';
 import type { Store } from '../store/types';
 import type { MentionSource, ScoredMention } from './types';
-import { XAuthError, XRateLimitError } from './x-source';
+import type { DependencyHealth } from '../ops/health';
+import { XAuthError, XRateLimitError, XTrustError } from './x-source';
+import { RESUME_REQUEST_KEY } from './resume';
 
 export interface PollerStream {
   source: MentionSource;
@@ -72,6 +78,10 @@ export interface PollerOptions {
   /** Called with each stream's newly scored mentions, oldest first, after they are stored and checkpointed. */
   onScored?: (stream: string, mentions: ScoredMention[]) => void | Promise<void>;
   onError?: (e: PollerError) => void;
+  /** A paused source polled successfully again. */
+  onResume?: (source: string) => void;
+  /** How long a paused source waits before it is tried again (ms); default 15 min. */
+  pausedRetryMs?: number;
   registry?: Registry;
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   /** While a stream stays idle (no mention fetched), one info summary at most this often; default 1 h. */
@@ -94,14 +104,20 @@ export class Poller {
   private readonly polls: Counter<'stream' | 'result'>;
   private readonly stored: Counter<'stream'>;
   private readonly fetched: Counter<'stream'>;
-  private readonly paused = new Map<MentionSource, string>();
+  /** Paused sources: why, since when, and when to try again. */
+  private readonly paused = new Map<MentionSource, { reason: string; since: number; retryAt: number }>();
+  /** Sources tried again after a pause whose first good poll is still to come. */
+  private readonly retrying = new Set<MentionSource>();
   private notReadyReported = false;
   private task?: ScheduledTask;
   private inFlight: Promise<StreamReport[]> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
   private stopping = false;
-  private readonly last = new Map<string, { stream: string; at: string; result: PollResult; fetched: number }>();
+  private readonly last = new Map<
+    string,
+    { stream: string; at: string; result: PollResult; fetched: number; error?: string }
+  >();
   private readonly idle = new Map<string, IdleStream>();
 
   constructor(opts: PollerOptions) {
@@ -175,8 +191,36 @@ export class Poller {
   }
 
   /** The last poll of each stream (for `/sentiment status`): when, how it ended, how much it read. */
-  lastPolls(): Array<{ stream: string; at: string; result: PollResult; fetched: number }> {
+  lastPolls(): Array<{ stream: string; at: string; result: PollResult; fetched: number; error?: string }> {
     return [...this.last.values()];
+  }
+
+  /** For /ready: down when every source is paused, degraded when one is or a stream's last poll failed. */
+  health(): DependencyHealth {
+    const paused = this.pausedSources();
+    const sources = new Set(this.opts.streams.map((s) => s.source.name));
+    if (paused.length > 0) {
+      const status = paused.length >= sources.size ? 'down' : 'degraded';
+      return {
+        status,
+        reason: paused.map((p) => `${p.source} paused: ${p.reason}`).join('; '),
+        since: paused[0].since,
+        retryAt: paused[0].retryAt,
+      };
+    }
+    const failing = [...this.last.entries()].filter(([, l]) => l.result === 'error' || l.result === 'rate_limited');
+    if (failing.length > 0)
+      return {
+        status: 'degraded',
+        reason: failing
+          .map(([key, l]) =>
+            l.result === 'rate_limited'
+              ? `${key}: waiting for the rate limit`
+              : `${key}: last poll failed (${l.error})`,
+          )
+          .join('; '),
+      };
+    return { status: 'ok', streams: [...this.last.keys()] };
   }
 
   /** True while a poll runs. */
@@ -185,13 +229,27 @@ export class Poller {
   }
 
   /** Sources paused after refusing the credentials, with the reason. */
-  pausedSources(): Array<{ source: string; reason: string }> {
-    return [...this.paused].map(([s, reason]) => ({ source: s.name, reason }));
+  pausedSources(): Array<{ source: string; reason: string; since: string; retryAt: string }> {
+    return [...this.paused].map(([s, p]) => ({
+      source: s.name,
+      reason: p.reason,
+      since: new Date(p.since).toISOString(),
+      retryAt: new Date(p.retryAt).toISOString(),
+    }));
   }
 
-  /** Lets a paused source be polled again (e.g. after the token was fixed and the source rebuilt). */
+  /** Tries a paused source again at the next poll (e.g. after the token or the CA was fixed). */
   resume(sourceName: string): void {
-    for (const s of this.paused.keys()) if (s.name === sourceName) this.paused.delete(s);
+    for (const [s, p] of this.paused) if (s.name === sourceName) p.retryAt = 0;
+  }
+
+  /** A resume request stored after a pause began (by whichever replica got the command) ends that pause's wait. */
+  private async readResumeRequest(): Promise<void> {
+    if (this.paused.size === 0) return;
+    const requested = await this.opts.store.getCheckpoint(RESUME_REQUEST_KEY).catch(() => null);
+    const at = requested ? Date.parse(requested) : NaN;
+    if (!Number.isFinite(at)) return;
+    for (const p of this.paused.values()) if (at >= p.since) p.retryAt = 0;
   }
 
   private async tick(): Promise<void> {
@@ -206,6 +264,7 @@ export class Poller {
   private async runAll(): Promise<StreamReport[]> {
     const reports: StreamReport[] = [];
     const run = (async () => {
+      await this.readResumeRequest();
       for (const s of this.opts.streams) {
         if (this.stopping && this.abort.signal.aborted) break;
         const report = await this.pollStream(s);
@@ -215,6 +274,7 @@ export class Poller {
           at: new Date().toISOString(),
           result: report.result,
           fetched: report.fetched,
+          ...(report.error ? { error: report.error } : {}),
         });
       }
       return reports;
@@ -237,7 +297,14 @@ export class Poller {
       this.polls.inc({ stream, result });
       return report;
     };
-    if (this.paused.has(source)) return finish('paused');
+    const pause = this.paused.get(source);
+    if (pause) {
+      if ((this.opts.now ?? Date.now)() < pause.retryAt) return finish('paused');
+      // Time to try again: one poll decides (the same error pauses it for another period, quietly).
+      this.paused.delete(source);
+      this.retrying.add(source);
+      logger?.info({ source: source.name }, `trying the paused source ${source.name} again`);
+    }
 
     const scorer = this.currentScorer();
     if (!scorer) return finish('not_ready');
@@ -278,6 +345,14 @@ export class Poller {
         ms: Math.round(performance.now() - started),
       });
       finish('ok');
+      if (this.retrying.delete(source)) {
+        logger?.info({ source: source.name }, `source ${source.name} works again: resumed`);
+        try {
+          this.opts.onResume?.(source.name);
+        } catch (err) {
+          logger?.error({ err }, 'onResume hook failed');
+        }
+      }
       if (scored.length > 0 && this.opts.onScored) {
         try {
           await this.opts.onScored(stream, scored);
@@ -331,14 +406,17 @@ export class Poller {
       logger?.info({ stream: key }, `poll of ${key} aborted: the poller is stopping (checkpoint unchanged)`);
       return ['aborted', error];
     }
-    if (error instanceof XAuthError) {
-      this.paused.set(source, error.message);
+    if (error instanceof XAuthError || error instanceof XTrustError) {
+      const now = (this.opts.now ?? Date.now)();
+      const retryMs = this.opts.pausedRetryMs ?? 15 * 60_000;
+      const again = this.retrying.delete(source); // a retry that failed the same way: no second report
+      this.paused.set(source, { reason: error.message, since: now, retryAt: now + retryMs });
       const streams = this.opts.streams.filter((s) => s.source === source).map((s) => s.stream);
-      logger?.error(
-        { source: source.name, streams, status: error.status },
-        `${error.message}. Source ${source.name} PAUSED (streams ${streams.join(', ')}); the others go on.`,
+      logger?.[again ? 'warn' : 'error'](
+        { source: source.name, streams, retryAt: new Date(now + retryMs).toISOString() },
+        `${error.message}. Source ${source.name} PAUSED (streams ${streams.join(', ')}), tried again in ${Math.round(retryMs / 60_000)} min; the others go on.`,
       );
-      this.report({ source: source.name, stream, error, paused: true });
+      if (!again) this.report({ source: source.name, stream, error, paused: true });
       return ['paused', error];
     }
     if (error instanceof XRateLimitError) {

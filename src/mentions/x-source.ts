@@ -122,6 +122,38 @@ export class XAuthError extends Error {
   }
 }
 
+/**
+ * The TLS certificate of X_API_URL is not trusted (a proxy that intercepts TLS, a private CA, a clock far
+ * off): retrying cannot help, so the poller pauses the source and says how to fix it.
+ */
+export class XTrustError extends Error {
+  override readonly name = 'XTrustError';
+  constructor(
+    readonly code: string,
+    apiUrl: string,
+  ) {
+    super(
+      code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID'
+        ? `X API's TLS certificate at ${apiUrl} is not valid now (${code}): check this machine's clock`
+        : `X API's TLS certificate at ${apiUrl} is not trusted (${code}): if a proxy or a private CA signs it, give its CA certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`,
+    );
+  }
+}
+
+/** Node's codes for a certificate it does not trust (never retried: a network blip does not cause them). */
+const TLS_TRUST_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** A 429 whose reset is further away than the source is willing to wait within one fetch. */
 export class XRateLimitError extends Error {
   override readonly name = 'XRateLimitError';
@@ -429,7 +461,12 @@ export class XSource implements MentionSource {
     const wait = this.blockedUntil - this.clock.now();
     if (wait <= 0) return;
     if (wait > this.maxRateLimitWaitMs) throw new XRateLimitError(this.blockedUntil);
-    this.logger?.debug({ stream, waitMs: wait }, 'X API: waiting for the rate-limit reset');
+    // A wait of minutes is worth saying: polls seem to stop otherwise.
+    (wait >= 60_000 ? this.logger?.info : this.logger?.debug)?.call(
+      this.logger,
+      { stream, waitMs: wait, until: new Date(this.blockedUntil).toISOString() },
+      `X API: rate limit reached; waiting ${Math.round(wait / 1000)} s for its reset`,
+    );
     await this.clock.sleep(wait, signal);
     // Never sooner than the reset, even with a clock that wakes early.
     while (this.clock.now() < this.blockedUntil) await this.clock.sleep(this.blockedUntil - this.clock.now(), signal);
@@ -487,10 +524,16 @@ export class XSource implements MentionSource {
         NodeJS.ErrnoException | undefined;
       const message = cause?.message ?? 'request failed';
       const code = cause?.code;
+      if (code && TLS_TRUST_CODES.has(code)) return { kind: 'fatal', error: new XTrustError(code, this.prefix) };
       if (/timeout/i.test(message)) return { kind: 'retry', reason: `timeout (no data for ${this.timeoutMs} ms)` };
       return { kind: 'retry', reason: `network error (${code ?? message})` };
     }
-    if (err instanceof XResponseError || err instanceof XAuthError || err instanceof XApiError)
+    if (
+      err instanceof XResponseError ||
+      err instanceof XAuthError ||
+      err instanceof XApiError ||
+      err instanceof XTrustError
+    )
       return { kind: 'fatal', error: err };
     return {
       kind: 'fatal',

@@ -230,6 +230,8 @@ export class RetentionJob {
       const before = cutoff(this.policy[state.keptAs]);
       if (before) steps.push(['chat_states', () => store.pruneCheckpoints(state.prefix, before, batch)]);
     }
+    // Expired delivery claims of the chat adapters (Store.claim, src/chat/once.ts): kept only while they last.
+    steps.push(['chat_states', () => store.pruneClaims(batch)]);
     const anHourAgo = new Date(started - DAY / 24).toISOString();
     steps.push(['orphan_votes', () => store.prune('orphan_votes', anHourAgo, batch)]);
 

@@ -3,8 +3,10 @@
  * retries), the few object operations the registry needs, and GCS errors turned into messages that say
  * what to do.
  *
- * Endpoint: GCS_ENDPOINT, else STORAGE_EMULATOR_HOST (the Google libraries' convention), else Google.
- * With another endpoint the client sends no credentials unless GCS_ACCESS=adc.
+ * Endpoint: GCS_ENDPOINT, else STORAGE_EMULATOR_HOST (the Google libraries' convention), else Google; either
+ * with or without a path, as Google's clients and the emulators write them (./endpoint): the client always
+ * calls the real API paths (/storage/v1/…, /upload/storage/v1/…) under it. With another endpoint the client
+ * sends no credentials unless GCS_ACCESS=adc.
  * Credentials: `auto` uses Application Default Credentials (on GCP the attached service account;
  * elsewhere GOOGLE_APPLICATION_CREDENTIALS or gcloud's login) and, when none are found, goes on
  * unauthenticated, which a public bucket accepts; `anonymous` never looks for credentials; a private
@@ -18,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { CRC32C, Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
 import { PassThroughClient, type AuthClient } from 'google-auth-library';
 import type { Config } from '../../config/schema';
+import { apiEndpointOf } from './endpoint';
 
 export type GcsAccess = 'auto' | 'anonymous' | 'adc';
 
@@ -47,7 +50,9 @@ export function gcsSettings(config: RegistryConfig & { modelBucket: string }): G
   return {
     bucket: config.modelBucket,
     prefix: config.modelPrefix,
-    endpoint: config.gcsEndpoint ?? config.storageEmulatorHost,
+    ...(config.gcsEndpoint || config.storageEmulatorHost
+      ? { endpoint: apiEndpointOf((config.gcsEndpoint ?? config.storageEmulatorHost)!) }
+      : {}),
     access: config.gcsAccess,
     timeoutMs: config.gcsTimeoutMs,
     maxRetries: config.gcsMaxRetries,
@@ -64,7 +69,8 @@ export function createStorage(s: GcsSettings): Storage {
       ...(s.maxRetryDelaySeconds ? { maxRetryDelay: Math.max(1, s.maxRetryDelaySeconds) } : {}),
     },
   };
-  if (s.endpoint) options.apiEndpoint = s.endpoint.replace(/\/+$/, '');
+  const endpoint = s.endpoint ? apiEndpointOf(s.endpoint) : undefined;
+  if (endpoint) options.apiEndpoint = endpoint;
   if (s.authClient) {
     options.authClient = s.authClient;
     options.useAuthWithCustomEndpoint = true;
@@ -73,7 +79,13 @@ export function createStorage(s: GcsSettings): Storage {
   } else if (s.access === 'adc' && s.endpoint) {
     options.useAuthWithCustomEndpoint = true;
   }
-  return new Storage(options);
+  const storage = new Storage(options);
+  // @google-cloud/storage 7 takes STORAGE_EMULATOR_HOST from the environment, verbatim, as the base of its
+  // JSON API calls — whatever `apiEndpoint` says (googleapis/nodejs-storage#2069, #2092): `http://host:port`
+  // makes it call `/b/…` instead of `/storage/v1/b/…`, and GCS_ENDPOINT would not even win. Its uploads
+  // already follow `apiEndpoint`; the JSON API is made to as well.
+  if (endpoint) storage.baseUrl = `${storage.apiEndpoint}/storage/v1`;
+  return storage;
 }
 
 // ---------------------------------------------------------------------------------------------------

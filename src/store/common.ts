@@ -358,6 +358,25 @@ export function voterIdList(ids: string[]): string[] {
   return [...new Set(ids)];
 }
 
+/** Store.claim's arguments checked (a key of at most 500 characters, a TTL of 1 ms to 30 days). */
+export function claimArgs(key: string, ttlMs: number): { key: string; ttlMs: number } {
+  if (typeof key !== 'string' || key === '' || key.length > 500) {
+    throw new StoreInputError('claim: the key must be a non-empty string of at most 500 characters');
+  }
+  if (!Number.isFinite(ttlMs) || ttlMs < 1 || ttlMs > 30 * 86_400_000) {
+    throw new StoreInputError('claim: ttlMs must be a number of milliseconds between 1 and 30 days');
+  }
+  return { key: clean(key), ttlMs: Math.round(ttlMs) };
+}
+
+/** Store.pruneClaims' limit checked. */
+export function claimLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new StoreInputError('pruneClaims: limit must be a positive integer');
+  }
+  return limit;
+}
+
 /** A checkpoint value worth handing to rewriteJson's edit: JSON objects and arrays, not plain cursors. */
 export function parseJsonState(raw: string): unknown {
   const t = raw.trimStart();

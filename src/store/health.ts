@@ -5,13 +5,16 @@
  *
  * - A failed write makes it unhealthy until a write succeeds; a failed read makes it unhealthy until a read
  *   succeeds (a disk that is full still reads: a read must not hide a failing write).
- * - Input the store refuses (StoreInputError: a caller's mistake) says nothing of its health.
+ * - Input the store refuses (StoreInputError: a caller's mistake) and a write refused by fencing
+ *   (FencedOutError: this replica no longer leads) say nothing of its health. A fenced view (`fenced()`)
+ *   shares the health of the store it is a view of.
  * - `onChange` is called on each change between healthy and unhealthy (not at every failure).
  *
  *   const store = watchStoreHealth(await openStore(...), { onChange: (h) => h.ok || opsNotice(h.reason) });
  *   store.health(); // { ok: false, reason: 'savePredictions: SQLITE_FULL: database or disk is full', since: '…' }
  */
 import { StoreInputError } from './common';
+import { FencedOutError, type Fence } from './fence';
 import type { Store } from './types';
 
 export interface StoreHealth {
@@ -40,7 +43,10 @@ const WRITES = new Set<string>([
   'eraseMention',
   'rewriteJson',
 ]);
-const UNWATCHED = new Set<string>(['close', 'kind', 'health']);
+const UNWATCHED = new Set<string>(['close', 'kind', 'health', 'fenced']);
+
+/** Errors that say nothing of the store's health: a caller's bad input, a write refused by fencing. */
+const notAFailure = (err: unknown) => err instanceof StoreInputError || err instanceof FencedOutError;
 
 export interface StoreHealthOptions {
   onChange?: (health: StoreHealth) => void;
@@ -61,34 +67,39 @@ export function watchStoreHealth(store: Store, opts: StoreHealthOptions = {}): W
     const after = health();
     if (after.ok !== before) opts.onChange?.(after);
   };
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'health') return health;
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof prop !== 'string' || UNWATCHED.has(prop) || typeof value !== 'function') return value;
-      const side = WRITES.has(prop) ? 'write' : 'read';
-      return (...args: unknown[]) => {
-        let result: unknown;
-        try {
-          result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        } catch (err) {
-          if (!(err instanceof StoreInputError)) note(side, { reason: `${prop}: ${describe(err)}` });
+  // A fenced view (the leader's writes) shares the store's health: its failures are the store's.
+  const watch = (s: Store): WatchedStore =>
+    new Proxy(s, {
+      get: (target, prop, receiver) =>
+        prop === 'fenced' ? (f: Fence) => watch(target.fenced(f)) : get(target, prop, receiver),
+    }) as WatchedStore;
+  const get = (target: Store, prop: string | symbol, receiver: unknown): unknown => {
+    if (prop === 'health') return health;
+    const value = Reflect.get(target, prop, receiver) as unknown;
+    if (typeof prop !== 'string' || UNWATCHED.has(prop) || typeof value !== 'function') return value;
+    const side = WRITES.has(prop) ? 'write' : 'read';
+    return (...args: unknown[]) => {
+      let result: unknown;
+      try {
+        result = (value as (...a: unknown[]) => unknown).apply(target, args);
+      } catch (err) {
+        if (!notAFailure(err)) note(side, { reason: `${prop}: ${describe(err)}` });
+        throw err;
+      }
+      if (!(result instanceof Promise)) return result;
+      return result.then(
+        (v) => {
+          note(side, null);
+          return v;
+        },
+        (err: unknown) => {
+          if (!notAFailure(err)) note(side, { reason: `${prop}: ${describe(err)}` });
           throw err;
-        }
-        if (!(result instanceof Promise)) return result;
-        return result.then(
-          (v) => {
-            note(side, null);
-            return v;
-          },
-          (err: unknown) => {
-            if (!(err instanceof StoreInputError)) note(side, { reason: `${prop}: ${describe(err)}` });
-            throw err;
-          },
-        );
-      };
-    },
-  }) as WatchedStore;
+        },
+      );
+    };
+  };
+  return watch(store);
 }
 
 function describe(err: unknown): string {

@@ -113,6 +113,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_resolved_by_time ON alerts (resolved_at) WHERE state = 'resolved';
     `,
   },
+  {
+    // Issue 12: one leader among the replicas. A lease per name (`leader`): who holds it, until when (the
+    // database's clock), and the fencing token, incremented at every acquisition (never at a renewal), that
+    // the leader's writes are checked against (src/store/lease.ts, src/store/fence.ts). SQLite gets the table
+    // too (one migration list), unused: SQLite is one process.
+    version: 3,
+    name: 'leader lease',
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        expires_at {TIME} NOT NULL,
+        acquired_at {TIME} NOT NULL
+      );
+    `,
+  },
+  {
+    // Issue 12: deliveries Slack and Teams send again (an Events API `event_id`, an interaction, a Teams
+    // activity id) are claimed here, so a retry that lands on another replica or after a restart is applied
+    // once (Store.claim). Rows expire; Store.pruneClaims removes the expired ones.
+    version: 4,
+    name: 'delivery claims',
+    sql: `
+      CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        claimed_at {TIME} NOT NULL,
+        expires_at {TIME} NOT NULL
+      );
+      CREATE INDEX claims_by_expiry ON claims (expires_at);
+    `,
+  },
 ];
 
 const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {

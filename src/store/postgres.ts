@@ -4,6 +4,7 @@
  * polling the same stream store each tweet once. `schema` puts every table in that schema (created if
  * missing) via the connections' search_path: tests use a fresh one per run.
  */
+import { inTransaction } from './pg-transaction';
 import { Pool, type PoolClient } from 'pg';
 import type { ScoredMention } from '../mentions/types';
 import type { Label } from '../sentiment/types';
@@ -32,8 +33,11 @@ import {
   parseJsonState,
   checkJsonEdit,
   REWRITE_ATTEMPTS,
+  claimArgs,
+  claimLimit,
 } from './common';
 import { SCHEMA_MIGRATIONS_DDL, migrationLockName, migrationSql, pending } from './migrations';
+import { FencedOutError, checkFence, fencedView, type Fence } from './fence';
 import type {
   AccuracyRow,
   AlertRecord,
@@ -110,6 +114,8 @@ class PostgresStore implements Store {
   private closed = false;
 
   private key: Promise<VoterKey> | undefined;
+  /** Set on a view bound to one transaction's connection (a fenced write, see `fenced`): every query runs there. */
+  private client?: PoolClient;
 
   constructor(
     private readonly pool: Pool,
@@ -120,27 +126,14 @@ class PostgresStore implements Store {
 
   private async query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []) {
     if (this.closed) throw closedError('PostgreSQL');
+    if (this.client) return this.client.query<R>(sql, params);
     return this.pool.query<R>(sql, params);
   }
 
   private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw closedError('PostgreSQL');
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-        client.release();
-      } catch (rollbackErr) {
-        client.release(rollbackErr as Error); // a broken connection: drop it from the pool
-      }
-      throw err;
-    }
+    if (this.client) return fn(this.client); // already inside a fenced write's transaction
+    return inTransaction(this.pool, fn);
   }
 
   async migrate(): Promise<void> {
@@ -579,7 +572,58 @@ class PostgresStore implements Store {
     return changed;
   }
 
+  async claim(keyArg: string, ttlArg: number): Promise<boolean> {
+    const { key, ttlMs } = claimArgs(keyArg, ttlArg);
+    // One statement, on the database's clock: a new key is inserted; an existing one is taken over only once
+    // its claim has expired. Two replicas claiming at once: the second waits for the first's row and then
+    // finds it unexpired, so exactly one gets true.
+    const res = await this.query(
+      `INSERT INTO claims (key, claimed_at, expires_at) VALUES ($1, now(), now() + $2 * interval '1 millisecond')
+       ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+       WHERE claims.expires_at <= now()
+       RETURNING key`,
+      [key, ttlMs],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async pruneClaims(limitArg: number): Promise<number> {
+    const limit = claimLimit(limitArg);
+    const res = await this.query(
+      `DELETE FROM claims WHERE key IN (SELECT key FROM claims WHERE expires_at <= now()
+         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      [limit],
+    );
+    return res.rowCount ?? 0;
+  }
+
+  /**
+   * Each write of the view is one transaction: the lease row is checked (and share-locked, so that a replica
+   * taking the lease over waits for this write to commit) before the write runs on the same connection. A
+   * transaction left idle longer than `fence.maxIdleMs` (its process paused) is ended by the server, which
+   * frees the lease row: a paused leader never holds a takeover back for long, and its write is rolled back.
+   */
+  fenced(fenceArg: Fence): Store {
+    const fence = checkFence(fenceArg);
+    const idleMs = Math.max(100, Math.round(fence.maxIdleMs ?? 5000));
+    return fencedView(this, fence, (method, args) =>
+      this.transaction(async (c) => {
+        await c.query(`SET LOCAL idle_in_transaction_session_timeout = ${idleMs}`);
+        const held = await c.query(
+          `SELECT 1 FROM leases WHERE name = $1 AND token = $2 AND expires_at > clock_timestamp() FOR SHARE`,
+          [fence.name, fence.token],
+        );
+        if (held.rowCount === 0) throw new FencedOutError(fence, method);
+        const bound = Object.create(this) as PostgresStore;
+        bound.client = c;
+        const write = (bound as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+        return write.apply(bound, args);
+      }),
+    );
+  }
+
   async close(): Promise<void> {
+    if (this.client) return; // a bound view owns nothing
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();

@@ -33,8 +33,11 @@ import {
   parseJsonState,
   checkJsonEdit,
   REWRITE_ATTEMPTS,
+  claimArgs,
+  claimLimit,
 } from './common';
 import { SCHEMA_MIGRATIONS_DDL, migrationSql, pending } from './migrations';
+import { checkFence, type Fence } from './fence';
 import type {
   AccuracyRow,
   AlertRecord,
@@ -512,6 +515,32 @@ class SqliteStore implements Store {
       }
     }
     return changed;
+  }
+
+  async claim(keyArg: string, ttlArg: number): Promise<boolean> {
+    const { key, ttlMs } = claimArgs(keyArg, ttlArg);
+    const now = Date.now();
+    // One statement: a new key is inserted; an existing one is taken over only once its claim has expired.
+    return (
+      this.stmt(
+        `INSERT INTO claims (key, claimed_at, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+         WHERE claims.expires_at <= excluded.claimed_at`,
+      ).run(key, new Date(now).toISOString(), new Date(now + ttlMs).toISOString()).changes > 0
+    );
+  }
+
+  async pruneClaims(limitArg: number): Promise<number> {
+    const limit = claimLimit(limitArg);
+    return this.stmt(
+      `DELETE FROM claims WHERE key IN (SELECT key FROM claims WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+    ).run(nowIso(), limit).changes;
+  }
+
+  /** One process per file (src/store/sqlite-lock.ts): no lease to lose, so no write is ever fenced out. */
+  fenced(fence: Fence): Store {
+    checkFence(fence);
+    return this;
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,10 @@
 import type { Label } from '../sentiment/types';
 import type { ScoredMention } from '../mentions/types';
 import type { VoterKey } from './voter-ids';
+import type { Fence } from './fence';
 
 export type { VoterKey } from './voter-ids';
+export type { Fence } from './fence';
 
 /** Every prediction Sentinel shows or acts on has an id, so feedback can point at it. */
 export interface StoredPrediction {
@@ -119,6 +121,26 @@ export interface Store {
    * a compare-and-set, retried on a concurrent write. Returns how many values changed.
    */
   rewriteJson(table: 'alerts' | 'checkpoints', edit: (value: unknown, key: string) => JsonEdit): Promise<number>;
+
+  // --- Deliveries applied once across replicas and restarts (issue 12, src/chat/once.ts) ---
+
+  /**
+   * Claims `key` (e.g. `slack:event:<event_id>`) for `ttlMs`: true for the first caller, false while the
+   * claim lasts — atomically, whichever process or replica asks. An expired claim is taken over. Keys are
+   * non-empty, at most 500 characters; the TTL a positive number of milliseconds (at most 30 days).
+   */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  /** Deletes up to `limit` expired claims (by the store's clock); returns how many. */
+  pruneClaims(limit: number): Promise<number>;
+
+  // --- Fencing (issue 12, src/store/fence.ts) ---
+
+  /**
+   * A view whose writes succeed only while `fence.token` is the token of the lease `fence.name` and the lease
+   * has not expired, checked in each write's own transaction; otherwise they throw FencedOutError and write
+   * nothing. Reads are not checked; `close()` on the view closes nothing. SQLite (one process): the store itself.
+   */
+  fenced(fence: Fence): Store;
 
   close(): Promise<void>;
 }

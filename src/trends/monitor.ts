@@ -13,7 +13,16 @@
  * died) is sent again, in order and to that sink only, at the next batch of the stream — after a restart
  * too. Sinks must therefore accept a message twice (the Slack adapter keeps its own steps).
  *
- * Keys kept in the Store's checkpoint table: `<prefix>/evaluated:<stream>` (the last boundary judged) and
+ * Late mentions (older than the last boundary judged: the rest of a poll that hit the page cap, a slow
+ * source, a replica taking over) are counted into their buckets and the boundaries since judged again
+ * (StreamDetector.rejudge): an alert opens, updates and resolves at the data time it would have with no
+ * lag. The journal that makes it possible is persisted, so a restart or another replica re-judges too —
+ * also the mentions a process stored but died before judging. What was said stays said: a re-judgement
+ * never opens an alert twice nor posts an opening after a later step; it may move an open alert's
+ * opening earlier (the record's `openedAt`; its id keeps the time it was first posted with).
+ *
+ * Keys kept in the Store's checkpoint table: `<prefix>/evaluated:<stream>` (the last boundary judged),
+ * `<prefix>/journal:<stream>` (the boundaries judged in the last REJUDGE_HOURS, JSON) and
  * `<prefix>/snooze:<stream>` (snoozed until, ISO; empty when not). The prefix is `trends` by default.
  *
  * Time is the mentions' time (created_at), never the wall clock.
@@ -32,7 +41,14 @@ import { pct, type Evaluation } from './detector';
 import { DEFAULT_TREND_SETTINGS, HOUR, MINUTE, checkTrendSettings, type TrendSettings } from './settings';
 import type { ChatSink, StreamNotice } from './sink';
 import type { Peak, StreamState } from './state-machine';
-import { StreamDetector, type AlertPeriod, type DetectorEvent } from './stream-detector';
+import {
+  REJUDGE_HOURS,
+  StreamDetector,
+  type AlertPeriod,
+  type DetectorEvent,
+  type JournalEntry,
+  type Observation,
+} from './stream-detector';
 
 /** The figures of one evaluation, as stored in AlertRecord.data. */
 export interface AlertFigures {
@@ -61,6 +77,8 @@ export interface TrendAlertData {
   /** The state machine's state while open. */
   state?: StreamState;
   resolution?: { at: string; durationMinutes: number; figures: AlertFigures };
+  /** Set when late mentions moved the opening earlier: the opening first posted (ISO). */
+  redatedFrom?: string;
   /** Messages not yet taken by every sink, oldest first (the outbox). */
   outbox?: OutboxEntry[];
 }
@@ -129,6 +147,11 @@ interface StreamContext {
   seen: Map<string, number>;
   savedState: string;
   savedEvaluatedAt?: number;
+  savedJournal: number;
+  /** Events of the re-judgement made at hydration, handled with the first batch. */
+  pending: DetectorEvent[];
+  /** Stored mentions newer than the last boundary judged, not in the first batch: judged with it. */
+  unjudged: Observation[];
 }
 
 export const defaultJudge = (m: ScoredMention): boolean => m.prediction.label === 'negative';
@@ -233,7 +256,7 @@ export class TrendMonitor {
     return run;
   }
 
-  private key(kind: 'evaluated' | 'snooze', stream: string): string {
+  private key(kind: 'evaluated' | 'snooze' | 'journal', stream: string): string {
     return `${this.prefix}/${kind}:${stream}`;
   }
 
@@ -247,7 +270,7 @@ export class TrendMonitor {
     if (judged.length === 0) return;
     let p = this.contexts.get(stream);
     if (!p) {
-      p = this.hydrate(stream, Math.min(...judged.map((j) => j.time)));
+      p = this.hydrate(stream, judged);
       this.contexts.set(stream, p);
       p.catch(() => this.contexts.delete(stream)); // try again with the next batch
     }
@@ -256,11 +279,15 @@ export class TrendMonitor {
 
     const fresh = judged.filter((j) => !ctx.seen.has(j.m.id));
     for (const j of fresh) ctx.seen.set(j.m.id, j.time);
-    const events = ctx.detector.ingest(
-      fresh.map((j) => ({ time: j.time, negative: j.negative })),
-      ctx.snoozedUntil,
+    const events = ctx.pending.splice(0);
+    events.push(
+      ...ctx.detector.ingest(
+        [...ctx.unjudged.splice(0), ...fresh.map((j) => ({ time: j.time, negative: j.negative }))],
+        ctx.snoozedUntil,
+      ),
     );
-    const horizon = (ctx.detector.lastEvaluatedAt ?? 0) - this.longestWindowMs() - this.settings.bucketMinutes * MINUTE;
+    this.logRejudgement(stream, ctx);
+    const horizon = (ctx.detector.lastEvaluatedAt ?? 0) - this.seenMs();
     for (const [id, t] of ctx.seen) if (t < horizon) ctx.seen.delete(id);
 
     await this.notice(stream, ctx); // history comes before any alert
@@ -272,19 +299,64 @@ export class TrendMonitor {
     return Math.max(this.settings.windowMinutes, this.settings.longWindowMinutes) * MINUTE;
   }
 
-  private async hydrate(stream: string, firstTime: number): Promise<StreamContext> {
+  /** How far back mentions are remembered by id (a poll read twice is counted once), re-judged ones included. */
+  private seenMs(): number {
+    return REJUDGE_HOURS * HOUR + this.longestWindowMs() + this.settings.bucketMinutes * MINUTE;
+  }
+
+  private logRejudgement(stream: string, ctx: StreamContext): void {
+    const r = ctx.detector.takeRejudgement();
+    if (!r) return;
+    const fields = {
+      stream,
+      late: r.late,
+      beyond: r.beyond,
+      ...(r.boundaries ? { from: iso(r.from), to: iso(r.to), boundaries: r.boundaries } : {}),
+      ...(r.kept ? { kept: { at: iso(r.kept.at), action: r.kept.action } } : {}),
+    };
+    const what = r.late ? `${r.late} late mention(s)` : 'mentions stored but not judged before the restart';
+    if (r.boundaries)
+      this.logger?.info(
+        fields,
+        `trends: ${stream}: ${what}; judged again the ${r.boundaries} boundaries ${iso(r.from)} → ${iso(r.to)}` +
+          (r.kept ? ` (the ${r.kept.action} at ${iso(r.kept.at)} was said already and stands)` : '') +
+          (r.beyond ? `; ${r.beyond} older than ${REJUDGE_HOURS} h only counted` : ''),
+      );
+    else
+      this.logger?.warn(
+        fields,
+        `trends: ${stream}: ${r.beyond} late mention(s) older than the ${REJUDGE_HOURS} h judged again: counted, not re-judged`,
+      );
+  }
+
+  private async hydrate(stream: string, batch: Array<{ m: ScoredMention; time: number }>): Promise<StreamContext> {
     const s = this.settings;
-    const [evaluatedRaw, snoozeRaw, alerts] = await Promise.all([
+    const firstTime = Math.min(...batch.map((j) => j.time));
+    const lastTime = Math.max(...batch.map((j) => j.time));
+    const [evaluatedRaw, snoozeRaw, alerts, journalRaw] = await Promise.all([
       this.store.getCheckpoint(this.key('evaluated', stream)),
       this.store.getCheckpoint(this.key('snooze', stream)),
       this.store.listAlerts(stream),
+      this.store.getCheckpoint(this.key('journal', stream)),
     ]);
     const lastEvaluatedAt = evaluatedRaw ? Date.parse(evaluatedRaw) : undefined;
+    let journal: JournalEntry[] = [];
+    try {
+      journal = decodeJournal(journalRaw);
+    } catch (err) {
+      this.logger?.warn(
+        { stream, err },
+        `trends: ${stream}: the journal of judged boundaries is unreadable (${(err as Error).message}); late mentions for them are counted, not re-judged`,
+      );
+    }
     const snoozedUntil = snoozeRaw ? Date.parse(snoozeRaw) : undefined;
     const open = alerts.find((a) => a.state === 'open') ?? null;
     const lastResolved = alerts.find((a) => a.state === 'resolved' && a.resolvedAt);
     const horizon =
-      Math.min(lastEvaluatedAt ?? firstTime, firstTime) - this.longestWindowMs() - s.baselineLookbackHours * HOUR;
+      Math.min(lastEvaluatedAt ?? firstTime, firstTime) -
+      REJUDGE_HOURS * HOUR -
+      this.longestWindowMs() -
+      s.baselineLookbackHours * HOUR;
     const periods: AlertPeriod[] = alerts
       .filter((a) => a.state === 'open' || Date.parse(a.resolvedAt!) > horizon)
       .map((a) => ({
@@ -298,27 +370,36 @@ export class TrendMonitor {
     else if (lastResolved)
       state = { phase: 'ok', cooldownUntil: Date.parse(lastResolved.resolvedAt!) + s.cooldownMinutes * MINUTE };
 
+    const judgedUpTo = lastEvaluatedAt !== undefined && Number.isFinite(lastEvaluatedAt) ? lastEvaluatedAt : undefined;
     const detector = new StreamDetector(stream, s, {
       state,
-      ...(lastEvaluatedAt !== undefined && Number.isFinite(lastEvaluatedAt) ? { lastEvaluatedAt } : {}),
+      ...(judgedUpTo !== undefined ? { lastEvaluatedAt: judgedUpTo, journal } : {}),
       alertPeriods: periods,
     });
-    const history = await this.store.mentionsBetween(
-      stream,
-      new Date(horizon).toISOString(),
-      new Date(firstTime).toISOString(),
-    );
+    // Everything stored up to the first batch's newest mention but the batch itself (stored by the poller
+    // already; it comes with its own verdicts): before the last boundary judged, history (counted; a bucket
+    // that no longer matches the journal is judged again below); after it, mentions stored but never judged
+    // (a crash between the store and the monitor), judged with the batch.
+    const below = judgedUpTo ?? firstTime;
+    const inBatch = new Set(batch.map((j) => j.m.id));
+    const history = await this.store.mentionsBetween(stream, iso(horizon), iso(lastTime + 1));
     const seen = new Map<string, number>();
-    const recent = firstTime - this.longestWindowMs() - s.bucketMinutes * MINUTE;
-    const observations = [];
+    const recent = Math.min(firstTime, below) - this.seenMs();
+    const observations: Observation[] = [];
+    const unjudged: Observation[] = [];
     for (const m of history) {
+      if (inBatch.has(m.id)) continue;
       const negative = this.judge(m);
       if (negative === undefined) continue;
       const time = Date.parse(m.createdAt);
-      observations.push({ time, negative });
+      (time < below ? observations : unjudged).push({ time, negative });
       if (time >= recent) seen.set(m.id, time);
     }
     detector.load(observations);
+    // Buckets whose counts changed since they were judged (late mentions stored by a process that then
+    // died, or the batch being handed over now): judged again before anything newer.
+    const snoozed = snoozedUntil !== undefined && Number.isFinite(snoozedUntil) ? snoozedUntil : undefined;
+    const pending = detector.rejudge(snoozed);
     this.logger?.info(
       {
         stream,
@@ -339,6 +420,9 @@ export class TrendMonitor {
       seen,
       savedState: JSON.stringify(state),
       ...(lastEvaluatedAt !== undefined ? { savedEvaluatedAt: lastEvaluatedAt } : {}),
+      savedJournal: detector.journalVersion === 0 ? 0 : -1,
+      pending,
+      unjudged,
     };
   }
 
@@ -348,6 +432,10 @@ export class TrendMonitor {
     const figures = figuresOf(ev);
     let alert: AlertRecord;
     let kind: AlertKind;
+    if (e.action === 'redate' || (e.action === 'open' && ctx.alert?.state === 'open')) {
+      await this.redate(stream, ctx, e);
+      return;
+    }
     if (e.action === 'open') {
       kind = 'opened';
       const state = e.after as Extract<StreamState, { phase: 'open' }>;
@@ -442,6 +530,54 @@ export class TrendMonitor {
       ctx.undelivered = [...ctx.undelivered.filter((x) => x.id !== alert.id), alert];
       await this.flush(ctx);
     }
+  }
+
+  /**
+   * Late mentions moved an alert's opening earlier: the record says so (no message: the opening was said).
+   * Also the guard against opening an alert already open.
+   */
+  private async redate(stream: string, ctx: StreamContext, e: DetectorEvent): Promise<void> {
+    if (e.action === 'open') {
+      this.logger?.warn(
+        { stream, alert: ctx.alert?.id, at: iso(e.evaluation.at) },
+        `trends: ${stream}: alert ${ctx.alert?.id} is open already; not opened again`,
+      );
+      return;
+    }
+    const move = e.redate;
+    if (!move) return;
+    let alert = ctx.alert && Date.parse(ctx.alert.openedAt) === move.from ? ctx.alert : null;
+    alert ??= (await this.store.listAlerts(stream)).find((a) => Date.parse(a.openedAt) === move.from) ?? null;
+    if (!alert) {
+      this.logger?.warn(
+        { stream, from: iso(move.from) },
+        `trends: ${stream}: no alert opened at ${iso(move.from)} to re-date`,
+      );
+      return;
+    }
+    const prev = alert.data as unknown as TrendAlertData;
+    const openedAt = iso(move.to);
+    const state = e.after.phase === 'open' && alert.state === 'open' ? e.after : undefined;
+    const data: TrendAlertData = {
+      ...prev,
+      windowMinutes: e.evaluation.windowMinutes,
+      opened: figuresOf(e.evaluation),
+      ...(state ? { state, peak: peakData(state.peak) } : {}),
+      redatedFrom: prev.redatedFrom ?? alert.openedAt,
+    };
+    if (prev.resolution && alert.resolvedAt)
+      data.resolution = {
+        ...prev.resolution,
+        durationMinutes: Math.round((Date.parse(alert.resolvedAt) - move.to) / MINUTE),
+      };
+    const updated: AlertRecord = { ...alert, openedAt, data: data as unknown as Record<string, unknown> };
+    await this.store.saveAlert(updated);
+    if (ctx.alert?.id === updated.id) ctx.alert = updated;
+    ctx.undelivered = ctx.undelivered.map((a) => (a.id === updated.id ? updated : a));
+    this.logger?.info(
+      { stream, alert: alert.id, openedAt, redatedFrom: alert.openedAt },
+      `trends: alert ${alert.id} on ${stream}: late mentions show it began at ${openedAt} (opened at ${alert.openedAt})`,
+    );
   }
 
   private async content(
@@ -558,6 +694,11 @@ export class TrendMonitor {
       await this.store.saveAlert(ctx.alert);
     }
     ctx.savedState = state;
+    // The journal before the boundary: a journal ahead of the checkpoint is cut back at the next start.
+    if (d.journalVersion !== ctx.savedJournal) {
+      await this.store.setCheckpoint(this.key('journal', stream), encodeJournal(d.journalEntries()));
+      ctx.savedJournal = d.journalVersion;
+    }
     if (d.lastEvaluatedAt !== undefined && d.lastEvaluatedAt !== ctx.savedEvaluatedAt) {
       await this.store.setCheckpoint(this.key('evaluated', stream), iso(d.lastEvaluatedAt));
       ctx.savedEvaluatedAt = d.lastEvaluatedAt;
@@ -584,6 +725,50 @@ function openState(a: AlertRecord): StreamState {
     },
     baselineAtOpen: data.opened?.baseline ?? NaN,
   };
+}
+
+/**
+ * The journal as kept in the checkpoint table: `{"v":1,"entries":[{"at":ISO,"a":action?,"n":total,"k":negative,
+ * "s":state?}]}`, `a` left out for 'none' and `s` (the state before the step) when it is the previous entry's.
+ */
+export function encodeJournal(entries: JournalEntry[]): string {
+  let prev = '';
+  return JSON.stringify({
+    v: 1,
+    entries: entries.map((e) => {
+      const state = JSON.stringify(e.before);
+      const out = {
+        at: iso(e.at),
+        ...(e.action !== 'none' ? { a: e.action } : {}),
+        n: e.total,
+        k: e.negative,
+        ...(state !== prev ? { s: e.before } : {}),
+      };
+      prev = state;
+      return out;
+    }),
+  });
+}
+
+/** The journal read back; [] when there is none. Throws on anything malformed. */
+export function decodeJournal(raw: string | null): JournalEntry[] {
+  if (!raw) return [];
+  const doc = JSON.parse(raw) as { v?: unknown; entries?: unknown };
+  if (doc?.v !== 1 || !Array.isArray(doc.entries)) throw new Error('expected {"v":1,"entries":[…]}');
+  let before: StreamState | undefined;
+  return doc.entries.map((x: Record<string, unknown>, i: number) => {
+    const at = Date.parse(String(x.at));
+    const action = (x.a ?? 'none') as JournalEntry['action'];
+    if (x.s !== undefined) before = x.s as StreamState;
+    const ok =
+      Number.isFinite(at) &&
+      ['none', 'open', 'update', 'resolve'].includes(action) &&
+      Number.isInteger(x.n) &&
+      Number.isInteger(x.k) &&
+      (before?.phase === 'ok' || before?.phase === 'open');
+    if (!ok) throw new Error(`entry ${i} is malformed`);
+    return { at, before: before!, action, total: x.n as number, negative: x.k as number };
+  });
 }
 
 export function figuresOf(ev: Evaluation): AlertFigures {

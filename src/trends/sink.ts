@@ -24,4 +24,6 @@ export interface ChatSink {
   streamNotice?(notice: StreamNotice): Promise<void>;
   /** Something the team should know about Sentinel itself (a model update failed, X refused the token). */
   opsNotice?(text: string): Promise<void>;
+  /** Sends the ops notices a previous leader recorded but did not get out (a replica taking over). */
+  resumeOpsNotices?(): Promise<void>;
 }

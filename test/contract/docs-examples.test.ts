@@ -21,6 +21,8 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../config/schema';
 import { PredictionLog } from '../../src/feedback/prediction-log';
 import { buildServer } from '../../src/http/server';
+import { HealthBoard } from '../../src/ops/health';
+import { SingleLeadership } from '../../src/ops/leadership';
 import { ApiAuth } from '../../src/http/auth';
 
 /** No API keys: the API is open, as in local mode on loopback. */
@@ -34,7 +36,8 @@ import type { Store } from '../../src/store/types';
 const ROOT = resolve(__dirname, '../..');
 const GENERATED = new Set(['docs/configuration.md']);
 /** Compared by type only: a new UUID per call, a machine's path, the TensorFlow.js backend installed. */
-const VARIES = new Set(['id', 'path', 'backend']);
+// Values that differ from run to run (ids, paths, the machine's backend, who leads and since when): checked by type.
+const VARIES = new Set(['id', 'path', 'backend', 'holder', 'since']);
 const TOLERANCE = 0.01;
 
 interface Example {
@@ -146,7 +149,22 @@ beforeAll(async () => {
   // As src/main.ts does: the registry loads MODEL_DIR (no bucket) and records where the model came from.
   models = new ModelRegistry({ config: { ...config, modelDir: join(ROOT, config.modelDir) }, slot, logger });
   predictionLog = new PredictionLog(store, { logger });
-  app = buildServer({ auth: OPEN_API, slot, config, logger, store, predictionLog, registries: [models.metrics] });
+  // As main.ts builds it in local mode (SQLite: this process leads), without a mention source or chat.
+  const leadership = new SingleLeadership();
+  leadership.start();
+  const health = new HealthBoard();
+  health.register('leader', () => leadership.health());
+  app = buildServer({
+    auth: OPEN_API,
+    slot,
+    config,
+    logger,
+    store,
+    predictionLog,
+    health,
+    leader: () => leadership.status(),
+    registries: [models.metrics],
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   await models.start();

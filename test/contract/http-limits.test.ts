@@ -18,6 +18,7 @@ import { createLogger } from '../../src/log';
 import { loadScorer } from '../../src/sentiment/load';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
 import { PredictionLog } from '../../src/feedback/prediction-log';
+import { HealthBoard } from '../../src/ops/health';
 import { openSqliteStore } from '../../src/store/sqlite';
 import type { Store } from '../../src/store/types';
 
@@ -276,6 +277,60 @@ describe('a store that stops taking writes', () => {
       await app.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('/ready tells the truth about each dependency', () => {
+  test('a dependency down is reported with 200 (the replica still serves); no model is a 503', async () => {
+    const board = new HealthBoard();
+    board.register('slack', () => ({
+      status: 'down',
+      reason: 'cannot reach the Slack Web API',
+      since: '2026-12-02T18:00:00.000Z',
+    }));
+    board.register('mentions', () => ({ status: 'degraded', reason: 'x:AirParadis: waiting for the rate limit' }));
+    board.register('teams', () => null); // not configured: not listed
+    const app = buildServer({
+      auth: ApiAuth.fromEntries([]),
+      slot,
+      config: loadConfig({}),
+      logger: createLogger('silent'),
+      health: board,
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const res = await fetch(`${url}/ready`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Json;
+      expect(body.status).toBe('down');
+      expect(body.dependencies).toEqual({
+        model: { status: 'ok' },
+        slack: { status: 'down', reason: 'cannot reach the Slack Web API', since: '2026-12-02T18:00:00.000Z' },
+        mentions: { status: 'degraded', reason: 'x:AirParadis: waiting for the rate limit' },
+      });
+    } finally {
+      await app.close();
+    }
+
+    const empty = buildServer({
+      auth: ApiAuth.fromEntries([]),
+      slot: new ScorerSlot('the model is still loading from models/sentinel-bilstm'),
+      config: loadConfig({}),
+      logger: createLogger('silent'),
+      health: board,
+    });
+    await empty.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`http://127.0.0.1:${(empty.server.address() as AddressInfo).port}/ready`);
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as Json).dependencies.model).toEqual({
+        status: 'down',
+        reason: 'the model is still loading from models/sentinel-bilstm',
+      });
+    } finally {
+      await empty.close();
     }
   });
 });

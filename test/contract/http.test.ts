@@ -439,7 +439,11 @@ describe('without a model (not ready)', () => {
     const res = await fetch(`${server.url}/ready`);
     expect(res.status).toBe(503);
     const body = await json(res);
-    expect(body).toEqual({ ready: false, reason: expect.stringContaining('cannot load the model from') });
+    expect(body).toEqual({
+      ready: false,
+      reason: expect.stringContaining('cannot load the model from'),
+      dependencies: { model: { status: 'down', reason: body.reason } },
+    });
     expect(body.reason).toContain('does-not-exist');
   });
 
@@ -580,6 +584,7 @@ describe('with the shipped model', () => {
     const body = await json(res);
     expect(body).toEqual({
       ready: true,
+      status: 'ok',
       model: {
         name: scorer.info.name,
         version: scorer.info.version,
@@ -587,6 +592,7 @@ describe('with the shipped model', () => {
         labels: [...LABELS],
         maxLength: scorer.info.maxLength,
       },
+      dependencies: { model: { status: 'ok' } },
     });
     expect(body.model.name).toBe('sentinel-bilstm');
     expect(['tensorflow', 'wasm', 'cpu']).toContain(body.model.backend);
@@ -735,7 +741,14 @@ function run(env: Record<string, string>): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     // BUNDLED_REPLAY=false: no local-mode replay here (test/contract/local-mode.test.ts covers it).
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BUNDLED_REPLAY: 'false', ...env },
+    // A database of its own: SQLite is one process per file (and never the working tree's data/).
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      BUNDLED_REPLAY: 'false',
+      SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'sentinel-http-proc-')), 'sentinel.db'),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -793,9 +806,10 @@ describe('the process (src/main.ts)', () => {
     running.push(p);
     const base = `http://127.0.0.1:${port}`;
     const body = await waitFor(`${base}/ready`, (s, b) => s === 503 && !b.reason.includes('still loading'));
-    expect(body).toEqual({
+    expect(body).toMatchObject({
       ready: false,
       reason: expect.stringMatching(/^cannot load the model from models\/not-there: /),
+      dependencies: { model: { status: 'down' }, store: { status: 'ok' }, leader: { status: 'ok', role: 'single' } },
     });
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect((await post(base, { text: 'hello' })).status).toBe(503);

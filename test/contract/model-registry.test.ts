@@ -69,7 +69,9 @@ function settings(over: Partial<GcsSettings> = {}): GcsSettings {
   };
 }
 
-function registryFor(opts: { env?: Record<string, string>; gcs?: Partial<GcsSettings>; cacheDir?: string } = {}) {
+function registryFor(
+  opts: { env?: Record<string, string | undefined>; gcs?: Partial<GcsSettings>; cacheDir?: string } = {},
+) {
   const cacheDir = opts.cacheDir ?? join(root, `cache-${++cacheN}`);
   const config = loadConfig({
     MODEL_DIR: SHIPPED,
@@ -402,21 +404,113 @@ describe('publishing', () => {
       server.makePublic(BUCKET);
     }
   });
+});
 
-  it('follows STORAGE_EMULATOR_HOST, the Google libraries’ own setting', async () => {
-    server.bucket(BUCKET);
-    seedVersion(server, BUCKET, PREFIX, v1Dir);
-    process.env.STORAGE_EMULATOR_HOST = server.url;
+describe('another endpoint: STORAGE_EMULATOR_HOST in every form the Google clients use, and GCS_ENDPOINT', () => {
+  const port = () => new URL(server.url).port;
+  /** Runs `fn` with STORAGE_EMULATOR_HOST set in the environment, as the process has it (the client reads it too). */
+  async function withEmulatorHost<T>(value: string, fn: () => Promise<T>): Promise<T> {
+    process.env.STORAGE_EMULATOR_HOST = value;
     try {
-      const config = loadConfig({ MODEL_BUCKET: BUCKET, MODEL_PREFIX: PREFIX, STORAGE_EMULATOR_HOST: server.url });
-      expect(config.storageEmulatorHost).toBe(server.url);
-      const bucket = new ModelBucket(settings({ endpoint: config.storageEmulatorHost }));
-      expect(await bucket.latestVersion()).toBe(V1);
-      // The client then speaks to the emulator's root (no /storage/v1), as fake-gcs-server expects.
-      expect(server.requests.at(-1)?.path).toBe(`/b/${BUCKET}/o/${PREFIX}/latest.json`);
+      return await fn();
     } finally {
       delete process.env.STORAGE_EMULATOR_HOST;
     }
+  }
+
+  it('the loopback server is as strict as GCS: only the real API paths, 404 with the JSON error body elsewhere', async () => {
+    server.bucket(BUCKET);
+    server.put(BUCKET, 'x.json', '{}');
+    const get = async (path: string) => {
+      const res = await fetch(`${server.url}${path}`);
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    expect((await get(`/storage/v1/b/${BUCKET}/o/x.json`)).status).toBe(200);
+    expect((await get(`/download/storage/v1/b/${BUCKET}/o/x.json?alt=media`)).body).toEqual({});
+    for (const path of [
+      `/b/${BUCKET}/o/x.json`,
+      `/b/${BUCKET}/o`,
+      `/storage/v2/b/${BUCKET}/o`,
+      `/upload/storage/v1/b/${BUCKET}/o/x.json`,
+    ])
+      expect({ path, ...(await get(path)) }).toEqual({
+        path,
+        status: 404,
+        body: {
+          error: {
+            code: 404,
+            message: 'Not Found',
+            errors: [{ message: 'Not Found', domain: 'global', reason: 'notFound' }],
+          },
+        },
+      });
+  });
+
+  it.each([
+    ['a URL (Python, firebase-admin, fake-gcs-server)', (p: string) => `http://127.0.0.1:${p}`],
+    ['a URL with a trailing slash', (p: string) => `http://127.0.0.1:${p}/`],
+    ['host:port (Go, the gcloud emulators)', (p: string) => `127.0.0.1:${p}`],
+    ['the JSON API base (what @google-cloud/storage itself needs)', (p: string) => `http://127.0.0.1:${p}/storage/v1`],
+  ])('STORAGE_EMULATOR_HOST as %s: the model comes from the bucket, over the real paths', async (_, form) => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    const value = form(port());
+    await withEmulatorHost(value, async () => {
+      const r = registryFor({ env: { GCS_ENDPOINT: undefined, STORAGE_EMULATOR_HOST: value } });
+      await r.registry.start();
+      await r.registry.stop();
+      expect(serving(r.slot)).toMatchObject({ version: V1, origin: { source: 'gcs' } });
+      disposeServing(r.slot);
+    });
+    expect(server.requests.length).toBeGreaterThan(0);
+    expect(server.requests.filter((q) => !/^\/(download\/)?storage\/v1\/b\//.test(q.path))).toEqual([]);
+    expect(server.requests.every((q) => q.status === 200)).toBe(true);
+    expect(loadConfig({ STORAGE_EMULATOR_HOST: value }).storageEmulatorHost).toBe(server.url);
+  });
+
+  it('publishing with STORAGE_EMULATOR_HOST as host:port uploads over /upload/storage/v1', async () => {
+    server.bucket(BUCKET);
+    const value = `127.0.0.1:${port()}`;
+    const { code, err } = await withEmulatorHost(value, async () => {
+      const out: string[] = [];
+      const o = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      const e = jest.spyOn(process.stderr, 'write').mockImplementation((x) => (out.push(String(x)), true));
+      try {
+        const c = await runCli(['publish', '--model', v1Dir, '--bucket', BUCKET, '--prefix', PREFIX], {
+          STORAGE_EMULATOR_HOST: value,
+        });
+        return { code: c, err: out.join('') };
+      } finally {
+        o.mockRestore();
+        e.mockRestore();
+      }
+    });
+    expect({ code, err }).toMatchObject({ code: 0 });
+    expect(server.get(BUCKET, `${PREFIX}/latest.json`)).toBeDefined();
+    expect(
+      server.requests.filter((q) => q.method === 'POST').every((q) => q.path.startsWith('/upload/storage/v1/b/')),
+    ).toBe(true);
+    expect(server.requests.filter((q) => !/^\/(upload\/|download\/)?storage\/v1\/b\//.test(q.path))).toEqual([]);
+  });
+
+  it('GCS_ENDPOINT wins, even over a STORAGE_EMULATOR_HOST the client would read from the environment', async () => {
+    server.bucket(BUCKET);
+    seedVersion(server, BUCKET, PREFIX, v1Dir);
+    await withEmulatorHost('http://127.0.0.1:9', async () => {
+      const r = registryFor({ env: { GCS_ENDPOINT: `${server.url}/`, STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9' } });
+      await r.registry.start();
+      await r.registry.stop();
+      expect(serving(r.slot)).toMatchObject({ version: V1, origin: { source: 'gcs' } });
+      disposeServing(r.slot);
+    });
+    expect(server.requests.map((q) => q.path)).toContain(`/storage/v1/b/${BUCKET}/o/${PREFIX}/latest.json`);
+  });
+
+  it('a value that is no endpoint stops start-up naming the setting and the forms it takes', () => {
+    for (const bad of ['ftp://127.0.0.1:4443', 'http://127.0.0.1:4443/?x=1', 'not a host'])
+      expect(() => loadConfig({ STORAGE_EMULATOR_HOST: bad })).toThrow(
+        /STORAGE_EMULATOR_HOST: expected http:\/\/host:port, host:port \(plain HTTP\) or http:\/\/host:port\/storage\/v1/,
+      );
   });
 });
 

@@ -212,10 +212,12 @@ describe('with the X source', () => {
     const reported = lines.filter((l) => l.level === 50);
     expect(reported).toHaveLength(1);
     expect(reported[0].msg).toMatch(
-      /^X API refused the credentials \(HTTP 401.*Source x PAUSED \(streams AirParadis\); the others go on\.$/,
+      /^X API refused the credentials \(HTTP 401.*Source x PAUSED \(streams AirParadis\), tried again in 15 min; the others go on\.$/,
     );
     expect(await store.countMentions('United')).toBe(9);
-    expect(poller.pausedSources()).toEqual([{ source: 'x', reason: expect.stringContaining('HTTP 401') }]);
+    expect(poller.pausedSources()).toEqual([
+      expect.objectContaining({ source: 'x', reason: expect.stringContaining('HTTP 401') }),
+    ]);
     expect(JSON.stringify(lines)).not.toContain('wrong-token');
   });
 

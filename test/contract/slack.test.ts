@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { webApi } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../../config/schema';
@@ -332,6 +333,28 @@ describe('/sentiment', () => {
     expect(text).toContain(`running on *${scorer.info.backend}*`);
     expect(text).toContain('*Streams*');
     expect(text).toContain('*Open alerts*');
+    expect(api.ok('chat.postMessage')).toEqual([]);
+  });
+
+  it('answers resume: nothing to resume without a source; the paused sources, escaped, when there are', async () => {
+    await send(slashCommand({ text: 'resume', responseUrl: api.responseUrl('resume-none') }));
+    await api.waitFor('the answer', () => api.responses.some((r) => r.id === 'resume-none'));
+    expect(api.responses.find((r) => r.id === 'resume-none')!.body).toEqual({
+      response_type: 'ephemeral',
+      text: 'No mention source is set up here: nothing to resume.',
+    });
+    const paused = [{ source: 'x', reason: 'X refused the token <401> & paused', since: '2026-12-03T07:10:00.000Z' }];
+    const controls = Object.assign(monitor, { resumeSources: async () => ({ polledBy: 'here' as const, paused }) });
+    try {
+      await send(slashCommand({ text: 'Resume', responseUrl: api.responseUrl('resume-x') }));
+      await api.waitFor('the answer', () => api.responses.some((r) => r.id === 'resume-x'));
+      expect(api.responses.find((r) => r.id === 'resume-x')!.body.text).toBe(
+        'Trying again at the next poll: x (paused since 2026-12-03 07:10 UTC: X refused the token &lt;401&gt; &amp; paused). ' +
+          'The ops channel says when it works again.',
+      );
+    } finally {
+      delete (controls as Partial<typeof controls>).resumeSources;
+    }
     expect(api.ok('chat.postMessage')).toEqual([]);
   });
 
@@ -953,6 +976,223 @@ describe('alerts through the ChatSink port', () => {
     expect(thread).toHaveLength(MENTION_TEXTS.length);
     expect(new Set(thread.map((m) => m.text)).size).toBe(MENTION_TEXTS.length);
     expect(api.ok('files.completeUploadExternal')).toHaveLength(1);
+  });
+});
+
+describe('exactly once towards people (issue 12): a post whose outcome is unknown is looked up, not redone', () => {
+  const at = (day: string) => `2026-03-${day}T09:00:00.000Z`;
+  const threadOf = (ts: string) => [...api.messages.values()].filter((m) => m.thread_ts === ts);
+  const headlineOf = (id: string) =>
+    [...api.messages.values()].find((m) => !m.thread_ts && m.metadata?.event_payload.step === `${id}/#alerts/headline`);
+
+  it('every post carries its step as message metadata, the way Slack keeps and returns it', async () => {
+    const id = `${STREAM}@${at('03')}`;
+    await slack.sink!.alertOpened(content('opened', at('03'), 0.72, { alertId: id, openedAt: at('03') }));
+    const headline = headlineOf(id)!;
+    expect(api.ok('chat.postMessage')[0].args.metadata).toEqual({
+      event_type: 'sentinel_step',
+      event_payload: { step: `${id}/#alerts/headline` },
+    });
+    expect(threadOf(headline.ts).map((m) => m.metadata?.event_payload.step)).toEqual(
+      MENTION_TEXTS.map((_, i) => `${id}/#alerts/mention:90000000000000000${i}`),
+    );
+    // conversations.replies returns it only with include_all_metadata, as Slack does.
+    const client = new webApi.WebClient(TOKEN, { slackApiUrl: api.apiUrl });
+    const bare = await client.conversations.replies({ channel: 'CALERTS', ts: headline.ts });
+    expect(bare.messages?.some((m) => 'metadata' in m)).toBe(false);
+    const full = await client.conversations.replies({
+      channel: 'CALERTS',
+      ts: headline.ts,
+      include_all_metadata: true,
+    });
+    // The parent, the chart's file share (no metadata: files carry none), then the three mentions.
+    expect(full.messages?.map((m) => (m.files ? 'file' : m.metadata?.event_type))).toEqual([
+      'sentinel_step',
+      'file',
+      'sentinel_step',
+      'sentinel_step',
+      'sentinel_step',
+    ]);
+    expect(full.messages?.[2]).toMatchObject({ bot_id: 'BBOT', thread_ts: headline.ts });
+    // Slack refuses malformed metadata, and ignores (with a warning) an event type with punctuation.
+    await expect(
+      client.chat.postMessage({ channel: 'CALERTS', text: 'x', metadata: 'nope' as never }),
+    ).rejects.toMatchObject({ data: { error: 'invalid_metadata_format' } });
+    const dotted = await client.chat.postMessage({
+      channel: 'CALERTS',
+      text: 'x',
+      metadata: { event_type: 'sentinel.step', event_payload: { step: 'x' } },
+    });
+    expect(dotted.warning).toBe('invalid_metadata_schema');
+    expect(api.messages.get(`CALERTS/${dotted.ts}`)?.metadata).toBeUndefined();
+  });
+
+  it('a headline in a #name channel whose id no replica has learned yet: found through conversations.list, posted once', async () => {
+    // A replica on a fresh database: nothing has been posted in #alerts yet, so its id is nowhere stored.
+    const freshStore = openSqliteStore(join(dir, 'fresh-replica.db'));
+    await freshStore.migrate();
+    const config = loadConfig({
+      SLACK_BOT_TOKEN: TOKEN,
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_ALERT_CHANNELS: '#alerts',
+      SLACK_API_URL: api.apiUrl,
+    });
+    const otherLog = new PredictionLog(freshStore);
+    const quiet = createLogger('silent');
+    const otherServer = buildServer({
+      auth: OPEN_API,
+      slot,
+      config,
+      logger: quiet,
+      store: freshStore,
+      predictionLog: otherLog,
+    });
+    const other = (await startSlack({
+      config,
+      app: otherServer,
+      slot,
+      store: freshStore,
+      predictionLog: otherLog,
+      logger: quiet,
+      apiOptions: { backoffMs: 20 },
+    }))!;
+    try {
+      api.reset();
+      const id = `${STREAM}@${at('05')}`;
+      api.fail('chat.postMessage', { status: 503, processed: true }); // Slack posts it; the answer is lost
+      await other.sink!.alertOpened(content('opened', at('05'), 0.71, { alertId: id, openedAt: at('05') }));
+      expect(
+        [...api.messages.values()].filter((m) => m.metadata?.event_payload.step === `${id}/#alerts/headline`),
+      ).toHaveLength(1);
+      expect(api.calls.filter((c) => c.method === 'conversations.history').map((c) => c.args.channel)).toEqual([
+        'CALERTS',
+      ]);
+    } finally {
+      await other.stop();
+      await otherServer.close();
+      await otherLog.flush();
+      await freshStore.close();
+    }
+  });
+
+  it('a mention and the chart Slack made before their answers were lost (5xx) are found, not posted twice', async () => {
+    const id = `${STREAM}@${at('04')}`;
+    // The headline goes through; Slack posts the first mention and shares the chart, but answers 500 / 502.
+    api.fail('chat.postMessage', { pass: true }, { status: 500, processed: true });
+    api.fail('files.completeUploadExternal', { status: 502, processed: true });
+    await slack.sink!.alertOpened(content('opened', at('04'), 0.73, { alertId: id, openedAt: at('04') }));
+    const headline = headlineOf(id)!;
+    const thread = threadOf(headline.ts);
+    expect(thread.map((m) => m.text?.replace(/^\d+ % negative: /, ''))).toEqual(MENTION_TEXTS);
+    expect([...api.fileMessages.values()].filter((m) => m.thread_ts === headline.ts)).toHaveLength(1);
+    expect(api.calls.filter((c) => c.method === 'files.completeUploadExternal')).toHaveLength(1);
+    expect(api.calls.filter((c) => c.method === 'conversations.replies').length).toBeGreaterThanOrEqual(2);
+    for (const [i, m] of thread.entries()) {
+      expect((await store.findLink('slack', 'CALERTS', m.ts))?.predictionId).toBe(`x:90000000000000000${i}`);
+    }
+    expect(logLines.filter((l) => String(l.msg).endsWith('done at the previous attempt; not redone'))).toHaveLength(2);
+  });
+
+  it('an ops notice whose answer was lost is posted once; one a crash left pending goes out with the next', async () => {
+    api.fail('chat.postMessage', { status: 503, processed: true });
+    await slack.sink!.opsNotice!('mentions from X paused: 401');
+    expect([...api.messages.values()].filter((m) => m.text?.includes('mentions from X paused'))).toHaveLength(1);
+
+    // A crash after Slack posted one notice and before the answer (its intent still pending), and another
+    // crash before a second one was posted at all.
+    const posted = await new webApi.WebClient(TOKEN, { slackApiUrl: api.apiUrl }).chat.postMessage({
+      channel: 'CALERTS',
+      text: ':warning: Sentinel: store failing: disk full',
+      metadata: { event_type: 'sentinel_step', event_payload: { step: 'ops/n-posted/#alerts' } },
+    });
+    await store.setCheckpoint(
+      'slack/ops-notices',
+      JSON.stringify({
+        pending: [
+          { id: 'n-posted', text: 'store failing: disk full', at: Date.now() - 1000, channels: ['#alerts'] },
+          { id: 'n-lost', text: 'store: writes work again', at: Date.now() - 500, channels: ['#alerts'] },
+        ],
+      }),
+    );
+    api.reset();
+    await slack.sink!.opsNotice!('model v9 loaded');
+    const texts = api.ok('chat.postMessage').map((c) => c.args.text);
+    expect(texts).toEqual([':warning: Sentinel: store: writes work again', ':warning: Sentinel: model v9 loaded']);
+    expect([...api.messages.values()].filter((m) => m.text?.includes('disk full')).map((m) => m.ts)).toEqual([
+      posted.ts,
+    ]);
+    expect(JSON.parse((await store.getCheckpoint('slack/ops-notices'))!)).toEqual({ pending: [] });
+  });
+
+  it('when Slack cannot be read (no channels:history), a begun headline is posted again with a warning', async () => {
+    const id = `${STREAM}@${at('05')}`;
+    await store.setCheckpoint(
+      `slack/alert:${id}`,
+      JSON.stringify({
+        alertId: id,
+        stream: STREAM,
+        content: { ...content('opened', at('05'), 0.74, { alertId: id, openedAt: at('05') }), chart: undefined },
+        marks: { acks: [] },
+        threads: {},
+        begun: { '#alerts': { at: Date.now() - 2000 } },
+      }),
+    );
+    api.scopes.delete('channels:history');
+    try {
+      await slack.sink!.alertOpened(content('opened', at('05'), 0.74, { alertId: id, openedAt: at('05') }));
+    } finally {
+      api.scopes.add('channels:history');
+    }
+    expect(api.calls.find((c) => c.method === 'conversations.history')).toMatchObject({
+      ok: false,
+      error: 'missing_scope',
+    });
+    expect(headlineOf(id)).toBeDefined();
+    expect(
+      logLines.some(
+        (l) =>
+          String(l.msg).startsWith(`slack: cannot check whether the headline of alert ${id} in #alerts was posted`) &&
+          String(l.msg).includes('reinstall it with adapters/slack/manifest.yml') &&
+          String(l.msg).endsWith('so it may show twice'),
+      ),
+    ).toBe(true);
+  });
+
+  it('a step begun and not redone by this delivery (a superseded update reply) is looked up: found, it is done', async () => {
+    const id = `${STREAM}@${at('04')}`;
+    const key = `slack/alert:${id}`;
+    const state = JSON.parse((await store.getCheckpoint(key))!);
+    const thread = state.threads['#alerts'];
+    // An update reply was posted at Slack, then the process died before its result was kept.
+    const reply = await new webApi.WebClient(TOKEN, { slackApiUrl: api.apiUrl }).chat.postMessage({
+      channel: 'CALERTS',
+      thread_ts: thread.ts,
+      text: 'Update: Still going',
+      metadata: {
+        event_type: 'sentinel_step',
+        event_payload: { step: `${id}/#alerts/reply:2026-03-04T10:00:00.000Z` },
+      },
+    });
+    thread.begun = {
+      'reply:2026-03-04T10:00:00.000Z': { at: Date.now() - 1000 },
+      'reply:2026-03-04T10:30:00.000Z': { at: Date.now() - 500 }, // never reached Slack
+    };
+    await store.setCheckpoint(key, JSON.stringify(state));
+    api.reset();
+    // The next delivery is a newer update (no thread reply due yet): only the headline is edited.
+    await slack.sink!.alertUpdated(
+      content('updated', '2026-03-04T11:00:00.000Z', 0.75, { alertId: id, openedAt: at('04') }),
+    );
+    expect(api.ok('chat.postMessage')).toEqual([]);
+    const after = JSON.parse((await store.getCheckpoint(key))!).threads['#alerts'];
+    expect(after.begun).toEqual({});
+    expect(after.done).toContain('reply:2026-03-04T10:00:00.000Z');
+    expect(after.done).not.toContain('reply:2026-03-04T10:30:00.000Z');
+    expect(
+      threadOf(thread.ts)
+        .filter((m) => m.text === 'Update: Still going')
+        .map((m) => m.ts),
+    ).toEqual([reply.ts]);
   });
 });
 

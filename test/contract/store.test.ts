@@ -813,6 +813,64 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
     });
   });
 
+  describe('claims (issue 12): a delivery applied once across replicas and restarts', () => {
+    test('the first claim of a key wins, from any instance; the others get false while it lasts', async () => {
+      const { store, location } = await fresh();
+      const other = backend.open(location); // another replica (or the same one after a restart)
+      opened.push(other);
+      await other.migrate();
+      expect(await store.claim('slack:event:Ev01', 60_000)).toBe(true);
+      expect(await store.claim('slack:event:Ev01', 60_000)).toBe(false);
+      expect(await other.claim('slack:event:Ev01', 60_000)).toBe(false);
+      expect(await other.claim('slack:event:Ev02', 60_000)).toBe(true);
+      expect(await store.claim('slack:event:Ev02', 60_000)).toBe(false);
+    });
+
+    test('many claims of one key at once, from several instances: exactly one true', async () => {
+      const { store, location } = await fresh();
+      const others = Array.from({ length: 3 }, () => backend.open(location));
+      opened.push(...others);
+      await Promise.all(others.map((s) => s.migrate()));
+      const all = [store, ...others];
+      const results = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => all[i % all.length].claim('teams:activity:a:1', 60_000)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    test('an expired claim is taken over once; pruneClaims removes only expired ones', async () => {
+      const { store, location } = await fresh();
+      expect(await store.claim('short', 1)).toBe(true);
+      expect(await store.claim('long', 3_600_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 20));
+      const [first, second] = await Promise.all([store.claim('short', 60_000), store.claim('short', 60_000)]);
+      expect([first, second].sort()).toEqual([false, true]);
+      expect(await store.claim('long', 60_000)).toBe(false);
+      // Age two claims past their expiry, as time would.
+      await backend.exec(
+        location,
+        `INSERT INTO claims (key, claimed_at, expires_at) VALUES
+           ('old-1', ${backend.time('2026-01-01T00:00:00Z')}, ${backend.time('2026-01-01T02:00:00Z')}),
+           ('old-2', ${backend.time('2026-01-01T00:00:00Z')}, ${backend.time('2026-01-01T02:00:00Z')})`,
+      );
+      expect(await store.pruneClaims(1)).toBe(1);
+      expect(await store.pruneClaims(100)).toBe(1);
+      expect(await store.pruneClaims(100)).toBe(0);
+      const left = await backend.query(location, 'SELECT key FROM claims ORDER BY key');
+      expect(left.map((r) => r.key)).toEqual(['long', 'short']);
+      expect(await store.claim('old-1', 60_000)).toBe(true); // pruned: a new claim
+    });
+
+    test('refuses a bad key or TTL with a clear message', async () => {
+      const { store } = await fresh();
+      await expect(store.claim('', 1000)).rejects.toThrow('claim: the key must be a non-empty string');
+      await expect(store.claim('x'.repeat(501), 1000)).rejects.toThrow('at most 500 characters');
+      await expect(store.claim('k', 0)).rejects.toThrow('claim: ttlMs must be');
+      await expect(store.claim('k', Number.NaN)).rejects.toThrow('claim: ttlMs must be');
+      await expect(store.pruneClaims(0)).rejects.toThrow('pruneClaims: limit must be a positive integer');
+    });
+  });
+
   describe('close', () => {
     test('close is idempotent and a closed store refuses work clearly', async () => {
       const { store } = await fresh();

@@ -7,7 +7,9 @@
  * A token that is forged (another key), meant for another bot, expired, unsigned, for another serviceUrl
  * or signed by an unknown key is answered 401 in ONE warn line, with nothing written to the console (where
  * botbuilder would print a stack trace or the signing key); an activity whose serviceUrl is not the Bot
- * Framework's is a 403 whatever its token; a good token with a Teams serviceUrl runs its turn.
+ * Framework's is a 403 whatever its token; a good token with a Teams serviceUrl runs its turn. With the keys
+ * out of reach (the OpenID metadata down, answering 500, or its JWKS down) a token only the keys can judge
+ * is a 503 in ONE error line — never a 500 — and one refused for a reason that needs no key still a 401.
  */
 import { createSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../config/schema';
 import { startTeams } from '../../adapters/teams';
+import { refusedWithoutKeys } from '../../adapters/teams/http';
 import { PredictionLog } from '../../src/feedback/prediction-log';
 import { ApiAuth } from '../../src/http/auth';
 import { buildServer } from '../../src/http/server';
@@ -219,4 +222,170 @@ it("refuses a serviceUrl that is not the Bot Framework's (403), even with a good
     expect(res.lines).toEqual([expect.objectContaining({ level: 40, serviceUrl })]);
   }
   expect(keyRequests).toBe(before);
+});
+
+describe("the Bot Framework's OpenID keys cannot be fetched", () => {
+  /** A Teams endpoint like the one above, whose OpenID metadata URL is `metadata`. */
+  async function endpoint(metadata: string) {
+    const lines: Json[] = [];
+    const logger = createLogger('debug', {
+      stream: new Writable({
+        write(chunk: Buffer, _e, done) {
+          for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+          done();
+        },
+      }),
+    });
+    const config = loadConfig({ MicrosoftAppId: APP_ID, MicrosoftAppPassword: 'not-a-real-secret' });
+    const slot = new ScorerSlot();
+    const predictionLog = new PredictionLog(store, { logger });
+    const server = buildServer({ auth: ApiAuth.fromEntries([]), slot, config, logger, store, predictionLog });
+    startTeams({ config, app: server, slot, store, predictionLog, logger, openIdMetadata: { channel: metadata } });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+    return {
+      close: () => server.close(),
+      async post(body: Json, token: string) {
+        const before = lines.length;
+        const res = await fetch(`${base}/api/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+        const text = await res.text();
+        return {
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          body: text ? JSON.parse(text) : undefined,
+          lines: lines.slice(before).filter((l) => l.level >= 30),
+        };
+      },
+    };
+  }
+
+  /** A loopback port nothing listens on: connection refused. */
+  async function closedPort(): Promise<number> {
+    const s = createServer();
+    await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+    const { port } = s.address() as AddressInfo;
+    await new Promise((ok) => s.close(ok));
+    return port;
+  }
+
+  /** The key source in three states: down, answering 500, and its metadata up with the JWKS down. */
+  let failing: Server;
+  let failingRequests = 0;
+  let refused: number;
+  beforeAll(async () => {
+    refused = await closedPort();
+    failing = createServer((req, res) => {
+      failingRequests++;
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/half/v1/.well-known/openidconfiguration') {
+        res.end(
+          JSON.stringify({ issuer: 'https://api.botframework.com', jwks_uri: `http://127.0.0.1:${refused}/keys` }),
+        );
+      } else {
+        res.statusCode = 500;
+        res.end('{"error":"internal"}');
+      }
+    });
+    await new Promise<void>((ok) => failing.listen(0, '127.0.0.1', ok));
+  });
+  afterAll(() => new Promise((ok) => failing?.close(ok)));
+
+  const sources: Array<[string, () => string]> = [
+    ['down (connection refused)', () => `http://127.0.0.1:${refused}/v1/.well-known/openidconfiguration`],
+    [
+      'answering 500',
+      () => `http://127.0.0.1:${(failing.address() as AddressInfo).port}/v1/.well-known/openidconfiguration`,
+    ],
+    [
+      'up, its keys (JWKS) down',
+      () => `http://127.0.0.1:${(failing.address() as AddressInfo).port}/half/v1/.well-known/openidconfiguration`,
+    ],
+  ];
+
+  it.each(sources)(
+    'key source %s: a token only the keys could judge is a 503 (forged or not), in one error line',
+    async (_name, metadata) => {
+      const e = await endpoint(metadata());
+      const asked = failingRequests;
+      try {
+        for (const token of [jwt(claims(), { key: forger.privateKey }), jwt(claims())]) {
+          const res = await e.post(activity({ type: 'message', text: 'sentiment hello' }), token);
+          expect(res.status).toBe(503);
+          expect(res.retryAfter).toBe('30');
+          expect(res.body.error.code).toBe('unavailable');
+          expect(res.lines).toEqual([
+            expect.objectContaining({
+              level: 50,
+              msg: expect.stringMatching(
+                /^teams: activity not checked \(503\): the Bot Framework's OpenID keys cannot be fetched, so its token cannot be verified: (request to .* failed, reason: connect ECONNREFUSED|Failed to load openID config: 500)/,
+              ),
+            }),
+          ]);
+          expect(res.lines[0]).not.toHaveProperty('err');
+          expect(res.lines[0]).not.toHaveProperty('stack');
+          expect(String(res.lines[0].msg)).not.toMatch(/\n| {4}at /);
+        }
+        if (!metadata().includes(String(refused))) expect(failingRequests).toBeGreaterThan(asked);
+        expectNothingOnTheConsole();
+      } finally {
+        await e.close();
+      }
+    },
+  );
+
+  it.each(sources)(
+    'key source %s: a token refused for a reason that needs no key is still a 401',
+    async (_name, metadata) => {
+      const e = await endpoint(metadata());
+      const now = Math.floor(Date.now() / 1000);
+      try {
+        for (const [token, reason] of [
+          [jwt(claims({ exp: now - 3600, nbf: now - 7200 })), /expired/],
+          [jwt(claims(), { alg: 'none' }), /not signed with RS256/],
+          [jwt(claims({ iss: 'https://evil.example' })), /./],
+          ['not.a.jwt', /./],
+        ] as const) {
+          const res = await e.post(activity({ type: 'message', text: 'sentiment hello' }), token);
+          expect(res.status).toBe(401);
+          expect(res.body.error.code).toBe('unauthorized');
+          expect(res.lines).toEqual([
+            expect.objectContaining({
+              level: 40,
+              msg: expect.stringMatching(/^teams: activity refused \(401\): the Bot Framework token is not valid: /),
+              reason: expect.stringMatching(reason),
+            }),
+          ]);
+          expect(String(res.lines[0].reason)).not.toMatch(/\n| {4}at /);
+        }
+        expectNothingOnTheConsole();
+      } finally {
+        await e.close();
+      }
+    },
+  );
+
+  it('what needs no key: not a JWT, unsigned, expired, not yet valid, for another bot', () => {
+    const now = Date.now();
+    const t = Math.floor(now / 1000);
+    expect(refusedWithoutKeys(jwt(claims()), APP_ID, now)).toBeNull();
+    expect(refusedWithoutKeys(jwt(claims(), { key: forger.privateKey }), APP_ID, now)).toBeNull(); // only the keys can tell
+    expect(refusedWithoutKeys(jwt(claims({ exp: t - 240 })), APP_ID, now)).toBeNull(); // within botbuilder's 5 min
+    expect(refusedWithoutKeys(jwt(claims({ exp: t - 400 })), APP_ID, now)).toBe('expired');
+    expect(refusedWithoutKeys(jwt(claims({ nbf: t + 400 })), APP_ID, now)).toBe('not valid yet');
+    expect(refusedWithoutKeys(jwt(claims(), { alg: 'none' }), APP_ID, now)).toMatch(
+      /^not signed with RS256\/RS384\/RS512/,
+    );
+    expect(refusedWithoutKeys(jwt(claims(), { alg: 'HS256' }), APP_ID, now)).toMatch(/^not signed with/);
+    expect(refusedWithoutKeys('not.a.jwt', APP_ID, now)).toBe('not a JWT');
+    expect(refusedWithoutKeys('abc', APP_ID, now)).toBe('not a JWT');
+    const other = jwt(claims({ aud: '11111111-2222-3333-4444-555555555555' }));
+    expect(refusedWithoutKeys(other, APP_ID, now)).toBe('for another bot (audience)');
+    expect(refusedWithoutKeys(other, undefined, now)).toBeNull(); // without the app id, undecided
+    // The Emulator's tokens name the bot in appid (v1.0) or azp (v2.0).
+    expect(refusedWithoutKeys(jwt(claims({ aud: 'api://x', appid: APP_ID, ver: '1.0' })), APP_ID, now)).toBeNull();
+  });
 });

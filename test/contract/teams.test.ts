@@ -438,7 +438,7 @@ describe('commands', () => {
     expect(await kept()).toEqual([]);
   });
 
-  it('answers help, status, an empty sentiment, an unknown text and a text over the limit', async () => {
+  it('answers help, status, resume, an empty sentiment, an unknown text and a text over the limit', async () => {
     let before = connector.calls.length;
     await ok(message('help'));
     expect(cardText(cardOf(connector.of('reply', before)[0]))).toContain('sentiment <text>');
@@ -449,6 +449,10 @@ describe('commands', () => {
     expect(status).toContain(`**Model** ${scorer.info.version}`);
     expect(status).toContain('**Open alerts** none');
     expect(status).toContain('trend detection is not running');
+
+    before = connector.calls.length;
+    await ok(message('resume'));
+    expect(connector.of('reply', before)[0].body.text).toBe('No mention source is set up here: nothing to resume.');
 
     before = connector.calls.length;
     await ok(message('sentiment'));
@@ -957,6 +961,54 @@ describe('installation and proactive alerts', () => {
     await sink.alertOpened({ ...content('opened', '2015-02-25T10:00:00.000Z', 0.7), alertId: 'alert-teams-2' });
     expect((await conversations()).map((c: Json) => c.key)).toEqual([`conv:${GROUP}`]);
     expect(server.logs().some((l) => /can no longer post in this conversation/.test(l.msg))).toBe(true);
+  });
+
+  it('never replays a post whose outcome is unknown: the card is posted again (may show twice), a reply is not', async () => {
+    // Issue 12. The group chat is the one conversation left. The Bot Framework cannot be asked whether an
+    // activity arrived, so the outcome of a post that failed without a usable answer (or was cut by a crash
+    // after its intent was recorded) is decided, and said.
+    const sink = server.teams!.sink;
+    const alert = { ...content('opened', '2015-02-26T10:00:00.000Z', 0.7), alertId: 'alert-teams-3' };
+    const said = (re: RegExp) => server.logs().filter((l) => re.test(l.msg) && l.alert === 'alert-teams-3');
+
+    // The card's POST gets a 502: botbuilder's client would have sent it again (up to 3 times); it is not.
+    let before = connector.calls.length;
+    connector.failNext(1, 502);
+    await expect(sink.alertOpened(alert)).rejects.toThrow('the opened alert alert-teams-3 is not fully in Teams');
+    expect(connector.calls.slice(before).map((c) => c.kind)).toEqual(['send']);
+
+    // Next delivery: the card is posted again, with a warning; its first mention card gets a 500.
+    before = connector.calls.length;
+    connector.failNext(1, 500, { after: 1 });
+    await expect(sink.alertOpened(alert)).rejects.toThrow('is not fully in Teams');
+    expect(connector.calls.slice(before).map((c) => c.kind)).toEqual(['send', 'reply', 'reply']);
+    expect(said(/^teams: the alert card was begun before and its outcome is unknown/)).toHaveLength(1);
+    expect(said(/posted again and may show twice$/)).toHaveLength(1);
+
+    // Next delivery: that mention card is not posted again (it may be missing); the card is updated in place.
+    before = connector.calls.length;
+    await sink.alertOpened(alert);
+    expect(connector.calls.slice(before).map((c) => c.kind)).toEqual(['update']);
+    expect(
+      said(new RegExp(`^teams: mention:${mentions[0].id} of alert alert-teams-3 was begun before .* may be missing`)),
+    ).toHaveLength(1);
+    const state = JSON.parse((await store.getCheckpoint('teams/alert:alert-teams-3'))!);
+    expect(state.begun).toEqual({});
+    const target = state.targets[`conv:${GROUP}`];
+    expect(target.begun).toEqual({});
+    expect([...target.done].sort()).toEqual(mentions.map((m) => `mention:${m.id}`));
+  });
+
+  it('waits out throttling (429 with Retry-After) and posts once', async () => {
+    const sink = server.teams!.sink;
+    const before = connector.calls.length;
+    connector.failNext(1, 429, { retryAfter: 1 });
+    const started = Date.now();
+    await sink.alertOpened({ ...content('opened', '2015-02-27T10:00:00.000Z', 0.7), alertId: 'alert-teams-4' });
+    const sends = connector.of('send', before);
+    expect(sends).toHaveLength(2); // the 429, then the card, once
+    expect(connector.of('reply', before)).toHaveLength(mentions.length);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 });
 

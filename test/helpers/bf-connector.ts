@@ -9,7 +9,8 @@
  *   PUT  /v3/conversations/:conversationId/activities/:id    update an activity: { id }
  *
  * Ids are numeric strings like Teams' (milliseconds-ish, increasing). `failNext(n, status)` makes the next
- * n calls fail with `status` (Teams' error body), e.g. 403 for a bot removed from the team.
+ * n calls fail with `status` (Teams' error body), e.g. 403 for a bot removed from the team; `after` lets that
+ * many calls through first, `retryAfter` adds a Retry-After header (seconds), as Teams throttles.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,8 @@ export interface RecordedCall {
   kind: 'create' | 'send' | 'reply' | 'update' | 'other';
   /** The returned id (send, reply, create: the new activity's). */
   id?: string;
+  /** The HTTP status answered when the call was made to fail (`failNext`). */
+  status?: number;
   authorization?: string;
   body: Record<string, unknown>;
 }
@@ -35,7 +38,7 @@ export interface BfConnector {
   of(kind: RecordedCall['kind'], from?: number): RecordedCall[];
   /** Resolves when `predicate` holds for the calls (polling), or rejects after `timeoutMs`. */
   waitFor(predicate: (calls: RecordedCall[]) => boolean, timeoutMs?: number): Promise<void>;
-  failNext(count: number, status: number): void;
+  failNext(count: number, status: number, opts?: { after?: number; retryAfter?: number }): void;
   close(): Promise<void>;
 }
 
@@ -54,7 +57,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 export async function startBfConnector(): Promise<BfConnector> {
   const calls: RecordedCall[] = [];
   let next = 1_700_000_000_000;
-  let failures: { count: number; status: number } | null = null;
+  let failures: { count: number; status: number; after: number; retryAfter?: number } | null = null;
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readJson(req);
@@ -74,10 +77,16 @@ export async function startBfConnector(): Promise<BfConnector> {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify(json));
       };
-      if (failures && failures.count > 0) {
+      if (failures && failures.count > 0 && failures.after > 0) {
+        failures.after--;
+      } else if (failures && failures.count > 0) {
         failures.count--;
         calls.push(call);
+        // Recorded as what it tried to do (a failed send is still a send), with the status answered.
+        if (m) call.kind = method === 'POST' ? (!m[1] ? 'create' : m[2] ? 'reply' : 'send') : m[2] ? 'update' : 'other';
+        call.status = failures.status;
         const code = failures.status === 403 ? 'BotNotInConversationRoster' : 'ServiceError';
+        if (failures.retryAfter !== undefined) res.setHeader('retry-after', String(failures.retryAfter));
         return answer(failures.status, { error: { code, message: `test failure ${failures.status}` } });
       }
       if (!m) {
@@ -120,8 +129,13 @@ export async function startBfConnector(): Promise<BfConnector> {
         await new Promise((r) => setTimeout(r, 10));
       }
     },
-    failNext(count, status) {
-      failures = { count, status };
+    failNext(count, status, opts = {}) {
+      failures = {
+        count,
+        status,
+        after: opts.after ?? 0,
+        ...(opts.retryAfter !== undefined ? { retryAfter: opts.retryAfter } : {}),
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {

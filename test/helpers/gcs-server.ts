@@ -1,14 +1,20 @@
 /**
  * A loopback HTTP server speaking the subset of the Google Cloud Storage JSON API that
  * @google-cloud/storage 7 uses for the model registry, for contract tests through the real client
- * (`apiEndpoint: server.url`, or STORAGE_EMULATOR_HOST).
+ * (`apiEndpoint: server.url`, GCS_ENDPOINT or STORAGE_EMULATOR_HOST).
  *
  * Honest: real HTTP, objects kept in memory with real checksums (CRC32C computed here by its own table,
  * independent of the client's, and MD5), generations that grow, preconditions evaluated as GCS does.
  *
- * - `GET  [/storage/v1]/b/<bucket>/o?prefix=&delimiter=&maxResults=&pageToken=` — list, with `prefixes`
+ * Strict about paths, as GCS is: only the API's real paths are served — `/storage/v1/b/…` (JSON API),
+ * `/upload/storage/v1/b/<bucket>/o` (uploads), `/download/storage/v1/b/<bucket>/o/<object>` (media, the
+ * objects' `mediaLink`). Anything else (e.g. `/b/<bucket>/o/…` without `/storage/v1`, which the client sends
+ * when STORAGE_EMULATOR_HOST is taken verbatim) is a 404 with GCS's JSON error body, never served.
+ *
+ * - `GET  /storage/v1/b/<bucket>` — the bucket.
+ * - `GET  /storage/v1/b/<bucket>/o?prefix=&delimiter=&maxResults=&pageToken=` — list, with `prefixes`
  *   for a delimiter and page tokens.
- * - `GET  [/storage/v1]/b/<bucket>/o/<object>` — metadata (size, crc32c, md5Hash, generation, …);
+ * - `GET  /storage/v1/b/<bucket>/o/<object>` — metadata (size, crc32c, md5Hash, generation, …);
  *   `?alt=media` — the bytes, with `x-goog-hash: crc32c=…,md5=…`, `x-goog-generation` and
  *   `x-goog-stored-content-encoding: identity` as GCS sends them (the client validates with them).
  *   `generation=` reads that generation only (404 otherwise).
@@ -16,7 +22,8 @@
  *   metadata, then the media); `uploadType=resumable` starts a session (answer: `Location`), then `PUT`
  *   on the session URL with `Content-Range` (308 + `Range` until the last byte; an empty PUT asks the
  *   status; that is a Content-Range of "bytes &ast;/total"). A crc32c/md5Hash sent by the client is checked against the bytes received (400 if not).
- * - `DELETE [/storage/v1]/b/<bucket>/o/<object>` — 204.
+ * - `GET  /download/storage/v1/b/<bucket>/o/<object>?alt=media` — the bytes, as above.
+ * - `DELETE /storage/v1/b/<bucket>/o/<object>` — 204.
  * - Preconditions `ifGenerationMatch` (0 = must not exist) / `ifGenerationNotMatch` on reads, uploads
  *   (at the start and at the end of a resumable session, as GCS) and deletes: 412 when they fail.
  * - Object names follow GCS's rules, no more and no less: 1 to 1,024 bytes of UTF-8, no carriage return
@@ -242,12 +249,22 @@ export class GcsServer {
     }
     if (fault && 'status' in fault) return this.error(res, fault.status, fault.message ?? `injected ${fault.status}`);
 
-    const upload = path.startsWith('/upload/storage/v1/');
-    if (upload) path = path.slice('/upload/storage/v1'.length);
-    else if (path.startsWith('/storage/v1/')) path = path.slice('/storage/v1'.length);
+    // The API's real paths only: the JSON API, uploads, downloads. Anything else is GCS's 404.
+    const api = (['/storage/v1/', '/upload/storage/v1/', '/download/storage/v1/'] as const).find((p) =>
+      path.startsWith(p),
+    );
+    if (!api) return this.error(res, 404, 'Not Found', 'notFound');
+    const upload = api === '/upload/storage/v1/';
+    path = path.slice(api.length - 1);
 
     const m = /^\/b\/([^/]+)(?:\/o(?:\/(.+))?)?$/.exec(path);
-    if (!m) return this.error(res, 404, `no such API path: ${req.method} ${u.pathname}`);
+    if (!m) return this.error(res, 404, 'Not Found', 'notFound');
+    const isObjects = path.startsWith(`/b/${m[1]}/o`);
+    // Uploads are POST (start) and PUT (a session's bytes) on /b/<bucket>/o; downloads are GETs of an object.
+    if (upload && (!isObjects || m[2] !== undefined || !['POST', 'PUT'].includes(req.method ?? '')))
+      return this.error(res, 404, 'Not Found', 'notFound');
+    if (api === '/download/storage/v1/' && (m[2] === undefined || req.method !== 'GET'))
+      return this.error(res, 404, 'Not Found', 'notFound');
     let bucket: string;
     let objectName: string | undefined;
     try {
@@ -256,7 +273,6 @@ export class GcsServer {
     } catch {
       return this.error(res, 400, 'Invalid object name: object names must be valid UTF-8', 'invalid');
     }
-    const isObjects = path.startsWith(`/b/${m[1]}/o`);
 
     const token = this.privateBuckets.get(bucket);
     if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {

@@ -8,12 +8,30 @@
  *   reactions.get; the upload URL it hands out (POST /upload/<file id>, multipart as the WebClient sends
  *   it); response URLs (POST /response/<id>, JSON, as Bolt's `respond` sends it); anything else
  *   `unknown_method`.
- * - State: messages by `channel/ts` (text, blocks, thread, edits), files, reactions (set by the test,
- *   read by reactions.get). Channel names (#alerts) become ids (CALERTS).
+ * - State: messages by `channel/ts` (text, blocks, thread, edits, metadata), files, reactions (set by the
+ *   test, read by reactions.get). Channel names (#alerts) become ids (CALERTS). `ts` are Slack's: the wall
+ *   clock in seconds with six decimals, unique and increasing.
+ * - Message metadata as Slack documents it: `metadata` must be an object with `event_type` and an object
+ *   `event_payload` (else `invalid_metadata_format`); an `event_type` with anything but letters, digits, `_`
+ *   and `-` is answered `ok` with the warning `invalid_metadata_schema` and not kept. conversations.history
+ *   (a channel's top-level messages and thread broadcasts, newest first) and conversations.replies (a
+ *   thread: its parent, then its replies and file shares, oldest first) take `oldest` / `latest` /
+ *   `inclusive` / `limit` / `cursor` and return a message's metadata only with `include_all_metadata`.
+ *   Both need a channel id (a #name is `channel_not_found`), the bot's membership (`joined`, else
+ *   `not_in_channel`) and the `channels:history` (C…) or `groups:history` (G…) scope, read from the bot
+ *   scopes of adapters/slack/manifest.yml (`scopes`; else `missing_scope`).
+ * - files.completeUploadExternal shares the file as Slack does: a message carrying `files` (id, name,
+ *   title) in the channel or thread, kept in `fileMessages` and listed by conversations.replies.
  * - Faults on demand, consumed one per call of that method in order: `{ status: 429, retryAfter }`
- *   (with `Retry-After`), `{ status: 500 }`, `{ error: "channel_not_found" }` (an `ok: false` answer),
- *   `{ pass: true }` (answered normally).
+ *   (with `Retry-After`), `{ status: 500 }` (or 502, 503), `{ error: "channel_not_found" }` (an `ok: false`
+ *   answer), `{ pass: true }` (answered normally), `{ status: 500, processed: true }` (the method runs, as
+ *   when Slack did the work and the answer was lost, then the failure is answered).
  * - Every call is recorded, failed ones included: method, arguments (JSON fields decoded), status, time.
+ *   `onCall` (if set) sees each call once it is answered; `beforeAnswer` (if set) is awaited after the
+ *   method ran and before its answer is written (a test kills the client there: the work is done at
+ *   Slack, the client never hears of it). With `clientTags` on, paths prefixed
+ *   `/as/<tag>/` are accepted (SLACK_API_URL=http://127.0.0.1:PORT/as/replica-1/api/) and the tag is
+ *   recorded as the call's `client`, to tell several clients apart.
  * - Socket Mode: apps.connections.open (with the app-level token `appToken`) hands out a ws:// URL on this
  *   server; the WebSocket (RFC 6455, written here: text frames, ping/pong, close) says `hello`, and
  *   `sendEnvelope` delivers an envelope as Slack does (`events_api`, `slash_commands`, `interactive`);
@@ -22,6 +40,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parse as parseForm } from 'node:querystring';
 
 export interface SlackCall {
@@ -35,6 +55,8 @@ export interface SlackCall {
   ok: boolean;
   error?: string;
   at: number;
+  /** With `clientTags`: the tag of an `/as/<tag>/` path. */
+  client?: string;
 }
 
 export interface SlackMessage {
@@ -46,10 +68,18 @@ export interface SlackMessage {
   thread_ts?: string;
   reply_broadcast?: boolean;
   edits: number;
+  /** As kept by Slack: `{ event_type, event_payload }`. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  /** A file share (files.completeUploadExternal): the files shared. */
+  files?: Array<{ id: string; name: string; title?: string }>;
 }
 
 /** `pass`: this call is answered normally (to let some calls through before a fault). */
-export type SlackFault = { status: 429; retryAfter: number } | { status: 500 } | { error: string } | { pass: true };
+export type SlackFault =
+  | { status: 429; retryAfter: number }
+  | { status: 500 | 502 | 503; processed?: true }
+  | { error: string }
+  | { pass: true };
 
 export class SlackApiServer {
   readonly calls: SlackCall[] = [];
@@ -60,12 +90,32 @@ export class SlackApiServer {
     { filename: string; length: number; completed?: { channel: string; thread_ts?: string; title?: string } }
   >();
   readonly messages = new Map<string, SlackMessage>();
+  /** File shares (files.completeUploadExternal), by `channel/ts`: listed by conversations.replies / history. */
+  readonly fileMessages = new Map<string, SlackMessage>();
+  /** The bot token's scopes: those adapters/slack/manifest.yml asks for (tests may change them). */
+  readonly scopes = new Set<string>(manifestBotScopes());
   readonly reactions = new Map<string, Array<{ name: string; users: string[] }>>();
   readonly socketAcks: Array<{ envelope_id: string; payload?: Record<string, unknown> }> = [];
   private readonly sockets = new Set<Socket>();
   readonly appToken = 'xapp-1-ASENTINEL-1-test';
   private readonly faults = new Map<string, SlackFault[]>();
-  private seq = 0;
+  /** The workspace's public channels, name → id (conversations.list / join); `addChannel` adds more. */
+  readonly publicChannels = new Map<string, string>([
+    ['alerts', 'CALERTS'],
+    ['general', 'CGENERAL'],
+  ]);
+  /** Channel ids that are private: conversations.join refuses them. */
+  readonly privateChannels = new Set<string>();
+  /** Channels the bot joined. */
+  readonly joined = new Set<string>();
+  /** Accept `/as/<tag>/…` paths and record the tag as the call's `client` (off: such paths are 404). */
+  clientTags = false;
+  /** Called with each Web API call once its answer is written. */
+  onCall?: (call: SlackCall) => void;
+  /** Awaited after a Web API method ran, before its answer is written. */
+  beforeAnswer?: (call: SlackCall) => void | Promise<void>;
+  /** The last ts handed out, in microseconds. */
+  private lastTsMicros = 0;
   private fileSeq = 0;
 
   private constructor(
@@ -124,6 +174,12 @@ export class SlackApiServer {
       : channel;
   }
 
+  /** A channel of the workspace (public: listed and joinable; private: neither). */
+  addChannel(name: string, id: string, opts: { private?: boolean } = {}): void {
+    if (opts.private) this.privateChannels.add(id);
+    else this.publicChannels.set(name, id);
+  }
+
   /** Resolves when `predicate` holds (polled), or rejects after `ms`. */
   async waitFor(what: string, predicate: () => boolean, ms = 10_000): Promise<void> {
     const end = Date.now() + ms;
@@ -167,7 +223,9 @@ export class SlackApiServer {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks);
-    const path = (req.url ?? '').split('?')[0];
+    let path = (req.url ?? '').split('?')[0];
+    const tagged = this.clientTags ? /^\/as\/([^/]+)(\/.*)$/.exec(path) : null;
+    if (tagged) path = tagged[2];
 
     if (path.startsWith('/upload/')) {
       const fileId = path.slice('/upload/'.length);
@@ -197,18 +255,28 @@ export class SlackApiServer {
     const args = this.parseArgs(raw.toString(), String(req.headers['content-type'] ?? ''));
     const auth = String(req.headers.authorization ?? '');
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : typeof args.token === 'string' ? args.token : undefined;
-    const call: SlackCall = { method, args, status: 200, ok: true, at: Date.now(), ...(token ? { token } : {}) };
+    const call: SlackCall = {
+      method,
+      args,
+      status: 200,
+      ok: true,
+      at: Date.now(),
+      ...(token ? { token } : {}),
+      ...(tagged ? { client: decodeURIComponent(tagged[1]) } : {}),
+    };
     this.calls.push(call);
 
     const next = this.faults.get(method)?.shift();
     const fault = next && 'pass' in next ? undefined : next;
     if (fault && 'status' in fault) {
+      if ('processed' in fault && fault.processed) this.answer(method, args); // done at Slack, answer lost
       call.status = fault.status;
       call.ok = false;
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (fault.status === 429) headers['retry-after'] = String(fault.retryAfter);
       res.writeHead(fault.status, headers);
       res.end(JSON.stringify({ ok: false, error: fault.status === 429 ? 'ratelimited' : 'internal_error' }));
+      this.onCall?.(call);
       return;
     }
     const expected = method === 'apps.connections.open' ? this.appToken : this.token;
@@ -221,8 +289,10 @@ export class SlackApiServer {
       call.ok = false;
       call.error = String(answer.error);
     }
+    await this.beforeAnswer?.(call);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(answer));
+    this.onCall?.(call);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -263,6 +333,8 @@ export class SlackApiServer {
       case 'chat.postMessage': {
         if (!args.channel) return { ok: false, error: 'channel_not_found' };
         if (!args.text && !args.blocks) return { ok: false, error: 'no_text' };
+        const metadata = checkMetadata(args.metadata);
+        if ('error' in metadata) return { ok: false, error: metadata.error };
         const channel = this.channelId(String(args.channel));
         const ts = this.nextTs();
         const message: SlackMessage = {
@@ -273,16 +345,32 @@ export class SlackApiServer {
           edits: 0,
           ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}),
           ...(args.reply_broadcast === 'true' || args.reply_broadcast === true ? { reply_broadcast: true } : {}),
+          ...(metadata.keep ? { metadata: metadata.keep } : {}),
         };
         this.messages.set(`${channel}/${ts}`, message);
-        return { ok: true, channel, ts, message: { type: 'message', text: args.text, ts, bot_id: this.bot.botId } };
+        return {
+          ok: true,
+          channel,
+          ts,
+          message: {
+            type: 'message',
+            text: args.text,
+            ts,
+            bot_id: this.bot.botId,
+            ...(metadata.keep ? { metadata: metadata.keep } : {}),
+          },
+          ...('warning' in metadata ? { warning: metadata.warning } : {}),
+        };
       }
       case 'chat.update': {
         const key = `${args.channel}/${args.ts}`;
         const message = this.messages.get(key);
         if (!message) return { ok: false, error: 'message_not_found' };
+        const metadata = checkMetadata(args.metadata);
+        if ('error' in metadata) return { ok: false, error: metadata.error };
         message.text = args.text;
         message.blocks = args.blocks;
+        if (metadata.keep) message.metadata = metadata.keep; // without `metadata`, what was there stays
         message.edits++;
         return { ok: true, channel: args.channel, ts: args.ts, text: args.text };
       }
@@ -307,6 +395,23 @@ export class SlackApiServer {
             ...(f.title ? { title: f.title } : {}),
           };
         }
+        if (files.length && args.channel_id) {
+          // Shared as Slack does: a message with the files, in the channel or the thread.
+          const channel = this.channelId(String(args.channel_id));
+          const ts = this.nextTs();
+          this.fileMessages.set(`${channel}/${ts}`, {
+            channel,
+            ts,
+            text: typeof args.initial_comment === 'string' ? args.initial_comment : '',
+            edits: 0,
+            ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}),
+            files: files.map((f) => ({
+              id: f.id,
+              name: this.files.get(f.id)!.filename,
+              ...(f.title ? { title: f.title } : {}),
+            })),
+          });
+        }
         return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) };
       }
       case 'reactions.get': {
@@ -321,6 +426,43 @@ export class SlackApiServer {
             reactions: reactions.map((r) => ({ ...r, count: r.users.length })),
           },
         };
+      }
+      case 'conversations.list': {
+        // Public channels only (types=public_channel is what Sentinel asks for), as Slack pages them.
+        if (args.types !== undefined && args.types !== 'public_channel') return { ok: false, error: 'invalid_types' };
+        const channels = [...this.publicChannels].map(([name, id]) => ({
+          id,
+          name,
+          is_channel: true,
+          is_private: false,
+        }));
+        return { ok: true, channels, response_metadata: { next_cursor: '' } };
+      }
+      case 'conversations.join': {
+        if (!args.channel) return { ok: false, error: 'channel_not_found' };
+        const id = String(args.channel);
+        // Slack answers private channels this way: only an invitation lets a bot in.
+        if (this.privateChannels.has(id)) return { ok: false, error: 'method_not_supported_for_channel_type' };
+        const name = [...this.publicChannels].find(([, c]) => c === id)?.[0];
+        if (!name) return { ok: false, error: 'channel_not_found' };
+        this.joined.add(id);
+        return { ok: true, channel: { id, name, is_channel: true, is_member: true } };
+      }
+      case 'conversations.history': {
+        const refused = this.historyRefusal(args);
+        if (refused) return refused;
+        const channel = String(args.channel);
+        const top = [...this.messages.values(), ...this.fileMessages.values()]
+          .filter((m) => m.channel === channel && (!m.thread_ts || m.thread_ts === m.ts || m.reply_broadcast))
+          .sort((a, b) => b.ts.localeCompare(a.ts));
+        return { ok: true, ...this.page(top, args), pin_count: 0 };
+      }
+      case 'conversations.replies': {
+        const refused = this.historyRefusal(args);
+        if (refused) return refused;
+        const thread = this.threadOf(String(args.channel), String(args.ts ?? ''));
+        if (!thread.length) return { ok: false, error: 'thread_not_found' };
+        return { ok: true, ...this.page(thread, args, true) };
       }
       default:
         return { ok: false, error: 'unknown_method' };
@@ -369,10 +511,113 @@ export class SlackApiServer {
     );
   }
 
+  /** A message ts as Slack makes them: the wall clock in seconds, six decimals, unique and increasing. */
   private nextTs(): string {
-    this.seq++;
-    return `${1_700_000_000 + this.seq}.${String(this.seq).padStart(6, '0')}`;
+    this.lastTsMicros = Math.max(Date.now() * 1000, this.lastTsMicros + 1);
+    return `${Math.floor(this.lastTsMicros / 1e6)}.${String(this.lastTsMicros % 1e6).padStart(6, '0')}`;
   }
+
+  /** A message as conversations.history / conversations.replies show it. */
+  private shown(m: SlackMessage, withMetadata: boolean): Record<string, unknown> {
+    const replies = m.thread_ts === undefined ? this.threadOf(m.channel, m.ts).length - 1 : 0;
+    return {
+      type: 'message',
+      ...(m.reply_broadcast ? { subtype: 'thread_broadcast' } : {}),
+      ts: m.ts,
+      text: m.text ?? '',
+      user: this.bot.userId,
+      bot_id: this.bot.botId,
+      app_id: 'ASENTINEL',
+      ...(m.blocks ? { blocks: m.blocks } : {}),
+      ...(m.thread_ts ? { thread_ts: m.thread_ts } : replies > 0 ? { thread_ts: m.ts, reply_count: replies } : {}),
+      ...(m.files
+        ? { files: m.files.map((f) => ({ ...f, mimetype: 'image/png', filetype: 'png' })), upload: true }
+        : {}),
+      ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}),
+    };
+  }
+
+  /** A thread: its parent, then every reply and file share in it, oldest first. */
+  private threadOf(channel: string, ts: string): SlackMessage[] {
+    const parent = this.messages.get(`${channel}/${ts}`);
+    if (!parent) return [];
+    const replies = [...this.messages.values(), ...this.fileMessages.values()].filter(
+      (m) => m.channel === channel && m.thread_ts === ts && m.ts !== ts,
+    );
+    return [parent, ...replies.sort((a, b) => a.ts.localeCompare(b.ts))];
+  }
+
+  /** Why the bot may not read `channel`'s history, or null. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private historyRefusal(args: Record<string, any>): Record<string, unknown> | null {
+    const channel = typeof args.channel === 'string' ? args.channel : '';
+    if (!/^[CGD][A-Z0-9]{2,}$/.test(channel)) return { ok: false, error: 'channel_not_found' };
+    const needed = channel.startsWith('G')
+      ? 'groups:history'
+      : channel.startsWith('D')
+        ? 'im:history'
+        : 'channels:history';
+    if (!this.scopes.has(needed)) {
+      return { ok: false, error: 'missing_scope', needed, provided: [...this.scopes].join(',') };
+    }
+    if (!channel.startsWith('D') && !this.joined.has(channel)) return { ok: false, error: 'not_in_channel' };
+    return null;
+  }
+
+  /** One page of `messages` (in the order given) within oldest / latest, after the cursor. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private page(messages: SlackMessage[], args: Record<string, any>, keepFirst = false) {
+    const inclusive = args.inclusive === true || args.inclusive === 'true' || args.inclusive === '1';
+    const oldest = Number(args.oldest ?? 0);
+    const latest = args.latest === undefined ? Infinity : Number(args.latest);
+    const within = (m: SlackMessage) => {
+      const t = Number(m.ts);
+      return (inclusive ? t >= oldest : t > oldest) && (inclusive ? t <= latest : t < latest);
+    };
+    let list = messages.filter((m, i) => (keepFirst && i === 0) || within(m));
+    if (typeof args.cursor === 'string' && args.cursor) {
+      const after = Buffer.from(args.cursor, 'base64').toString().replace(/^ts:/, '');
+      const at = list.findIndex((m) => m.ts === after);
+      list = at >= 0 ? list.slice(at + 1) : [];
+    }
+    const limit = Math.min(999, Math.max(1, Number(args.limit ?? 100) || 100));
+    const shown = list.slice(0, limit);
+    const more = list.length > limit;
+    return {
+      messages: shown.map((m) =>
+        this.shown(m, args.include_all_metadata === true || args.include_all_metadata === 'true'),
+      ),
+      has_more: more,
+      response_metadata: {
+        next_cursor: more ? Buffer.from(`ts:${shown[shown.length - 1].ts}`).toString('base64') : '',
+      },
+    };
+  }
+}
+
+/** The bot scopes adapters/slack/manifest.yml asks for (the `oauth_config.scopes.bot` list). */
+function manifestBotScopes(): string[] {
+  const text = readFileSync(resolve(__dirname, '../../adapters/slack/manifest.yml'), 'utf8');
+  const block = /\n {4}bot:\n((?: {6}- .*\n)+)/.exec(text)?.[1] ?? '';
+  return [...block.matchAll(/^ {6}- ([\w:.]+)/gm)].map((m) => m[1]);
+}
+
+/**
+ * A `metadata` argument checked as Slack does: the metadata to keep, null when there is none, or the
+ * error / warning to answer.
+ */
+function checkMetadata(
+  raw: unknown,
+): { keep: SlackMessage['metadata'] | null } | { error: string } | { warning: string; keep: null } {
+  if (raw === undefined || raw === '') return { keep: null };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { error: 'invalid_metadata_format' };
+  const m = raw as { event_type?: unknown; event_payload?: unknown };
+  if (typeof m.event_type !== 'string' || typeof m.event_payload !== 'object' || m.event_payload === null) {
+    return { error: 'invalid_metadata_format' };
+  }
+  if (Array.isArray(m.event_payload)) return { error: 'invalid_metadata_format' };
+  if (!/^[A-Za-z0-9_-]+$/.test(m.event_type)) return { warning: 'invalid_metadata_schema', keep: null };
+  return { keep: { event_type: m.event_type, event_payload: m.event_payload as Record<string, unknown> } };
 }
 
 /** One unmasked WebSocket frame from the server (FIN set). */

@@ -20,6 +20,13 @@
  *   `{ status: 401 }`, `{ timeout: true }` (never answers), `{ drop: true }` (closes the socket),
  *   `{ body, contentType }` (a raw 200 body), `{ json }` (a 200 with that JSON).
  * - Every request is recorded: path, query, headers, and the time on the injected clock.
+ * - Options for replaying a stream (all off by default): `match` says which tweets a query finds (else
+ *   every query finds every tweet); `revealAt` gives each tweet the time (on the injected clock) it
+ *   comes into existence, so a time-compressed stream is served as it would have arrived — a search's
+ *   next pages see the set of its first page, as X's pagination does; `clientTags` accepts paths
+ *   prefixed `/as/<tag>/` (e.g. X_API_URL=https://127.0.0.1:PORT/as/replica-1/2/) and records the tag
+ *   as the request's `client`, to tell several clients apart. The ids of the tweets answered are
+ *   recorded with each request (`tweetIds`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -60,6 +67,10 @@ export interface RecordedRequest {
   at: number;
   /** What was answered: a status, 'timeout' or 'drop'. */
   answer?: number | 'timeout' | 'drop';
+  /** With `clientTags`: the tag of an `/as/<tag>/` path. */
+  client?: string;
+  /** The ids of the tweets a search answered (a 200 from the scripted tweets). */
+  tweetIds?: string[];
 }
 
 export interface XServerOptions {
@@ -70,6 +81,12 @@ export interface XServerOptions {
   rateLimit?: number;
   /** Clock for recorded times and the default reset (epoch ms); Date.now by default. */
   now?: () => number;
+  /** Which scripted tweets `query` finds; default: all of them, whatever the query. */
+  match?: (tweet: XTweet, query: string) => boolean;
+  /** When (on the `now` clock, epoch ms) a tweet comes into existence; default: it always existed. */
+  revealAt?: (tweet: XTweet) => number;
+  /** Accept `/as/<tag>/…` paths and record the tag as `client` (default false: such paths are 404). */
+  clientTags?: boolean;
 }
 
 interface Cert {
@@ -132,6 +149,9 @@ export class XServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly now: () => number;
+  private readonly match?: (tweet: XTweet, query: string) => boolean;
+  private readonly revealAt?: (tweet: XTweet) => number;
+  private readonly clientTags: boolean;
 
   constructor(opts: XServerOptions = {}) {
     const { key, cert, certPath } = testCertificate();
@@ -143,6 +163,9 @@ export class XServer {
     this.rateLimit = opts.rateLimit ?? 450;
     this.remaining = this.rateLimit;
     this.now = opts.now ?? Date.now;
+    this.match = opts.match;
+    this.revealAt = opts.revealAt;
+    this.clientTags = opts.clientTags ?? false;
     this.agent = new Agent({ ca: cert, keepAlive: false });
     this.server = createServer({ key, cert }, (req, res) => this.handle(req, res));
     this.server.on('secureConnection', (s) => {
@@ -202,12 +225,15 @@ export class XServer {
 
   private handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    const tagged = this.clientTags ? /^\/as\/([^/]+)(\/.*)$/.exec(url.pathname) : null;
+    if (tagged) url.pathname = tagged[2];
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       headers: req.headers,
       at: this.now(),
+      ...(tagged ? { client: decodeURIComponent(tagged[1]) } : {}),
     };
     this.requests.push(record);
     this.window();
@@ -251,7 +277,10 @@ export class XServer {
     if (timeline && !/^\d+$/.test(timeline[1])) return send(400, problem(400));
     if (url.pathname !== '/2/tweets/search/recent' && !timeline) return send(404, problem(404));
     this.remaining = Math.max(0, this.remaining - 1);
-    send(200, this.search(url.searchParams, timeline ? 'pagination_token' : 'next_token'));
+    const answer = this.search(url.searchParams, timeline ? 'pagination_token' : 'next_token');
+    const data = (answer as { data?: XTweet[] }).data;
+    if (data) record.tweetIds = data.map((t) => t.id).filter((id): id is string => typeof id === 'string');
+    send(200, answer);
   }
 
   private search(q: URLSearchParams, tokenParam: 'next_token' | 'pagination_token'): unknown {
@@ -259,13 +288,18 @@ export class XServer {
     const until = q.get('until_id');
     const max = Number(q.get('max_results') ?? 10);
     const token = q.get(tokenParam);
-    const offset = token ? Number(Buffer.from(token, 'base64url').toString().split(':')[1]) : 0;
+    const decoded = token ? Buffer.from(token, 'base64url').toString().split(':') : [];
+    const offset = token ? Number(decoded[1]) : 0;
+    // With revealAt, a search's next pages see the tweets that existed at its first page (`asOf`).
+    const asOf = decoded[2] !== undefined ? Number(decoded[2]) : this.now();
+    const query = q.get('query') ?? '';
     const matching = this.tweets
       .filter(
         (t) =>
           typeof t.id !== 'string' ||
           ((!since || BigInt(t.id) > BigInt(since)) && (!until || BigInt(t.id) < BigInt(until))),
       )
+      .filter((t) => (!this.match || this.match(t, query)) && (!this.revealAt || this.revealAt(t) <= asOf))
       .sort((a, b) => (BigInt(b.id ?? 0) > BigInt(a.id ?? 0) ? 1 : BigInt(b.id ?? 0) < BigInt(a.id ?? 0) ? -1 : 0));
     const page = matching.slice(offset, offset + max);
     const ids = page.map((t) => t.id).filter((id): id is string => typeof id === 'string');
@@ -274,7 +308,8 @@ export class XServer {
       meta.newest_id = ids[0];
       meta.oldest_id = ids[ids.length - 1];
     }
-    if (offset + max < matching.length) meta.next_token = Buffer.from(`page:${offset + max}`).toString('base64url');
+    if (offset + max < matching.length)
+      meta.next_token = Buffer.from(`page:${offset + max}${this.revealAt ? `:${asOf}` : ''}`).toString('base64url');
     if (page.length === 0) return { meta };
     const authors = new Set(page.map((t) => t.author_id));
     return { data: page, includes: { users: this.users.filter((u) => authors.has(u.id)) }, meta };

@@ -90,6 +90,8 @@ describe('loadConfig', () => {
       retentionAlertDays: 365,
       retentionSchedule: '3600',
       retentionBatchSize: 500,
+      // Replicas
+      leaderLeaseTtlMs: 15_000,
     } satisfies Config);
   });
 

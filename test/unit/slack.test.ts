@@ -17,7 +17,7 @@ import {
   trueLabelQuestion,
   userMention,
 } from '../../adapters/slack/blocks';
-import { SeenIds, Serial } from '../../src/chat/once';
+import { CLAIM_TTL_MS, ClaimedIds, SeenIds, Serial } from '../../src/chat/once';
 import { parseSlackBody, signatureProblem } from '../../adapters/slack/receiver';
 import { SlackApi, classify } from '../../adapters/slack/web';
 
@@ -74,6 +74,17 @@ describe('classify (the retry rules)', () => {
       retry: false,
     });
     expect(classify(new Error('boom'))).toEqual({ retry: false });
+  });
+
+  it('tells when Slack may have done the work anyway (a post must then be looked up, not redone)', () => {
+    const maybeDone = (err: unknown) => (classify(err) as { maybeDone?: boolean }).maybeDone;
+    expect(maybeDone(new webApi.WebAPIRateLimitedError(7))).toBe(false);
+    expect(maybeDone(new webApi.WebAPIPlatformError({ ok: false, error: 'ratelimited' }))).toBe(false);
+    expect(maybeDone(new webApi.WebAPIPlatformError({ ok: false, error: 'service_unavailable' }))).toBe(false);
+    expect(maybeDone(new webApi.WebAPIRequestError(new Error('socket hang up')))).toBe(true);
+    expect(maybeDone(new webApi.WebAPIHTTPError(502, 'Bad Gateway', {}))).toBe(true);
+    expect(maybeDone(new webApi.WebAPIPlatformError({ ok: false, error: 'fatal_error' }))).toBe(true);
+    expect(maybeDone(new webApi.WebAPIPlatformError({ ok: false, error: 'internal_error' }))).toBe(true);
   });
 
   it('waits what Slack says, at most maxAttempts times, and stops waiting on stop()', async () => {
@@ -189,6 +200,34 @@ describe('once', () => {
     seen.first('b');
     seen.first('c'); // over the bound: the oldest goes
     expect(seen.first('a')).toBe(true);
+  });
+
+  it('ClaimedIds: the store decides; repeats seen here skip it; a store failure applies the delivery, saying so', async () => {
+    const claimed = new Map<string, number>();
+    const store = {
+      claim: jest.fn(async (key: string, ttlMs: number) => {
+        if (key.startsWith('broken')) throw new Error('connection refused');
+        if (claimed.has(key)) return false;
+        claimed.set(key, ttlMs);
+        return true;
+      }),
+    };
+    const warn = jest.fn();
+    const here = new ClaimedIds(store, { logger: { warn } });
+    const there = new ClaimedIds(store); // another replica, or this one after a restart
+    expect(await here.first('slack:event:Ev1')).toBe(true);
+    expect(await there.first('slack:event:Ev1')).toBe(false);
+    expect(await here.first('slack:event:Ev1')).toBe(false);
+    expect(store.claim).toHaveBeenCalledTimes(2); // the repeat here never reached the store
+    expect(claimed.get('slack:event:Ev1')).toBe(CLAIM_TTL_MS);
+    expect(await here.first('broken:1')).toBe(true);
+    expect(warn.mock.calls[0][1]).toMatch(/could not check whether broken:1 was already handled .*; handling it$/);
+    const long = `teams:activity:${'x'.repeat(400)}:1`;
+    expect(await here.first(long)).toBe(true);
+    expect(await there.first(long)).toBe(false);
+    const key = store.claim.mock.calls.at(-1)![0];
+    expect(key).toMatch(/^teams:activity:x+#[0-9a-f]{64}$/);
+    expect(key.length).toBeLessThanOrEqual(200);
   });
 
   it('Serial: one key at a time, in order', async () => {

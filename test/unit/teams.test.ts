@@ -308,6 +308,7 @@ describe('the app package', () => {
     expect(manifest.bots[0].commandLists[0].commands.map((c: { title: string }) => c.title)).toEqual([
       'sentiment',
       'status',
+      'resume',
       'help',
     ]);
     const files = unzip(archive);

@@ -9,7 +9,8 @@ import { evaluate } from '../../src/trends/detector';
 import { DEFAULT_TREND_SETTINGS, checkTrendSettings, type TrendSettings } from '../../src/trends/settings';
 import { step, type StreamState } from '../../src/trends/state-machine';
 import { excessTest, normalUpperTail } from '../../src/trends/stats';
-import { StreamDetector, type DetectorEvent } from '../../src/trends/stream-detector';
+import { decodeJournal, encodeJournal } from '../../src/trends/monitor';
+import { REJUDGE_HOURS, StreamDetector, type DetectorEvent, type Observation } from '../../src/trends/stream-detector';
 import { H, T0, batches, synth, type Shape } from '../helpers/synthetic-stream';
 
 const S: TrendSettings = { ...DEFAULT_TREND_SETTINGS };
@@ -253,5 +254,167 @@ describe('the alert state machine', () => {
     expect(actions).toEqual(['update@4']); // the heartbeat (4 × 60 min)
     const r = step(s, ev(5, { share: 0.9, total: 100 }), S);
     expect(r.action).toBe('update'); // news (a new peak) an hour after the last message
+  });
+});
+
+describe('late mentions: counted into their buckets, the boundaries since judged again', () => {
+  const inSpike = (h: number) => h >= 72 && h < 78;
+  const shape: Shape = {
+    hours: 5 * 24,
+    perHour: (h) => (inSpike(h) ? 40 : 20),
+    share: (h) => (inSpike(h) ? 0.8 : 0.4),
+  };
+  const stream = synth(shape);
+
+  /**
+   * How X's recent search delivers with a page cap: one poll every `stepHours` of data time, `cap`
+   * mentions at most. A poll first reads the gap a capped poll left (newest first), then — gap closed —
+   * what is new, newest first; what the cap leaves of it is the next gap.
+   */
+  function* capped(obs: Observation[], stepHours: number, cap: number): Generator<Observation[]> {
+    let arrived = 0;
+    let read = 0; // obs[0, read) are either delivered or in the gap
+    let gap: Observation[] = [];
+    for (let t = obs[0].time + stepHours * H; read < obs.length || gap.length; t += stepHours * H) {
+      while (arrived < obs.length && obs[arrived].time <= t) arrived++;
+      const poll = gap.splice(Math.max(0, gap.length - cap));
+      if (!gap.length && poll.length < cap) {
+        const fresh = obs.slice(read, arrived);
+        read = arrived;
+        const take = Math.min(fresh.length, cap - poll.length);
+        poll.push(...fresh.slice(fresh.length - take));
+        gap = fresh.slice(0, fresh.length - take);
+      }
+      yield poll;
+    }
+  }
+
+  function run(polls: Iterable<Observation[]>, d = new StreamDetector('test', S)) {
+    const events: DetectorEvent[] = [];
+    let rejudged = 0;
+    for (const p of polls) {
+      events.push(...d.ingest(p));
+      if (d.takeRejudgement()) rejudged++;
+    }
+    return { d, events, rejudged, actions: events.map((e) => `${e.action}@${(e.evaluation.at - T0) / H}`) };
+  }
+
+  const inOrder = run(batches(stream));
+  const openedAt = inOrder.events.find((e) => e.action === 'open')!.evaluation.at;
+  const resolvedAt = inOrder.events.find((e) => e.action === 'resolve')!.evaluation.at;
+
+  it('a source that falls behind in the burst: the alert opens and resolves at the data time it does in order', () => {
+    for (const [stepHours, cap] of [
+      [1, 30],
+      [2, 60],
+      [3, 100],
+    ]) {
+      const late = run(capped(stream, stepHours, cap));
+      // The cap did bite (polls left older mentions for later ones, judged again); all were counted once.
+      expect(late.rejudged).toBeGreaterThan(0);
+      expect(late.d.series.sum(T0, T0 + 200 * H).total).toBe(stream.length);
+      // One opening, said before anything else; its data time the in-order one, said so directly or (an
+      // opening said on partial data) moved back to it; the resolution at the in-order data time.
+      expect({ stepHours, first: late.actions[0].split('@')[0] }).toEqual({ stepHours, first: 'open' });
+      expect(late.actions.filter((a) => a.startsWith('open'))).toHaveLength(1);
+      expect(late.d.alertPeriods).toEqual(inOrder.d.alertPeriods);
+      expect(late.d.alertPeriods).toEqual([{ openedAt, resolvedAt, windowMinutes: expect.any(Number) }]);
+      expect(late.d.state).toEqual(inOrder.d.state);
+    }
+  });
+
+  it('the older half of each hour a poll late: the opening said on partial data moves back, nothing doubled', () => {
+    const hours: Observation[][] = [];
+    for (const o of stream) (hours[Math.floor((o.time - T0) / H)] ??= []).push(o);
+    const half = (obs: Observation[] = []) => Math.floor(obs.length / 2);
+    const polls = hours.map((obs, h) => [
+      ...obs.slice(half(obs)),
+      ...(hours[h - 1] ?? []).slice(0, half(hours[h - 1])),
+    ]);
+    const late = run(polls);
+    expect(late.actions.filter((a) => a.startsWith('open'))).toHaveLength(1);
+    expect(late.actions.filter((a) => a.startsWith('resolve'))).toEqual([`resolve@${(resolvedAt - T0) / H}`]);
+    expect(late.d.alertPeriods).toEqual(inOrder.d.alertPeriods);
+    expect(late.d.state).toEqual(inOrder.d.state);
+    // Every bucket counted once, and the journal agrees with the counts.
+    for (const e of late.d.journalEntries())
+      expect(late.d.series.sum(e.at - 15 * 60_000, e.at)).toEqual({ total: e.total, negative: e.negative });
+  });
+
+  it('an opening said on partial data moves back to the data time of the whole (redate), never opened twice', () => {
+    const d = new StreamDetector('test', S);
+    const before = stream.filter((o) => o.time < openedAt + 2 * H);
+    // Everything up to the spike, then of the first two spike hours only the newest quarter.
+    const spikeStart = T0 + 72 * H;
+    const early = before.filter((o) => o.time < spikeStart);
+    const spike = before.filter((o) => o.time >= spikeStart);
+    const held = spike.slice(0, Math.floor((spike.length * 3) / 4));
+    const events: DetectorEvent[] = [];
+    for (const b of batches(early)) events.push(...d.ingest(b));
+    events.push(...d.ingest(spike.slice(held.length)));
+    events.push(...d.ingest(stream.filter((o) => o.time >= openedAt + 2 * H && o.time < openedAt + 3 * H)));
+    const opening = events.find((e) => e.action === 'open');
+    expect(opening).toBeDefined();
+    const saidAt = opening!.evaluation.at;
+    expect(saidAt).toBeGreaterThan(openedAt); // opened, but later than in order (partial data)
+    const late = d.ingest(held);
+    expect(late.map((e) => e.action)).toEqual(['redate']);
+    expect(late[0].after).toMatchObject({ phase: 'open', openedAt, lastMessageAt: saidAt });
+    expect(late[0].evaluation.at).toBe(openedAt);
+    expect(d.state).toMatchObject({ phase: 'open', openedAt });
+    expect(d.alertPeriods).toEqual([{ openedAt, windowMinutes: late[0].evaluation.windowMinutes }]);
+    expect(d.takeRejudgement()).toMatchObject({ late: held.length, kept: { at: saidAt, action: 'open' } });
+  });
+
+  it('what was said stays said: a resolution is not undone, nothing is said again before it', () => {
+    const d = new StreamDetector('test', S);
+    // The alert runs its course with the last spike hour missing, then that hour arrives late.
+    const missing = stream.filter((o) => o.time >= T0 + 77 * H && o.time < T0 + 78 * H);
+    const rest = stream.filter((o) => !missing.includes(o));
+    const events = run(batches(rest), d).events;
+    const resolved = events.find((e) => e.action === 'resolve')!.evaluation.at;
+    const again = d.ingest(missing);
+    expect(again.filter((e) => e.evaluation.at <= resolved)).toEqual([]);
+    expect(again.filter((e) => e.action === 'open')).toEqual([]);
+    expect(d.alertPeriods).toHaveLength(1);
+    expect(d.alertPeriods[0].resolvedAt).toBe(resolved);
+  });
+
+  it(`mentions older than the journal (${REJUDGE_HOURS} h) are counted, not judged again`, () => {
+    const d = new StreamDetector('test', S);
+    const first = stream.filter((o) => o.time < T0 + 60 * H);
+    const dropped = first.filter((o) => o.time >= T0 + 20 * H && o.time < T0 + 21 * H);
+    for (const b of batches(first.filter((o) => !dropped.includes(o)))) d.ingest(b);
+    const journal = d.journalEntries();
+    expect(journal[0].at).toBeGreaterThan(T0 + 60 * H - REJUDGE_HOURS * H - H);
+    expect(d.ingest(dropped)).toEqual([]);
+    expect(d.takeRejudgement()).toMatchObject({ late: dropped.length, beyond: dropped.length, boundaries: 0 });
+    expect(d.series.sum(T0 + 20 * H, T0 + 21 * H).total).toBe(dropped.length);
+    expect(d.journalEntries()).toEqual(journal);
+  });
+
+  it('the journal survives a restart: a detector rebuilt from it judges late mentions again', () => {
+    const cut = T0 + 73 * H;
+    const held = stream.filter((o) => o.time >= T0 + 71 * H && o.time < T0 + 72.5 * H);
+    const first = new StreamDetector('test', S);
+    for (const b of batches(stream.filter((o) => o.time < cut && !held.includes(o)))) first.ingest(b);
+    const raw = encodeJournal(first.journalEntries());
+    expect(decodeJournal(raw)).toEqual(first.journalEntries());
+    // Compact: the state before each step only where it changed.
+    expect(raw.length).toBeLessThan(first.journalEntries().length * 120);
+    expect(() => decodeJournal('{"v":1,"entries":[{"at":"x"}]}')).toThrow(/entry 0 is malformed/);
+
+    const second = new StreamDetector('test', S, {
+      state: first.state,
+      lastEvaluatedAt: first.lastEvaluatedAt,
+      alertPeriods: first.alertPeriods,
+      journal: decodeJournal(raw),
+    });
+    second.load(stream.filter((o) => o.time < first.lastEvaluatedAt! && !held.includes(o)));
+    expect(second.rejudge()).toEqual([]); // nothing new: the counts match the journal
+    const rest = stream.filter((o) => o.time >= first.lastEvaluatedAt!);
+    const events = [...second.ingest(held), ...run(batches(rest), second).events];
+    expect(events.filter((e) => e.action === 'open').map((e) => e.evaluation.at)).toEqual([openedAt]);
+    expect(events.find((e) => e.action === 'resolve')!.evaluation.at).toBe(resolvedAt);
   });
 });
