@@ -28,6 +28,7 @@ import { ScorerSlot } from './sentiment/scorer-slot';
 import { PredictionLog } from './feedback/prediction-log';
 import { Poller, type PollerOptions, type PollerStream } from './mentions/poller';
 import { requestResume } from './mentions/resume';
+import { watchStalls } from './ops/stall-watch';
 import { RetentionJob, retentionPolicyFrom } from './ops/retention';
 import { Leadership, SingleLeadership, type Leader } from './ops/leadership';
 import { LeaderWork } from './ops/leader-work';
@@ -73,6 +74,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   const logger = createLogger(config.logLevel, { format: config.logFormat });
   running.logger = logger;
   running.graceMs = config.shutdownGraceMs;
+  // A stall longer than the lease's TTL costs the leader its lease: say so, and whose fault it was.
+  watchStalls({ logger });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception; exiting');
     process.exit(1);
