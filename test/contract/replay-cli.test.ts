@@ -10,7 +10,7 @@ const ROOT = resolve(__dirname, '../..');
 
 function replay(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((ok) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/replay-cli.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'adapters/console/replay-cli.ts', ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,26 +12,27 @@
  * prints each alert in full as the console adapter shows it, charts written to --charts (default: a temp
  * directory); `--set openPValue=0.005` overrides a detector setting (see src/trends/settings.ts).
  *
- * An entry point, beside src/main.ts: it wires the core to the console adapter, so it lives above both.
+ * An entry point of the console adapter: it wires the core's pipeline to the console sink (imports point
+ * down, from here into src/).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import { ConsoleSink } from '../adapters/console/console-sink';
-import { createLogger } from './log';
-import { Poller } from './mentions/poller';
-import { ReplaySource } from './mentions/replay-source';
-import type { ScoredMention } from './mentions/types';
-import { loadScorer } from './sentiment/load';
-import { openSqliteStore } from './store/sqlite';
-import { openStore } from './store/open';
-import type { Store } from './store/types';
-import { pct } from './trends/detector';
-import { TrendMonitor, type MonitorEvent, type TrendAlertData } from './trends/monitor';
-import { scoreAgainstOracle, type AlertSpan } from './trends/oracle';
-import { DEFAULT_TREND_SETTINGS, checkTrendSettings, type TrendSettings } from './trends/settings';
+import { ConsoleSink } from './console-sink';
+import { createLogger } from '../../src/log';
+import { Poller } from '../../src/mentions/poller';
+import { ReplaySource } from '../../src/mentions/replay-source';
+import type { ScoredMention } from '../../src/mentions/types';
+import { loadScorer } from '../../src/sentiment/load';
+import { openSqliteStore } from '../../src/store/sqlite';
+import { openStore } from '../../src/store/open';
+import type { Store } from '../../src/store/types';
+import { pct } from '../../src/trends/detector';
+import { TrendMonitor, type MonitorEvent, type TrendAlertData } from '../../src/trends/monitor';
+import { scoreAgainstOracle, type AlertSpan } from '../../src/trends/oracle';
+import { DEFAULT_TREND_SETTINGS, checkTrendSettings, type TrendSettings } from '../../src/trends/settings';
 
 const HELP =
   'usage: npm run replay -- --data <csv> [--stream <name>[,<name>…]] [--speed N] [--oracle] [--details] [--charts <dir>] [--model models/sentinel-bilstm] [--set key=value …]';
