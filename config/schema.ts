@@ -480,6 +480,98 @@ export const configSchema = z.object({
     ),
   }),
 
+  // Issue 13: grouped error alerts to the ops channel, the X read budget (docs/operations.md).
+  ...section('Operations', {
+    slackOpsChannel: doc(
+      optional(list('Slack channel ids or #names')),
+      'Where ops alerts and notices go in Slack (errors, the X read budget, a model that is often wrong). Unset: the alert channels.',
+      { shownDefault: 'SLACK_ALERT_CHANNELS' },
+    ),
+    teamsOpsConversations: doc(
+      optional(list('Teams conversation ids')),
+      'Where ops alerts and notices go in Teams: ids of conversations the app is installed in (docs/operations.md says how to find one). Unset: the conversations alerts go to.',
+    ),
+    opsAlertThreshold: doc(
+      integer(1, 10_000).default(3),
+      'Errors of one kind that open an ops alert when they happen within OPS_ALERT_WINDOW_MINUTES…',
+    ),
+    opsAlertWindowMinutes: doc(integer(1, 1440).default(5), '…this many minutes (the reference system: 3 in 5).'),
+    opsAlertRules: doc(
+      optional(
+        fromEnv(
+          'a comma-separated list of kind=count/minutes (kinds: scoring, store, source, chat, model, http)',
+          (s) => {
+            const items = s.split(',').map((x) => x.trim());
+            return items.every((x) => /^(scoring|store|source|chat|model|http)=\d{1,5}\/\d{1,4}$/.test(x))
+              ? items
+              : undefined;
+          },
+        ),
+      ),
+      'Per-kind thresholds replacing the two above, e.g. `http=20/5,source=3/15`.',
+    ),
+    opsAlertResolveMinutes: doc(
+      integer(1, 1440).default(10),
+      'An ops alert is marked resolved after this many minutes without an error of its kind.',
+    ),
+    opsMisclassificationVotes: doc(
+      integer(5, 10_000).default(50),
+      'The model is judged on this many of the latest judged mentions (votes ✅/❌)…',
+    ),
+    opsMisclassificationRate: doc(
+      decimal(0.01, 1).default(0.4),
+      '…and an ops alert opens when at least this share of them was judged wrong.',
+    ),
+    xMonthlyReadBudget: doc(
+      optional(integer(1, 1_000_000_000)),
+      'Posts Sentinel may read from X per calendar month (UTC); X bills every post read. At 80 % the ops channel is warned; at 100 % polling slows to X_BUDGET_POLL_FLOOR. Unset: counted, not limited.',
+    ),
+    xReadCostUsd: doc(decimal(0, 100).default(0.005), 'What X bills per post read, in US dollars (pay-per-use, 2026).'),
+    xBudgetPollFloor: doc(
+      schedule().default('3600'),
+      "How often streams are polled once the month's X read budget is spent: seconds dividing a day, or a cron expression.",
+    ),
+  }),
+
+  // Issue 13: what the team reads every morning (src/trends/digest.ts, docs/digest.md).
+  ...section('Daily digest', {
+    digestEnabled: doc(boolean().default(true), 'Post a daily digest of each stream to the alert channels.'),
+    digestCron: doc(
+      schedule().default('0 0 8 * * *'),
+      'When the digest is posted: a six-field cron expression (second minute hour day month weekday) in DIGEST_TIMEZONE.',
+    ),
+    digestTimezone: doc(
+      fromEnv('an IANA time zone such as Europe/Paris or UTC', (s) => {
+        try {
+          return new Intl.DateTimeFormat('en', { timeZone: s }).resolvedOptions().timeZone;
+        } catch {
+          return undefined;
+        }
+      }).default('UTC'),
+      'Time zone of DIGEST_CRON and of the digest\'s day ("yesterday" is midnight to midnight there).',
+    ),
+  }),
+
+  // Issue 13: the learning loop (docs/learning-loop.md).
+  ...section('Learning loop', {
+    modelChallenger: doc(
+      optional(fromEnv(`a version name (${NAME_RULE})`, (v) => (nameProblem(v) === null ? v : undefined))),
+      'A registry version (in MODEL_BUCKET) that scores every mention in shadow beside the serving model: never shown, never alerting; `/sentiment status` and the digest compare them.',
+    ),
+    mlflowTrackingUri: doc(
+      optional(url(['http:', 'https:'])),
+      'An MLflow tracking server: training runs and promotion decisions are also logged there (REST API). Unset: runs/ only.',
+    ),
+    mlflowExperimentName: doc(
+      nonEmpty('an experiment name').default('sentinel'),
+      'The MLflow experiment runs are logged under (created when missing).',
+    ),
+    promoteMaxDrop: doc(
+      decimal(0, 1).default(0.01),
+      "npm run model:promote refuses a candidate whose macro-F1 or negative recall is below the champion's by more than this, on the evaluation split or on the production feedback set.",
+    ),
+  }),
+
   // Several replicas on one PostgreSQL: one leader at a time (src/ops/leadership.ts, docs/deploy.md).
   ...section('Replicas', {
     leaderLeaseTtlMs: doc(
@@ -605,6 +697,10 @@ export const SETTING_PREFIXES = [
   'RETENTION_',
   'PRIVACY_',
   'LEADER_',
+  'OPS_',
+  'DIGEST_',
+  'MLFLOW_',
+  'PROMOTE_',
 ] as const;
 
 /** Every environment variable the schema reads. */
@@ -674,6 +770,11 @@ export function checkMode(config: Config): void {
     problems.push({
       setting: 'API_KEYS',
       message: `not set, and HOST=${config.host} is not a loopback address: the HTTP API would be open to the network; make a key with npm run apikey, or listen on HOST=127.0.0.1`,
+    });
+  if (config.modelChallenger && !config.modelBucket)
+    problems.push({
+      setting: 'MODEL_CHALLENGER',
+      message: `names a registry version (${config.modelChallenger}) but MODEL_BUCKET is not set: a challenger comes from the bucket`,
     });
   if (config.mode === 'production') problems.push(...productionProblems(config));
   if (problems.length > 0) {

@@ -26,7 +26,7 @@ import { createLogger, type Logger } from './log';
 import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
 import { PredictionLog } from './feedback/prediction-log';
-import { Poller, type PollerOptions, type PollerStream } from './mentions/poller';
+import { Poller, ScoringError, type PollerOptions, type PollerStream } from './mentions/poller';
 import { requestResume } from './mentions/resume';
 import { watchStalls } from './ops/stall-watch';
 import { RetentionJob, retentionPolicyFrom } from './ops/retention';
@@ -37,6 +37,11 @@ import { lockSqliteFile, type SqliteLock } from './store/sqlite-lock';
 import { leaderScoped } from './store/fence';
 import { Registry } from 'prom-client';
 import { ReplaySource } from './mentions/replay-source';
+import { ReadBudget, describeInterval, storedMonth } from './ops/read-budget';
+import { ErrorAlerts, parseOpsAlertRules, type ErrorKind, type ErrorRules } from './ops/error-alerts';
+import { isStoreFailure, reportSinkFailures, reportStoreErrors } from './ops/error-sources';
+import { Challenger } from './registry/challenger';
+import { ShadowScorer, compareChallenger } from './feedback/shadow';
 import { XSource } from './mentions/x-source';
 import { openStore, storeKind } from './store/open';
 import { watchStoreHealth, type WatchedStore } from './store/health';
@@ -49,6 +54,13 @@ import type { ChatSink } from './trends/sink';
 import { startSlack } from '../adapters/slack';
 import { startTeams } from '../adapters/teams';
 import { checkTrendSettings, type TrendSettings } from './trends/settings';
+import { ProductionAccuracyMetrics } from './feedback/production-accuracy';
+import { Digests, type DigestSink } from './trends/digest';
+import { DigestSchedule } from './trends/digest-schedule';
+import { toCronExpression } from './schedule';
+import { ConsoleDigestSink } from '../adapters/console/digest-sink';
+import { slackAcknowledgements } from '../adapters/slack/digest-sink';
+import { teamsAcknowledgements } from '../adapters/teams/digest-sink';
 
 /** The bundled sample of real tweets replayed in local mode (see its README). */
 export const BUNDLED_SAMPLE = join(__dirname, 'mentions', 'sample', 'airline-bad-buzz.csv');
@@ -61,11 +73,16 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   let config: Config;
   let trendSettings: TrendSettings;
+  let opsRules: ErrorRules;
   try {
     config = loadConfig(env);
     checkMode(config);
     // The trend settings one by one are checked by the schema; here, whether they hang together.
     trendSettings = checkTrendSettings(trendSettingsFrom(config));
+    opsRules = parseOpsAlertRules(config.opsAlertRules, {
+      count: config.opsAlertThreshold,
+      windowMinutes: config.opsAlertWindowMinutes,
+    });
   } catch (err) {
     process.stderr.write(`sentinel: ${(err as Error).message}\n`);
     process.exit(1);
@@ -107,6 +124,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     }
   };
 
+  // Errors of one kind grouped into one ops alert, updated in place and resolved (src/ops/error-alerts.ts);
+  // created once the leadership exists, fed from the start (errors before that are dropped: nothing to send them).
+  const recordError = (kind: ErrorKind, err: unknown) => running.errorAlerts?.record(kind, err);
+
   // SQLite is one process: a second server on the same file stops here (src/store/sqlite-lock.ts).
   try {
     if (storeKind(config) === 'sqlite') {
@@ -129,9 +150,12 @@ export async function main(env: Record<string, string | undefined> = process.env
       voterKey: config.privacyUserIdSecret,
     });
     // A store that stops taking writes (a full disk, a lost database) makes /ready say so, and the team hear it.
-    store = watchStoreHealth(opened, {
-      onChange: (h) => opsNotice(h.ok ? 'store: writes work again' : `store failing: ${h.reason}`),
-    });
+    store = watchStoreHealth(
+      reportStoreErrors(opened, (err) => recordError('store', err)),
+      {
+        onChange: (h) => opsNotice(h.ok ? 'store: writes work again' : `store failing: ${h.reason}`),
+      },
+    );
     running.store = store;
     logger.info({ store: store.kind }, 'store ready');
   } catch (err) {
@@ -161,6 +185,16 @@ export async function main(env: Record<string, string | undefined> = process.env
       : new SingleLeadership();
   leader = leadership;
   running.leadership = leadership;
+  const errorAlerts = new ErrorAlerts({
+    store: leaderScoped(store),
+    sinks,
+    leader: leadership,
+    rules: opsRules,
+    logger,
+    resolveAfterMinutes: config.opsAlertResolveMinutes,
+    misclassification: { votes: config.opsMisclassificationVotes, rate: config.opsMisclassificationRate },
+  });
+  running.errorAlerts = errorAlerts;
   // Mentions the model cannot read are stored but never counted (history read back after a restart too).
   const newTrendMonitor = (s: Store, to: ChatSink[]) =>
     new TrendMonitor({ store: s, settings: trendSettings, sinks: to, logger, unreadable: (t) => slot.unreadable(t) });
@@ -175,22 +209,83 @@ export async function main(env: Record<string, string | undefined> = process.env
         opsNotice(describeRegistryEvent(e));
       }
     },
+    onCheckFailed: (f) => recordError('model', `${f.stage}${f.version ? ` ${f.version}` : ''}: ${f.reason}`),
   });
   running.models = models;
+  // Champion / challenger: MODEL_CHALLENGER scores every mention in shadow (src/feedback/shadow.ts), never shown.
+  const challenger =
+    config.modelChallenger && models.bucket
+      ? new Challenger({
+          version: config.modelChallenger,
+          bucket: models.bucket,
+          cacheDir: config.modelCacheDir,
+          maxBatch: config.scorerMaxBatch,
+          logger,
+          onProblem: opsNotice,
+        })
+      : null;
+  running.challenger = challenger ?? undefined;
+  const shadowRegistry = new Registry();
+  const budgetRegistry = new Registry();
   // The leader's work, built afresh at each term from what is stored, its writes fenced with the term's token
   // (src/ops/leader-work.ts): the poller, the trend monitor and the retention job. Followers run none of them.
   const pollerRegistry = new Registry();
   const retentionRegistry = new Registry();
+  // The daily digest (src/trends/digest.ts): built from what is stored, so any replica answers
+  // `/sentiment digest`; only the leader posts the scheduled one (a leader job below).
+  const digests: Digests | undefined = config.digestEnabled
+    ? new Digests({
+        store,
+        streams: () => digestStreams(config),
+        timeZone: config.digestTimezone,
+        settings: trendSettings,
+        clock: { status: (): ReturnType<TrendMonitor['status']> => trendControls.status() },
+        unreadable: (t) => slot.unreadable(t),
+        acknowledgements: [slackAcknowledgements(store, logger), teamsAcknowledgements(store, logger)],
+        challenger: async () => (await trendControls.challenger()) ?? null,
+        logger,
+      })
+    : undefined;
+  const digestSinks: DigestSink[] = [new ConsoleDigestSink({ chartDir: join(config.dataDir, 'alerts'), store })];
   const leaderWork = new LeaderWork({
     leader: leadership,
     store,
     logger,
     build: (term) => {
       const trends = newTrendMonitor(term.store, sinks);
+      const shadow = new ShadowScorer({
+        challenger: () => challenger?.current() ?? null,
+        store: term.store,
+        logger,
+        registry: shadowRegistry,
+      });
       // The monitor's sends run in the term's scope: the sinks' state writes are fenced too.
-      const onScored: PollerOptions['onScored'] = (stream, mentions) =>
-        term.fenced(() => trends.onScored(stream, mentions));
-      const poller = buildPoller(config, slot, term.store, logger, onScored, opsNotice, pollerRegistry);
+      const onScored: PollerOptions['onScored'] = async (stream, mentions) => {
+        await term.fenced(() => trends.onScored(stream, mentions));
+        await shadow.score(mentions);
+      };
+      // X bills every post read: counted per month in the store, announced at 80 % and 100 % (docs/operations.md).
+      const readBudget = new ReadBudget({
+        store: term.store,
+        monthlyBudget: config.xMonthlyReadBudget,
+        costPerRead: config.xReadCostUsd,
+        floorDescription: describeInterval(config.xBudgetPollFloor),
+        notify: opsNotice,
+        registry: budgetRegistry,
+        logger,
+      });
+      void readBudget.load().catch((err: unknown) => logger.error({ err }, 'X read count not loaded'));
+      const poller = buildPoller(
+        config,
+        slot,
+        term.store,
+        logger,
+        onScored,
+        opsNotice,
+        pollerRegistry,
+        readBudget,
+        recordError,
+      );
       // Deletes what is past its retention (docs/privacy.md), hourly by default, in small batches.
       const retention = new RetentionJob({
         store: term.store,
@@ -200,7 +295,19 @@ export async function main(env: Record<string, string | undefined> = process.env
         logger,
         registry: retentionRegistry,
       });
-      return { trends, poller, retention };
+      // Its posts run in the term's scope: the sinks' state writes are fenced too.
+      const digest = digests
+        ? new DigestSchedule({
+            digests,
+            sinks: () =>
+              digestSinks.map((sink) => ({ name: sink.name, digest: (c) => term.fenced(() => sink.digest(c)) })),
+            cron: toCronExpression(config.digestCron, 'DIGEST_CRON'),
+            timeZone: config.digestTimezone,
+            isLeader: () => leadership.status().role !== 'follower',
+            logger,
+          })
+        : null;
+      return { trends, poller, retention, digest };
     },
   });
   running.leaderWork = leaderWork;
@@ -211,10 +318,24 @@ export async function main(env: Record<string, string | undefined> = process.env
     snooze: (stream: string, until: Date) => (leaderWork.jobs()?.trends ?? followerTrends).snooze(stream, until),
     status: () => (leaderWork.jobs()?.trends ?? followerTrends).status(),
     leader: () => leadership.status(),
+    // This month's X reads as stored by the leader (any replica answers /sentiment status).
+    xReads: async () =>
+      config.xBearerToken
+        ? storedMonth(store, { monthlyBudget: config.xMonthlyReadBudget, costPerRead: config.xReadCostUsd })
+        : null,
+    // The challenger's last 7 days in shadow against the champion.
+    challenger: async () =>
+      config.modelChallenger
+        ? compareChallenger(store, config.modelChallenger, {
+            sinceIso: new Date(Date.now() - 7 * 86_400_000).toISOString(),
+          })
+        : null,
     // `/sentiment resume` on any replica: stored for the leader's poller (src/mentions/resume.ts).
     resumeSources: () =>
       requestResume({ store, leader: () => leadership.status(), poller: () => leaderWork.jobs()?.poller ?? undefined }),
   };
+  // Production accuracy per model version and votes per hour, for /metrics (computed when scraped).
+  const accuracyMetrics = new ProductionAccuracyMetrics({ store, logger });
   const auth = ApiAuth.fromEntries(config.apiKeys);
   if (auth.open) logger.warn(`HTTP API open to this machine: no API_KEYS, listening on ${config.host} only`);
   else logger.info({ keys: auth.keyNames }, `HTTP API: ${auth.keyNames.length} API key(s)`);
@@ -230,7 +351,21 @@ export async function main(env: Record<string, string | undefined> = process.env
     store,
     predictionLog,
     health,
-    registries: [pollerRegistry, models.metrics, retentionRegistry, leadership.registry],
+    registries: [
+      pollerRegistry,
+      models.metrics,
+      retentionRegistry,
+      leadership.registry,
+      budgetRegistry,
+      shadowRegistry,
+      errorAlerts.metrics,
+      accuracyMetrics.registry,
+    ],
+    onServerError: (e) =>
+      recordError(
+        e.code === 'scoring_failed' ? 'scoring' : 'http',
+        `${e.method} ${e.route} answered ${e.status}: ${e.message}`,
+      ),
     leader: () => leadership.status(),
   });
   running.app = app;
@@ -245,11 +380,13 @@ export async function main(env: Record<string, string | undefined> = process.env
     logger,
     trends: trendControls,
     polls: () => leaderWork.jobs()?.poller?.lastPolls() ?? [],
+    digests: () => digests,
   });
   running.chat = chat;
   for (const adapter of chat) {
-    if (adapter.sink) sinks.push(adapter.sink);
+    if (adapter.sink) sinks.push(reportSinkFailures(adapter.sink, (err) => recordError('chat', err)));
     if (adapter.health) health.register(adapter.name, adapter.health);
+    if (adapter.digestSink) digestSinks.push(adapter.digestSink);
   }
   // A replica taking over sends the ops notices its predecessor recorded but could not get out.
   leadership.on('acquired', () => {
@@ -292,9 +429,13 @@ export async function main(env: Record<string, string | undefined> = process.env
 
   // Never throws: without any loadable model the slot says why (NOT READY) and /ready answers 503.
   await models.start();
+  void challenger?.start();
   // The leader's work starts when this process leads: at once with SQLite, when it holds the lease with
   // PostgreSQL. (Without a model the poller fetches nothing (X bills reads) and says why at each tick.)
-  if (!shutdown.stopping) leadership.start();
+  if (!shutdown.stopping) {
+    errorAlerts.start();
+    leadership.start();
+  }
 }
 
 /** The trend detector's settings from the validated config. */
@@ -331,6 +472,8 @@ function buildPoller(
   onScored: PollerOptions['onScored'],
   opsNotice: (text: string) => void,
   registry: Registry,
+  readBudget: ReadBudget,
+  recordError: (kind: ErrorKind, err: unknown) => void,
 ): Poller | null {
   const streams: PollerStream[] = [];
   let interval: number | string = /^\d+$/.test(config.pollInterval) ? Number(config.pollInterval) : config.pollInterval;
@@ -338,7 +481,7 @@ function buildPoller(
     const queries = Object.fromEntries(
       config.xStreams.map((pair) => {
         const at = pair.indexOf('=');
-        return at > 0 ? [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] : [pair.trim(), pair.trim()];
+        return [streamName(pair), at > 0 ? pair.slice(at + 1).trim() : pair.trim()];
       }),
     );
     const x = new XSource({
@@ -350,6 +493,7 @@ function buildPoller(
       maxAttempts: config.xMaxAttempts,
       timeoutMs: config.xTimeoutMs,
       logger,
+      onUsage: (usage) => void readBudget.record(usage.tweetsRead),
     });
     streams.push(...x.allStreams().map((stream) => ({ source: x, stream })));
   } else {
@@ -386,8 +530,21 @@ function buildPoller(
     logger,
     onScored,
     registry,
+    // A spent X read budget slows polling to its floor until the month ends (src/ops/read-budget.ts).
+    ...(config.xMonthlyReadBudget && config.xBearerToken
+      ? {
+          floor: {
+            interval: config.xBudgetPollFloor,
+            active: () => readBudget.exhausted(),
+            description: describeInterval(config.xBudgetPollFloor),
+          },
+        }
+      : {}),
     // Reported once, when the source pauses (X refused the token): the team must fix it.
     onError: (e) => {
+      // A poll that failed because the store did is already a store error.
+      if (e.error instanceof ScoringError) recordError('scoring', `${e.stream}: ${e.error.message}`);
+      else if (!isStoreFailure(e.error)) recordError('source', `${e.source}:${e.stream}: ${e.error.message}`);
       if (e.paused)
         opsNotice(
           `mentions from ${e.source} paused: ${e.error.message}. Tried again every 15 min; polling resumes by itself once fixed.`,
@@ -395,6 +552,24 @@ function buildPoller(
     },
     onResume: (source) => opsNotice(`mentions from ${source} resumed: polling works again`),
   });
+}
+
+/** The streams the digest knows: X_STREAMS' names (with a bearer token), the replay's (REPLAY_CSV, else the bundled sample in local mode). */
+function digestStreams(config: Config): string[] {
+  const out = config.xBearerToken ? config.xStreams.map((pair) => streamName(pair)) : [];
+  const csv =
+    config.replayCsv ??
+    (out.length === 0 && config.bundledReplay && config.mode === 'local' && existsSync(BUNDLED_SAMPLE)
+      ? BUNDLED_SAMPLE
+      : undefined);
+  if (csv) out.push(...new ReplaySource({ path: csv }).allStreams());
+  return [...new Set(out)];
+}
+
+/** `Name=query` → Name (a pair without a name is named by its query). */
+function streamName(pair: string): string {
+  const at = pair.indexOf('=');
+  return (at > 0 ? pair.slice(0, at) : pair).trim();
 }
 
 /** A second `npm start` on the same database has nothing left to replay: say so, and how to see it again. */
@@ -416,6 +591,7 @@ async function warnIfReplayed(replay: ReplaySource, store: Store, logger: Logger
 interface ChatAdapter {
   name: string;
   sink?: ChatSink;
+  digestSink?: DigestSink;
   health?: () => DependencyHealth;
   stop(): Promise<void>;
 }
@@ -428,7 +604,13 @@ async function startChatAdapters(
   try {
     const slack = await startSlack(deps);
     if (slack)
-      adapters.push({ name: 'slack', sink: slack.sink, health: () => slack.health(), stop: () => slack.stop() });
+      adapters.push({
+        name: 'slack',
+        sink: slack.sink,
+        digestSink: slack.digestSink,
+        health: () => slack.health(),
+        stop: () => slack.stop(),
+      });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sentinel: ${err.message}\n`);
@@ -438,7 +620,8 @@ async function startChatAdapters(
   }
   try {
     const teams = startTeams(deps); // null when Teams is off
-    if (teams) adapters.push({ name: 'teams', sink: teams.sink, stop: () => teams.stop() });
+    if (teams)
+      adapters.push({ name: 'teams', sink: teams.sink, digestSink: teams.digestSink, stop: () => teams.stop() });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sentinel: ${err.message}\n`);
@@ -456,6 +639,8 @@ interface Running {
   app?: ReturnType<typeof buildServer>;
   slot?: ScorerSlot;
   models?: ModelRegistry;
+  challenger?: Challenger;
+  errorAlerts?: ErrorAlerts;
   leaderWork?: LeaderWork;
   leadership?: Leader;
   sqliteLock?: SqliteLock;
@@ -472,7 +657,7 @@ interface Running {
 function installShutdown(running: Running): { readonly stopping: boolean } {
   const state = { stopping: false };
   const stop = (signal: NodeJS.Signals) => {
-    const { logger, app, models, leaderWork, leadership, chat, predictionLog, store, slot } = running;
+    const { logger, app, models, challenger, leaderWork, leadership, chat, predictionLog, store, slot } = running;
     if (state.stopping) {
       logger?.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -492,6 +677,8 @@ function installShutdown(running: Running): { readonly stopping: boolean } {
       // The poll in flight, the retention batch and the alerts they raised finish, with the lease still held;
       // then the lease is released so that another replica takes over at once.
       .then(() => leaderWork?.stop())
+      .then(() => challenger?.stop()) // after the poll in flight, which may still score in shadow
+      .then(() => running.errorAlerts?.stop())
       .then(() => leadership?.stop())
       .then(() => Promise.all((chat ?? []).map((a) => a.stop())))
       .then(() => predictionLog?.flush())

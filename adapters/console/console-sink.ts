@@ -9,11 +9,15 @@
  * mentions were decoded once (src/chat/text.ts): no escape sequence or control character from a tweet
  * reaches the terminal (a `\u001b[2J` would clear it, others rewrite lines or the title). Sentinel's own
  * colours are added after.
+ *
+ * Grouped ops alerts (`opsAlert`) print one notice per state change (opened, resolved), not one per update:
+ * a terminal cannot edit what it printed, and a burst must not scroll the alerts away.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alertText, type AlertContent, type AlertKind } from '../../src/trends/content';
 import type { ChatSink, StreamNotice } from '../../src/trends/sink';
+import { opsAlertFacts, opsAlertHeadline, type OpsAlertContent } from '../../src/ops/ops-alert';
 import { alertForChat, stripControls } from '../../src/chat/text';
 import { displayWidth, packParts, wrapLine, wrapText } from './wrap';
 
@@ -45,6 +49,8 @@ export class ConsoleSink implements ChatSink {
   private readonly colour: boolean;
   private readonly chartDir: string;
   private readonly width: number;
+  /** The state last printed of each ops alert. */
+  private readonly opsStates = new Map<string, OpsAlertContent['state']>();
 
   constructor(opts: ConsoleSinkOptions) {
     this.out = opts.out ?? process.stdout;
@@ -55,6 +61,17 @@ export class ConsoleSink implements ChatSink {
 
   async opsNotice(text: string): Promise<void> {
     this.out.write(`${this.notice('[sentinel] ⚠ ', terminal(text)).join('\n')}\n`);
+  }
+
+  /** One notice when an ops alert opens (with its last error) and one when it is resolved. */
+  async opsAlert(alert: OpsAlertContent): Promise<void> {
+    if (this.opsStates.get(alert.id) === alert.state) return;
+    this.opsStates.set(alert.id, alert.state);
+    const error = alert.state === 'open' ? opsAlertFacts(alert).find((f) => f.label === 'Last error') : undefined;
+    const text = `${opsAlertHeadline(alert)}${error ? `. Last error: ${error.value}` : ''}`;
+    const [mark, colour] = alert.state === 'open' ? ['🚨', '\x1b[1;31m'] : ['✓', '\x1b[1;32m'];
+    const lines = this.notice(`[sentinel] ${mark} `, terminal(text));
+    this.out.write(`${lines.map((l) => this.paint(colour, l)).join('\n')}\n`);
   }
 
   async alertOpened(alert: AlertContent): Promise<void> {

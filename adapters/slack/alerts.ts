@@ -30,6 +30,14 @@
  * Ops notices (`opsNotice`) follow the same rule: each is kept as pending (`slack/ops-notices`) before it is
  * posted in each channel and confirmed after; one a crash left pending is looked up and posted only if it
  * is not there, by the next notice or by `resumeOpsNotices()` (for a replica taking over), within an hour.
+ *
+ * Grouped ops alerts (`opsAlert`, src/ops/error-alerts.ts) are ONE message per alert and ops channel, edited
+ * in place (chat.update) as the alert evolves; when it is resolved the message is edited once more and a
+ * short reply in its thread says it is over. Same rules: the message's intent is kept (`slack/ops-alert:<alert
+ * id>`) before it is posted, with its step as metadata (`<alert id>/<channel>/message`, the reply
+ * `…/over`), and looked up after a crash or an ambiguous failure; once its ts is kept it is only edited, by
+ * whichever replica leads. Ops notices and ops alerts go to `opsChannels` (SLACK_OPS_CHANNEL), by default
+ * the alert channels.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../src/log';
@@ -37,6 +45,8 @@ import { mentionPredictionId } from '../../src/store/common';
 import type { Store } from '../../src/store/types';
 import type { AlertContent } from '../../src/trends/content';
 import type { ChatSink } from '../../src/trends/sink';
+import type { OpsAlertContent } from '../../src/ops/ops-alert';
+import { opsAlertMessage, opsAlertOverReply } from './ops-blocks';
 import {
   ackReply,
   alertHeadline,
@@ -48,10 +58,12 @@ import {
   snoozeReply,
   type AlertMarks,
   type AlertSnapshot,
+  type SlackMessage,
 } from './blocks';
 import type { Serial } from '../../src/chat/once';
 import { publicChannelsByName } from './channels';
-import { classify, slackErrorCode, type SlackApi, type StepMark } from './web';
+import { type SlackApi, type StepMark } from './web';
+import { CannotTell, recoverPost } from './recover';
 import { readJsonState, writeJsonState } from '../../src/chat/json-state';
 import { alertForChat } from '../../src/chat/text';
 import { dataNow, HOUR_MS } from '../../src/chat/snooze';
@@ -110,6 +122,28 @@ interface AlertState {
   begun?: Record<string, Begun>;
 }
 
+/** An ops alert's message in one ops channel. */
+interface OpsAlertPost {
+  /** The channel id (as Slack answered). */
+  channel: string;
+  ts: string;
+  /** The revision the message shows. */
+  revision: number;
+  /** The thread reply saying it is over was posted. */
+  over?: true;
+  /** That reply was begun and not confirmed. */
+  overBegun?: Begun;
+}
+
+/** One ops alert in Slack (`slack/ops-alert:<alert id>`). */
+interface OpsAlertState {
+  content: OpsAlertContent;
+  /** By configured ops channel. */
+  posts: Record<string, OpsAlertPost>;
+  /** Messages begun and not confirmed, by configured ops channel. */
+  begun?: Record<string, Begun>;
+}
+
 /** Ops notices not yet confirmed in every channel (`slack/ops-notices`). */
 interface OpsNotices {
   pending: Array<{ id: string; text: string; at: number; channels: string[] }>;
@@ -118,13 +152,12 @@ interface OpsNotices {
 /** An ops notice a crash left pending is still worth posting this long after it was decided. */
 const OPS_NOTICE_MAX_AGE_MS = 60 * 60_000;
 
-/** Why a post cannot be looked up (not a Slack failure): it is posted again, with a warning. */
-class CannotTell extends Error {}
-
 export interface SlackAlertSinkOptions {
   api: SlackApi;
   store: Store;
   channels: string[];
+  /** Where ops notices and ops alerts go (SLACK_OPS_CHANNEL); default `channels`. */
+  opsChannels?: string[];
   threadUpdateMinutes: number;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   serial: Serial;
@@ -155,13 +188,18 @@ export class SlackAlertSink implements ChatSink {
     return this.deliver(alert);
   }
 
+  /** Where ops notices and ops alerts go: SLACK_OPS_CHANNEL, else the alert channels. */
+  private get opsChannels(): string[] {
+    return this.opts.opsChannels?.length ? this.opts.opsChannels : this.opts.channels;
+  }
+
   /**
-   * A plain message in each alert channel: the team's ops channel is where its alerts go. Kept as pending
-   * before it is posted and confirmed after (see the header); notices a crash left pending go first.
+   * A plain message in each ops channel (by default the alert channels). Kept as pending before it is posted
+   * and confirmed after (see the header); notices a crash left pending go first.
    */
   opsNotice(text: string): Promise<void> {
     return this.opts.serial.run(OPS_KEY, async () => {
-      const notice = { id: randomUUID(), text, at: this.wall(), channels: [...this.opts.channels] };
+      const notice = { id: randomUUID(), text, at: this.wall(), channels: [...this.opsChannels] };
       const state = await this.loadNotices();
       state.pending.push(notice);
       await writeJsonState(this.opts.store, OPS_KEY, state);
@@ -176,6 +214,77 @@ export class SlackAlertSink implements ChatSink {
 
   alertUpdated(alert: AlertContent): Promise<void> {
     return this.deliver(alert);
+  }
+
+  /**
+   * A grouped ops alert: its message posted once in each ops channel, then edited; resolved, a reply in its
+   * thread. An older revision than the one kept (a send retried late) only refreshes what is shown.
+   */
+  opsAlert(alert: OpsAlertContent): Promise<void> {
+    return this.opts.serial.run(opsKey(alert.id), async () => {
+      const state: OpsAlertState = (await this.loadOps(alert.id)) ?? { content: alert, posts: {} };
+      const shown = state.content;
+      const stale = alert.revision < shown.revision || (shown.state === 'resolved' && alert.state === 'open');
+      if (!stale) state.content = alert;
+      const failures: string[] = [];
+      for (const channel of this.opsChannels) {
+        try {
+          await this.opsAlertTo(channel, state);
+        } catch (err) {
+          failures.push(`${channel}: ${(err as Error).message}`);
+        }
+      }
+      if (failures.length) throw new Error(`the ops alert ${alert.id} is not fully in Slack (${failures.join('; ')})`);
+    });
+  }
+
+  private async opsAlertTo(channel: string, state: OpsAlertState): Promise<void> {
+    const { api } = this.opts;
+    const c = state.content;
+    const message = opsAlertMessage(c);
+    const what = (step: string) => `${step} of ops alert ${c.id} in ${channel}`;
+    let post = state.posts[channel];
+    if (!post) {
+      const { posted, fresh } = await this.postFirst(
+        channel,
+        stepKey(c.id, channel, 'message'),
+        state,
+        what('the message'),
+        message,
+        () => this.saveOps(state),
+      );
+      // Adopted (found from an earlier attempt): shown as it was then, edited below.
+      post = { channel: posted.channel, ts: posted.ts, revision: fresh ? c.revision : 0 };
+      state.posts[channel] = post;
+      delete state.begun![channel];
+      await this.saveOps(state); // from here on, this message is only edited
+      await this.learnChannelId(channel, posted.channel);
+      this.opts.logger.info({ alert: c.id, channel, ts: post.ts }, `slack: ops alert posted: ${c.id}`);
+    }
+    if (post.revision < c.revision) {
+      await api.update({ channel: post.channel, ts: post.ts, text: message.text, blocks: message.blocks });
+      post.revision = c.revision;
+      await this.saveOps(state);
+    }
+    if (c.state !== 'resolved' || post.over) return;
+    const p = post;
+    const mark: StepMark = { step: stepKey(c.id, channel, 'over'), since: 0 };
+    let found: { channel: string; ts: string } | null = null;
+    if (p.overBegun) {
+      const begun = p.overBegun;
+      found = await recoverPost(this.opts.logger, what('the reply'), () =>
+        api.findStep(p.channel, { ...mark, since: begun.at }, p.ts),
+      );
+    }
+    if (!found) {
+      mark.since = this.wall();
+      p.overBegun = { at: mark.since };
+      await this.saveOps(state);
+      await api.postMessage({ channel: p.channel, thread_ts: p.ts, text: opsAlertOverReply(c) }, mark);
+    }
+    p.over = true;
+    delete p.overBegun;
+    await this.saveOps(state);
   }
 
   alertResolved(alert: AlertContent): Promise<void> {
@@ -264,27 +373,14 @@ export class SlackAlertSink implements ChatSink {
     let thread = state.threads[channel];
     let fresh = false;
     if (!thread) {
-      const mark: StepMark = { step: stepKey(alert.alertId, channel, 'headline'), since: 0 };
-      const begun = state.begun?.[channel];
-      let posted: { channel: string; ts: string } | null = null;
-      if (begun) {
-        posted = await this.recover(what('the headline'), async () => {
-          const id = await this.channelIdOf(channel);
-          if (!id) throw new CannotTell(`${channel} is a #name whose channel id Sentinel has not seen yet`);
-          return api.findStep(id, { ...mark, since: begun.at });
-        });
-      }
-      if (!posted) {
-        mark.since = this.wall();
-        const id = await this.channelIdOf(channel);
-        if (id) mark.channelId = id;
-        (state.begun ??= {})[channel] = { at: mark.since };
-        await this.save(state); // the intent: a crash from here on is resolved, not posted again blindly
-        posted = await api.postMessage(
-          { channel, text: headline.text, blocks: headline.blocks, unfurl_links: false, unfurl_media: false },
-          mark,
-        );
-      }
+      const { posted } = await this.postFirst(
+        channel,
+        stepKey(alert.alertId, channel, 'headline'),
+        state,
+        what('the headline'),
+        headline,
+        () => this.save(state),
+      );
       thread = state.threads[channel] = { channel: posted.channel, ts: posted.ts, done: [], lastReplyAt: this.now() };
       delete state.begun![channel];
       fresh = true;
@@ -319,7 +415,8 @@ export class SlackAlertSink implements ChatSink {
         const mark: StepMark = { step: stepKey(alert.alertId, channel, id), since: 0 };
         const begun = t.begun?.[id];
         let result: P | null = null;
-        if (begun) result = await this.recover(what(id), () => run.find({ ...mark, since: begun.at }, begun));
+        if (begun)
+          result = await recoverPost(this.opts.logger, what(id), () => run.find({ ...mark, since: begun.at }, begun));
         if (result === null) {
           mark.since = this.wall();
           (t.begun ??= {})[id] = { at: mark.since, ...(run.file ? { file: run.file } : {}) };
@@ -466,33 +563,41 @@ export class SlackAlertSink implements ChatSink {
    * not there (or cannot be looked up: then posted again, with a warning). Throws when Slack cannot be
    * reached now: nothing is posted, and the next delivery asks again.
    */
-  private async recover<T>(what: string, find: () => Promise<T | null>): Promise<T | null> {
-    const { logger } = this.opts;
-    try {
-      const found = await find();
-      logger.info(
-        { step: what, found: Boolean(found) },
-        found
-          ? `slack: ${what} was posted before (a crash or an unknown outcome): adopted, not posted again`
-          : `slack: ${what} was begun but is not in Slack: posting it`,
-      );
-      return found;
-    } catch (err) {
-      if (!(err instanceof CannotTell) && classify(err).retry) throw err;
-      const code = slackErrorCode(err);
-      const fix =
-        code === 'missing_scope'
-          ? ' (the app needs channels:history / groups:history: reinstall it with adapters/slack/manifest.yml)'
-          : code === 'not_in_channel'
-            ? ' (the bot is not in the channel: invite it)'
-            : '';
-      logger.warn(
-        { err, step: what, slackError: code },
-        `slack: cannot check whether ${what} was posted before a crash: ${code ?? (err as Error).message}${fix}; ` +
-          'posting it, so it may show twice',
-      );
-      return null;
+  /**
+   * The first message of a step in `channel`, posted once: a post begun before (its intent in `state.begun`)
+   * is looked up first (conversations.history, by its metadata); else the intent is stored (`save`), then the
+   * message posted with its mark. `fresh`: posted now (false: found from an earlier attempt). The caller
+   * records the message and clears `state.begun[channel]`.
+   */
+  private async postFirst(
+    channel: string,
+    step: string,
+    state: { begun?: Record<string, Begun> },
+    what: string,
+    message: SlackMessage,
+    save: () => Promise<void>,
+  ): Promise<{ posted: { channel: string; ts: string }; fresh: boolean }> {
+    const { api } = this.opts;
+    const mark: StepMark = { step, since: 0 };
+    const begun = state.begun?.[channel];
+    if (begun) {
+      const found = await recoverPost(this.opts.logger, what, async () => {
+        const id = await this.channelIdOf(channel);
+        if (!id) throw new CannotTell(`${channel} is a #name whose channel id Sentinel has not seen yet`);
+        return api.findStep(id, { ...mark, since: begun.at });
+      });
+      if (found) return { posted: found, fresh: false };
     }
+    mark.since = this.wall();
+    const id = await this.channelIdOf(channel);
+    if (id) mark.channelId = id;
+    (state.begun ??= {})[channel] = { at: mark.since };
+    await save(); // the intent: a crash from here on is resolved, not posted again blindly
+    const posted = await api.postMessage(
+      { channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false },
+      mark,
+    );
+    return { posted, fresh: true };
   }
 
   /**
@@ -565,7 +670,7 @@ export class SlackAlertSink implements ChatSink {
         try {
           let posted: { channel: string; ts: string } | null = null;
           if (notice.id !== fresh) {
-            posted = await this.recover(`the ops notice "${notice.text}" in ${channel}`, async () => {
+            posted = await recoverPost(this.opts.logger, `the ops notice "${notice.text}" in ${channel}`, async () => {
               if (!id) throw new CannotTell(`${channel} is a #name whose channel id Sentinel has not seen yet`);
               return api.findStep(id, mark);
             });
@@ -590,6 +695,14 @@ export class SlackAlertSink implements ChatSink {
     }
   }
 
+  private loadOps(alertId: string): Promise<OpsAlertState | null> {
+    return readJsonState<OpsAlertState>(this.opts.store, opsKey(alertId), this.opts.logger);
+  }
+
+  private saveOps(state: OpsAlertState): Promise<void> {
+    return writeJsonState(this.opts.store, opsKey(state.content.id), state);
+  }
+
   private load(alertId: string): Promise<AlertState | null> {
     return readJsonState<AlertState>(this.opts.store, key(alertId), this.opts.logger);
   }
@@ -601,6 +714,10 @@ export class SlackAlertSink implements ChatSink {
 
 function key(alertId: string): string {
   return `slack/alert:${alertId}`;
+}
+
+function opsKey(alertId: string): string {
+  return `slack/ops-alert:${alertId}`;
 }
 
 const OPS_KEY = 'slack/ops-notices';

@@ -14,7 +14,7 @@ import type { types } from '@slack/bolt';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import type { Explained, Label } from '../../src/sentiment/types';
 import { LABELS } from '../../src/sentiment/types';
-import { leaderLine, type ChatStatus } from '../../src/chat/status';
+import { challengerLine, leaderLine, xReadsLine, type ChatStatus } from '../../src/chat/status';
 import { duration } from '../../src/trends/content';
 import { stripControls } from '../../src/chat/text';
 
@@ -180,7 +180,7 @@ export function predictionMessage(p: Explained, text: string, userId: string, ma
 
 export function helpMessage(maxTextChars: number, command = '/sentiment'): SlackMessage {
   return {
-    text: `Usage: ${command} <text> scores a text; ${command} status shows the model, streams and alerts.`,
+    text: `Usage: ${command} <text> scores a text; ${command} status shows the model, streams and alerts; ${command} digest [stream] yesterday's digest; ${command} stats the accuracy measured by your votes.`,
     blocks: [
       section(
         `*\`${command} <text>\`* scores the text with Sentinel's sentiment model and posts the answer here: ` +
@@ -190,7 +190,11 @@ export function helpMessage(maxTextChars: number, command = '/sentiment'): Slack
       ),
       section(
         `*\`${command} status\`*: the model serving, each mention stream's negative share against its normal ` +
-          `level, and the open alerts (only you see it).\n*\`${command} resume\`*: try a paused mention source ` +
+          `level, and the open alerts (only you see it).\n*\`${command} digest [stream] [YYYY-MM-DD]\`*: the daily ` +
+          `digest of a stream (all of them without a name) for yesterday or the day given: volume and negative ` +
+          `share against normal, themes, the alerts and how they ended (only you see it; the alert channels get ` +
+          `it every morning).\n*\`${command} stats\`*: the model's accuracy measured by your votes, per model ` +
+          `version with its 95 % interval, and what the mistakes should have been.\n*\`${command} resume\`*: try a paused mention source ` +
           `again now (after its token or certificate was fixed) instead of at its next 15-minute retry.\n` +
           `*\`${command} help\`*: this message.`,
       ),
@@ -258,7 +262,9 @@ export function statusMessage(s: StatusInfo): SlackMessage {
       section(streams),
       section(alerts),
       context(accuracy),
-      ...(leader ? [context(escapeText(leader))] : []),
+      ...[challengerLine(s), xReadsLine(s), leader]
+        .filter((l): l is string => l !== null)
+        .map((l) => context(escapeText(l))),
     ],
   };
 }

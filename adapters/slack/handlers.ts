@@ -17,6 +17,9 @@
  *   escaped by ./blocks (`escapeText`).
  * - A text the model cannot read (`Scorer.unreadable`) gets a plain ephemeral answer: no prediction, no
  *   ✅ / ❌.
+ * - `/sentiment digest [stream] [YYYY-MM-DD]` answers the daily digest (src/trends/digest.ts) to the caller
+ *   only, for yesterday by default; `/sentiment stats` production accuracy per model version and the
+ *   confusion of judged predictions (src/feedback/production-accuracy.ts), all votes so far.
  */
 import type { AllMiddlewareArgs, App, BlockButtonAction, RespondFn, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { Logger } from '../../src/log';
@@ -35,6 +38,7 @@ import {
   reactionVerdict,
   statusMessage,
   trueLabelQuestion,
+  type SlackMessage,
   type StatusInfo,
 } from './blocks';
 import { ClaimedIds, InFlight, Serial } from '../../src/chat/once';
@@ -44,6 +48,9 @@ import { answerResume } from '../../src/mentions/resume';
 import { decodeOnce, storedText } from '../../src/chat/text';
 import { nothingToScore } from '../../src/chat/readable';
 import { slackVoter, slackWorkspaceOf } from '../../src/chat/voters';
+import { DigestDayError, UnknownStreamError, digestsFor, type DigestProvider } from '../../src/trends/digest';
+import { measureAccuracy } from '../../src/feedback/production-accuracy';
+import { digestsMessage, statsMessage } from './digest-blocks';
 
 export const PLATFORM = 'slack';
 
@@ -74,6 +81,8 @@ export interface HandlerDeps {
   inFlight: InFlight;
   threadOf: Map<string, string>;
   seen?: ClaimedIds;
+  /** The daily digests, for `/sentiment digest` (a getter: built after the adapter); undefined: not running. */
+  digests?: () => DigestProvider | undefined;
 }
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
@@ -120,6 +129,16 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
       await ack();
       const status = statusMessage(await statusInfo(deps));
       await safeRespond(respond, { response_type: 'ephemeral', text: status.text, blocks: status.blocks }, logger);
+      return;
+    }
+    if (word === 'stats') {
+      await ack();
+      await safeRespond(respond, { response_type: 'ephemeral', ...(await stats(deps)) }, logger);
+      return;
+    }
+    if (word === 'digest' || /^digest\s/.test(word)) {
+      await ack();
+      await safeRespond(respond, { response_type: 'ephemeral', ...(await digest(deps, text.slice(6))) }, logger);
       return;
     }
     if (word === 'resume') {
@@ -433,6 +452,34 @@ async function unvote(
   const result = await retractOnMessage(deps, link, who.voter);
   if (result.applied) deps.logger.info({ ...link, user, hadVote: result.hadVote }, 'slack: vote retracted');
   else deps.logger.warn({ link, user, reason: result.reason }, `slack: retraction not applied: ${result.reason}`);
+}
+
+/** `/sentiment stats`: production accuracy from every vote so far. */
+async function stats(deps: HandlerDeps): Promise<{ text: string; blocks?: SlackMessage['blocks'] }> {
+  try {
+    return statsMessage(await measureAccuracy(deps.store));
+  } catch (err) {
+    deps.logger.error({ err }, `slack: /sentiment stats failed: ${(err as Error).message}`);
+    return { text: 'Sorry, the figures could not be read; the error was logged.' };
+  }
+}
+
+/** `/sentiment digest [stream] [YYYY-MM-DD]`: the digests asked for, or why not. */
+async function digest(deps: HandlerDeps, args: string): Promise<{ text: string; blocks?: SlackMessage['blocks'] }> {
+  const digests = deps.digests?.();
+  if (!digests) return { text: 'The daily digest is not running here (DIGEST_ENABLED=false, or no trend detection).' };
+  try {
+    const contents = await digestsFor(digests, args);
+    if (!contents.length) return { text: 'No mention stream is configured: there is nothing to digest.' };
+    return digestsMessage(contents);
+  } catch (err) {
+    if (err instanceof UnknownStreamError || err instanceof DigestDayError)
+      return {
+        text: `${escapeText(err.message)}. Usage: \`${deps.command} digest [stream] [YYYY-MM-DD]\` (yesterday by default).`,
+      };
+    deps.logger.error({ err }, `slack: /sentiment digest failed: ${(err as Error).message}`);
+    return { text: 'Sorry, the digest could not be made; the error was logged.' };
+  }
 }
 
 /** The figures of `/sentiment status`. */

@@ -33,6 +33,8 @@ import { FastifyReceiver } from './receiver';
 import { SlackApi, slackErrorCode, webClientOptions, type SlackApiOptions } from './web';
 import { SlackConnection, SlackUnavailableError, isRefusedToken } from './connection';
 import type { DependencyHealth } from '../../src/ops/health';
+import type { DigestProvider, DigestSink } from '../../src/trends/digest';
+import { SlackDigestSink } from './digest-sink';
 
 export { SlackUnavailableError } from './connection';
 
@@ -45,6 +47,7 @@ export type SlackConfig = Pick<
   | 'slackSigningSecret'
   | 'slackAppToken'
   | 'slackAlertChannels'
+  | 'slackOpsChannel'
   | 'slackApiUrl'
   | 'slackThreadUpdateMinutes'
   | 'maxTextChars'
@@ -56,6 +59,8 @@ export interface SlackSettings {
   signingSecret?: string;
   appToken?: string;
   alertChannels: string[];
+  /** SLACK_OPS_CHANNEL: where ops notices and ops alerts go; empty: the alert channels. */
+  opsChannels: string[];
   apiUrl: string;
   threadUpdateMinutes: number;
 }
@@ -63,7 +68,12 @@ export interface SlackSettings {
 /** Slack's settings checked together: null when Slack is off (none set), else the mode; throws ConfigError. */
 export function slackSettings(config: SlackConfig): SlackSettings | null {
   const { slackBotToken, slackSigningSecret, slackAppToken, slackAlertChannels } = config;
-  const any = slackBotToken || slackSigningSecret || slackAppToken || slackAlertChannels?.length;
+  const any =
+    slackBotToken ||
+    slackSigningSecret ||
+    slackAppToken ||
+    slackAlertChannels?.length ||
+    config.slackOpsChannel?.length;
   if (!any) return null;
   const problems: ConfigProblem[] = [];
   if (!slackBotToken) {
@@ -81,13 +91,18 @@ export function slackSettings(config: SlackConfig): SlackSettings | null {
         'or set SLACK_APP_TOKEN (xapp-…) for Socket Mode instead; got nothing',
     });
   }
-  for (const channel of slackAlertChannels ?? []) {
-    if (!/^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79})$/.test(channel)) {
-      problems.push({
-        setting: 'SLACK_ALERT_CHANNELS',
-        message: `expected channel ids (C0123ABCD) or #names (lower case), got ${JSON.stringify(channel)}`,
-      });
-      break;
+  for (const [setting, channels] of [
+    ['SLACK_ALERT_CHANNELS', slackAlertChannels],
+    ['SLACK_OPS_CHANNEL', config.slackOpsChannel],
+  ] as const) {
+    for (const channel of channels ?? []) {
+      if (!/^([CGD][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79})$/.test(channel)) {
+        problems.push({
+          setting,
+          message: `expected channel ids (C0123ABCD) or #names (lower case), got ${JSON.stringify(channel)}`,
+        });
+        break;
+      }
     }
   }
   if (problems.length) throw new ConfigError(problems);
@@ -97,6 +112,7 @@ export function slackSettings(config: SlackConfig): SlackSettings | null {
     ...(slackSigningSecret ? { signingSecret: slackSigningSecret } : {}),
     ...(slackAppToken ? { appToken: slackAppToken } : {}),
     alertChannels: slackAlertChannels ?? [],
+    opsChannels: config.slackOpsChannel ?? [],
     apiUrl: config.slackApiUrl,
     threadUpdateMinutes: config.slackThreadUpdateMinutes,
   };
@@ -118,6 +134,8 @@ export interface SlackDeps {
   polls?: () => PollStatus[];
   /** The slash command's name (default /sentiment, as in manifest.yml). */
   command?: string;
+  /** The daily digests (src/trends/digest.ts), for `/sentiment digest`; a getter when built after. */
+  digests?: DigestProvider | (() => DigestProvider | undefined);
   /** Tests: the retry layer's options (e.g. a shorter backoff) and the clock of the thread-reply rate limit. */
   apiOptions?: Partial<SlackApiOptions>;
   /** Tests: the background reconnection's pauses. */
@@ -127,8 +145,10 @@ export interface SlackDeps {
 
 export interface SlackAdapter {
   mode: 'http' | 'socket';
-  /** Alerts into SLACK_ALERT_CHANNELS; undefined when none is set. */
+  /** Alerts into SLACK_ALERT_CHANNELS, ops notices and alerts into SLACK_OPS_CHANNEL; undefined when neither is set. */
   sink?: ChatSink;
+  /** The daily digest into SLACK_ALERT_CHANNELS (give it to the DigestSchedule); undefined when none is set. */
+  digestSink?: DigestSink;
   bolt: App;
   /** The bot's user id (auth.test); undefined until Slack could be reached. */
   readonly botUserId: string | undefined;
@@ -184,7 +204,8 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
   const connection = new SlackConnection({
     botToken: settings.botToken,
     apiUrl: settings.apiUrl,
-    alertChannels: settings.alertChannels,
+    // The ops channel too: a post there is looked up after a crash, which needs the bot in the channel.
+    alertChannels: [...new Set([...settings.alertChannels, ...settings.opsChannels])],
     api,
     logger,
     ...deps.connectionOptions,
@@ -221,19 +242,21 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
   const serial = new Serial();
   const inFlight = new InFlight();
   const threadOf = new Map<string, string>();
-  const sink = settings.alertChannels.length
-    ? new SlackAlertSink({
-        api,
-        store: deps.store,
-        channels: settings.alertChannels,
-        threadUpdateMinutes: settings.threadUpdateMinutes,
-        logger,
-        serial,
-        trends,
-        threadOf,
-        ...(deps.now ? { now: deps.now } : {}),
-      })
-    : undefined;
+  const sink =
+    settings.alertChannels.length || settings.opsChannels.length
+      ? new SlackAlertSink({
+          api,
+          store: deps.store,
+          channels: settings.alertChannels,
+          opsChannels: settings.opsChannels,
+          threadUpdateMinutes: settings.threadUpdateMinutes,
+          logger,
+          serial,
+          trends,
+          threadOf,
+          ...(deps.now ? { now: deps.now } : {}),
+        })
+      : undefined;
   registerHandlers(bolt, {
     api,
     slot: deps.slot,
@@ -245,6 +268,14 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
     ...(sink ? { sink } : {}),
     trends,
     ...(deps.polls ? { polls: deps.polls } : {}),
+    ...(deps.digests
+      ? {
+          digests:
+            typeof deps.digests === 'function'
+              ? deps.digests
+              : (): DigestProvider | undefined => deps.digests as DigestProvider,
+        }
+      : {}),
     serial,
     inFlight,
     threadOf,
@@ -276,9 +307,13 @@ export async function startSlack(deps: SlackDeps): Promise<SlackAdapter | null> 
     await inFlight.settled();
     await serial.idle();
   };
+  const digestSink = settings.alertChannels.length
+    ? new SlackDigestSink({ api, store: deps.store, channels: settings.alertChannels, logger, serial })
+    : undefined;
   return {
     mode: settings.mode,
     ...(sink ? { sink } : {}),
+    ...(digestSink ? { digestSink } : {}),
     bolt,
     get botUserId() {
       return connection.known?.userId;

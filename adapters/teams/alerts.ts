@@ -31,6 +31,14 @@
  *   - a thread reply (a mention card, an update, the resolution) is not posted again: it is never doubled,
  *     and may be missing (the card itself is updated in place with the same news).
  * A failure with an answer that created nothing (403, 404, 400, 429 after its waits) is retried normally.
+ *
+ * Grouped ops alerts (`opsAlert`, src/ops/error-alerts.ts): ONE card per alert and conversation (in a channel,
+ * a new thread), updated in place (PUT) as the alert evolves, the last time when it is resolved. Its state is
+ * kept as `teams/ops-alert:<alert id>` (the card's activity id, the revision shown), so whichever replica
+ * leads updates the same card; the card's intent follows the rule above (posted again, with a warning, when
+ * its outcome is unknown). Ops notices and ops alerts go to `opsConversations` (TEAMS_OPS_CONVERSATIONS:
+ * conversation ids the app is installed in, or Teams channel ids of a team it is installed in), by default
+ * the conversations alerts go to.
  */
 import type { ConversationReference } from 'botbuilder';
 import type { Logger } from '../../src/log';
@@ -39,6 +47,8 @@ import type { Store } from '../../src/store/types';
 import type { AlertContent } from '../../src/trends/content';
 import type { ChatSink } from '../../src/trends/sink';
 import type { ResumeOutcome } from '../../src/mentions/resume';
+import type { OpsAlertContent } from '../../src/ops/ops-alert';
+import { opsAlertActivity } from './ops-cards';
 import {
   ackReply,
   alertCard,
@@ -117,12 +127,31 @@ interface AlertState {
   begun?: Record<string, number>;
 }
 
+/** An ops alert's card in one conversation. */
+interface OpsTarget {
+  reference: Partial<ConversationReference>;
+  cardId: string;
+  /** The revision the card shows. */
+  revision: number;
+}
+
+/** One ops alert in Teams (`teams/ops-alert:<alert id>`). */
+interface OpsAlertState {
+  content: OpsAlertContent;
+  /** By stored conversation key. */
+  targets: Record<string, OpsTarget>;
+  /** Cards begun whose outcome is unknown, by stored conversation key: wall-clock ms of the intent. */
+  begun?: Record<string, number>;
+}
+
 export interface TeamsAlertSinkOptions {
   outbound: Outbound;
   store: Store;
   conversations: ConversationRegistry;
   cards: JudgedCards;
   scopes: readonly Scope[];
+  /** TEAMS_OPS_CONVERSATIONS: where ops notices and ops alerts go; empty: where alerts go. */
+  opsConversations?: readonly string[];
   serial: Serial;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   /** The trend module, for Snooze. A getter, as the monitor may be built after. */
@@ -136,6 +165,7 @@ export class TeamsAlertSink implements ChatSink {
   readonly name = 'teams';
   private readonly warnedEmpty = new Set<string>();
   private readonly warnedServiceUrl = new Set<string>();
+  private readonly warnedOps = new Set<string>();
 
   private readonly now: () => number;
   private readonly wall: () => number = Date.now;
@@ -148,9 +178,9 @@ export class TeamsAlertSink implements ChatSink {
     return this.deliver(alert);
   }
 
-  /** A plain message in each conversation that gets alerts. */
+  /** A plain message in each ops conversation (by default the conversations that get alerts). */
   async opsNotice(text: string): Promise<void> {
-    for (const conversation of await this.targets()) {
+    for (const conversation of await this.opsTargets()) {
       await this.opts.outbound.send(conversation.reference, { type: 'message', text: `⚠️ Sentinel: ${md(text)}` });
     }
   }
@@ -165,19 +195,157 @@ export class TeamsAlertSink implements ChatSink {
 
   /** The conversations alerts go to now. */
   async targets(): Promise<StoredConversation[]> {
-    const policy = this.opts.serviceUrls;
-    return (await this.opts.conversations.list()).filter((c) => {
-      if (!this.opts.scopes.includes(c.scope)) return false;
-      if (!policy || policy.allows(c.reference.serviceUrl)) return true;
-      if (!this.warnedServiceUrl.has(c.key)) {
-        this.warnedServiceUrl.add(c.key);
+    return (await this.opts.conversations.list()).filter((c) => this.opts.scopes.includes(c.scope) && this.allowed(c));
+  }
+
+  /**
+   * The conversations ops notices and ops alerts go to: those TEAMS_OPS_CONVERSATIONS names (a stored
+   * conversation's id, or the Teams channel id alerts threads start in), else the alert conversations. An id
+   * the app was never installed in gets nothing, and a warning once.
+   */
+  async opsTargets(): Promise<StoredConversation[]> {
+    const wanted = this.opts.opsConversations ?? [];
+    if (!wanted.length) return this.targets();
+    const stored = (await this.opts.conversations.list()).filter((c) => this.allowed(c));
+    const out: StoredConversation[] = [];
+    for (const id of wanted) {
+      const c = stored.find((x) => x.reference.conversation?.id === id || x.teamsChannelId === id);
+      if (c && !out.includes(c)) out.push(c);
+      if (!c && !this.warnedOps.has(id)) {
+        this.warnedOps.add(id);
         this.opts.logger.warn(
-          { conversation: c.key, serviceUrl: c.reference.serviceUrl },
-          `teams: a stored conversation's serviceUrl is not allowed (${policy.describe()}); it gets no alerts`,
+          { conversation: id },
+          `teams: TEAMS_OPS_CONVERSATIONS names ${id}, where the app is not installed (or not yet seen): ` +
+            'it gets no ops notices nor ops alerts until the app is added there',
         );
       }
-      return false;
+    }
+    return out;
+  }
+
+  /** Whether replies may go to this stored conversation's serviceUrl (a refused one is logged once). */
+  private allowed(c: StoredConversation): boolean {
+    const policy = this.opts.serviceUrls;
+    if (!policy || policy.allows(c.reference.serviceUrl)) return true;
+    if (!this.warnedServiceUrl.has(c.key)) {
+      this.warnedServiceUrl.add(c.key);
+      this.opts.logger.warn(
+        { conversation: c.key, serviceUrl: c.reference.serviceUrl },
+        `teams: a stored conversation's serviceUrl is not allowed (${policy.describe()}); it gets no alerts`,
+      );
+    }
+    return false;
+  }
+
+  /**
+   * A grouped ops alert: its card posted once in each ops conversation, then updated in place. An older
+   * revision than the one kept (a send retried late) changes nothing.
+   */
+  opsAlert(alert: OpsAlertContent): Promise<void> {
+    return this.opts.serial.run(opsKey(alert.id), async () => {
+      const state: OpsAlertState = (await this.loadOps(alert.id)) ?? { content: alert, targets: {} };
+      const shown = state.content;
+      if (!(alert.revision < shown.revision || (shown.state === 'resolved' && alert.state === 'open')))
+        state.content = alert;
+      const conversations = await this.opsTargets();
+      if (!conversations.length && !this.warnedEmpty.has(alert.id)) {
+        this.warnedEmpty.add(alert.id);
+        this.opts.logger.warn(
+          { alert: alert.id },
+          'teams: no conversation to post the ops alert to; install the app in a channel (or see TEAMS_OPS_CONVERSATIONS)',
+        );
+      }
+      const failures = await this.toEach(conversations, (conversation) => this.opsAlertTo(conversation, state));
+      await this.saveOps(state);
+      if (failures.length) throw new Error(`the ops alert ${alert.id} is not fully in Teams (${failures.join('; ')})`);
     });
+  }
+
+  /**
+   * `deliver` to each conversation, one after the other; a conversation the bot was removed from is forgotten
+   * (it gets no more alerts). Returns the other failures, one line each, for the caller to throw.
+   */
+  private async toEach(
+    conversations: StoredConversation[],
+    deliver: (conversation: StoredConversation) => Promise<void>,
+  ): Promise<string[]> {
+    const failures: string[] = [];
+    for (const conversation of conversations) {
+      try {
+        await deliver(conversation);
+      } catch (err) {
+        if (isGone(err)) {
+          await this.opts.conversations.remove((c) => c.key === conversation.key);
+          this.opts.logger.warn(
+            { conversation: conversation.key, name: conversation.name, status: connectorStatus(err) },
+            'teams: the bot can no longer post in this conversation (removed?); it gets no more alerts',
+          );
+        } else {
+          failures.push(`${conversation.key}: ${(err as Error).message}`);
+        }
+      }
+    }
+    return failures;
+  }
+
+  private async opsAlertTo(conversation: StoredConversation, state: OpsAlertState): Promise<void> {
+    const c = state.content;
+    const target = state.targets[conversation.key];
+    if (target) {
+      if (target.revision >= c.revision) return;
+      await this.opts.outbound.update(target.reference, target.cardId, opsAlertActivity(c));
+      target.revision = c.revision;
+      await this.saveOps(state);
+      return;
+    }
+    const begun = (state.begun ??= {});
+    if (begun[conversation.key] !== undefined) {
+      this.opts.logger.warn(
+        { alert: c.id, conversation: conversation.key, begunAt: new Date(begun[conversation.key]).toISOString() },
+        'teams: the ops alert card was begun before and its outcome is unknown; the Bot Framework cannot be ' +
+          'asked whether it arrived, so it is posted again and may show twice',
+      );
+    }
+    begun[conversation.key] = this.wall();
+    await this.saveOps(state); // the intent
+    let posted: { reference: Partial<ConversationReference>; cardId: string };
+    try {
+      posted = await this.postCard(conversation, opsAlertActivity(c));
+    } catch (err) {
+      if (!isAmbiguous(err)) delete begun[conversation.key]; // answered: nothing was created
+      throw err;
+    }
+    state.targets[conversation.key] = { ...posted, revision: c.revision };
+    delete begun[conversation.key];
+    await this.saveOps(state); // from here on, this card is only updated
+    this.opts.logger.info(
+      { alert: c.id, conversation: conversation.key, card: posted.cardId },
+      `teams: ops alert posted: ${c.id}`,
+    );
+  }
+
+  /** A new card: in a channel, the first message of a new thread (whose conversation the reference names). */
+  private async postCard(
+    conversation: StoredConversation,
+    message: Parameters<Outbound['send']>[1],
+  ): Promise<{ reference: Partial<ConversationReference>; cardId: string }> {
+    const { outbound } = this.opts;
+    if (conversation.scope === 'channel' && conversation.teamsChannelId) {
+      const thread = await outbound.startThread(
+        conversation.reference,
+        conversation.teamsChannelId,
+        conversation.tenantId,
+        message,
+      );
+      return {
+        reference: {
+          ...conversation.reference,
+          conversation: { ...conversation.reference.conversation!, id: thread.conversationId },
+        },
+        cardId: thread.activityId,
+      };
+    }
+    return { reference: conversation.reference, cardId: await outbound.send(conversation.reference, message) };
   }
 
   /**
@@ -295,22 +463,7 @@ export class TeamsAlertSink implements ChatSink {
         await this.save(state);
         return;
       }
-      const failures: string[] = [];
-      for (const conversation of conversations) {
-        try {
-          await this.deliverTo(conversation, state, alert);
-        } catch (err) {
-          if (isGone(err)) {
-            await this.opts.conversations.remove((c) => c.key === conversation.key);
-            this.opts.logger.warn(
-              { conversation: conversation.key, name: conversation.name, status: connectorStatus(err) },
-              'teams: the bot can no longer post in this conversation (removed?); it gets no more alerts',
-            );
-          } else {
-            failures.push(`${conversation.key}: ${(err as Error).message}`);
-          }
-        }
-      }
+      const failures = await this.toEach(conversations, (conversation) => this.deliverTo(conversation, state, alert));
       await this.save(state);
       if (failures.length) {
         throw new Error(`the ${alert.kind} alert ${alert.alertId} is not fully in Teams (${failures.join('; ')})`);
@@ -339,25 +492,7 @@ export class TeamsAlertSink implements ChatSink {
       begun[conversation.key] = this.wall();
       await this.save(state); // the intent
       try {
-        if (conversation.scope === 'channel' && conversation.teamsChannelId) {
-          const thread = await outbound.startThread(
-            conversation.reference,
-            conversation.teamsChannelId,
-            conversation.tenantId,
-            message,
-          );
-          target = {
-            reference: {
-              ...conversation.reference,
-              conversation: { ...conversation.reference.conversation!, id: thread.conversationId },
-            },
-            cardId: thread.activityId,
-            done: [],
-          };
-        } else {
-          const cardId = await outbound.send(conversation.reference, message);
-          target = { reference: conversation.reference, cardId, done: [] };
-        }
+        target = { ...(await this.postCard(conversation, message)), done: [] };
       } catch (err) {
         if (!isAmbiguous(err)) delete begun[conversation.key]; // answered: nothing was created
         throw err;
@@ -460,6 +595,14 @@ export class TeamsAlertSink implements ChatSink {
     if (errors.length) throw errors[0];
   }
 
+  private loadOps(alertId: string): Promise<OpsAlertState | null> {
+    return readJsonState<OpsAlertState>(this.opts.store, opsKey(alertId), this.opts.logger);
+  }
+
+  private saveOps(state: OpsAlertState): Promise<void> {
+    return writeJsonState(this.opts.store, opsKey(state.content.id), state);
+  }
+
   private load(alertId: string): Promise<AlertState | null> {
     return readJsonState<AlertState>(this.opts.store, key(alertId), this.opts.logger);
   }
@@ -471,4 +614,8 @@ export class TeamsAlertSink implements ChatSink {
 
 function key(alertId: string): string {
   return `teams/alert:${alertId}`;
+}
+
+function opsKey(alertId: string): string {
+  return `teams/ops-alert:${alertId}`;
 }

@@ -4,7 +4,8 @@
  * rules) and the turn's own connector (replies, cards updated in place).
  *
  * - message: `sentiment <text>` / `/sentiment <text>` (in a channel after @Sentinel, whose mention is
- *   stripped), `help`, `status`; a card button (Action.Submit) arrives as a message whose `value` is the
+ *   stripped), `help`, `status`, `digest [stream] [YYYY-MM-DD]` (the daily digest, yesterday by default),
+ *   `stats` (production accuracy per model version, the confusion of judged predictions); a card button (Action.Submit) arrives as a message whose `value` is the
  *   button's data. On an alert's card, Acknowledge / Snooze go to the alert sink (which updates the card in
  *   place) and the click is answered in the thread.
  * - messageReaction: 👍 `like` / ✅ vote right, 😠 `angry` / ❌ vote wrong (./reactions), on a message linked
@@ -56,6 +57,15 @@ import { answerResume } from '../../src/mentions/resume';
 import { decodeOnce } from '../../src/chat/text';
 import { nothingToScore } from '../../src/chat/readable';
 import { teamsVoter } from '../../src/chat/voters';
+import { measureAccuracy } from '../../src/feedback/production-accuracy';
+import {
+  DigestDayError,
+  UnknownStreamError,
+  digestForChat,
+  digestsFor,
+  type DigestProvider,
+} from '../../src/trends/digest';
+import { digestActivity, statsActivity } from './digest-cards';
 
 export type { TeamsTrends } from './alerts';
 
@@ -74,6 +84,8 @@ export interface BotDeps {
   inFlight: InFlight;
   /** Deliveries already applied (default: claimed in `store`). */
   seen?: ClaimedIds;
+  /** The daily digests, for `digest` (a getter: built after the adapter); undefined: not running. */
+  digests?: () => DigestProvider | undefined;
 }
 
 export type Command =
@@ -81,6 +93,8 @@ export type Command =
   | { kind: 'help'; note?: string }
   | { kind: 'status' }
   | { kind: 'resume' }
+  | { kind: 'digest'; args: string }
+  | { kind: 'stats' }
   | { kind: 'unknown'; text: string };
 
 /**
@@ -99,6 +113,9 @@ export function parseCommand(raw: string): Command {
     return { kind: 'help' };
   if (word === 'status' || word === '/status') return { kind: 'status' };
   if (word === 'resume' || word === '/resume') return { kind: 'resume' };
+  if (word === 'stats' || word === '/stats') return { kind: 'stats' };
+  const digest = /^\/?digest(?:\s+([\s\S]*))?$/i.exec(rest);
+  if (digest) return { kind: 'digest', args: (digest[1] ?? '').trim() };
   if (m) {
     return rest ? { kind: 'score', text: rest } : { kind: 'help', note: 'Tell me what to score: `sentiment <text>`.' };
   }
@@ -209,7 +226,10 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
     switch (command.kind) {
       case 'help':
         await context.sendActivity({
-          ...cardMessage(helpCard(this.deps.maxTextChars), 'Sentinel: sentiment <text>, status, resume, help'),
+          ...cardMessage(
+            helpCard(this.deps.maxTextChars),
+            'Sentinel: sentiment <text>, status, digest, stats, resume, help',
+          ),
           ...(command.note ? { text: command.note } : {}),
         });
         return;
@@ -225,15 +245,62 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
           ),
         );
         return;
+      case 'stats':
+        await this.stats(context);
+        return;
+      case 'digest':
+        await this.digest(context, command.args);
+        return;
       case 'unknown':
         await context.sendActivity(
-          `I did not get “${md(clip(command.text, 60, true))}”. Try \`sentiment <text>\` to score a text, \`status\`, \`resume\` or \`help\`.`,
+          `I did not get “${md(clip(command.text, 60, true))}”. Try \`sentiment <text>\` to score a text, \`status\`, \`digest\`, \`stats\`, \`resume\` or \`help\`.`,
         );
         return;
       case 'score':
         await this.deps.inFlight.track(this.answer(context, command.text));
         return;
     }
+  }
+
+  /** `stats`: production accuracy from every vote so far. */
+  private async stats(context: TurnContext): Promise<void> {
+    let report;
+    try {
+      report = await measureAccuracy(this.deps.store);
+    } catch (err) {
+      this.deps.logger.error({ err }, `teams: stats failed: ${(err as Error).message}`);
+      await context.sendActivity('Sorry, the figures could not be read; the error was logged.');
+      return;
+    }
+    await context.sendActivity(statsActivity(report));
+  }
+
+  /** `digest [stream] [YYYY-MM-DD]`: one card per digest asked for, or why not. */
+  private async digest(context: TurnContext, args: string): Promise<void> {
+    const digests = this.deps.digests?.();
+    if (!digests) {
+      await context.sendActivity('The daily digest is not running here (DIGEST_ENABLED=false, or no trend detection).');
+      return;
+    }
+    let contents;
+    try {
+      contents = await digestsFor(digests, args);
+    } catch (err) {
+      if (err instanceof UnknownStreamError || err instanceof DigestDayError) {
+        await context.sendActivity(
+          `${md(err.message)}. Usage: \`digest [stream] [YYYY-MM-DD]\` (yesterday by default).`,
+        );
+        return;
+      }
+      this.deps.logger.error({ err }, `teams: digest failed: ${(err as Error).message}`);
+      await context.sendActivity('Sorry, the digest could not be made; the error was logged.');
+      return;
+    }
+    if (!contents.length) {
+      await context.sendActivity('No mention stream is configured: there is nothing to digest.');
+      return;
+    }
+    for (const c of contents) await context.sendActivity(digestActivity(digestForChat(c)));
   }
 
   private async answer(context: TurnContext, text: string): Promise<void> {

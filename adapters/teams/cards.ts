@@ -18,7 +18,7 @@
 import { LABELS, type Label, type Explained } from '../../src/sentiment/types';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import { duration } from '../../src/trends/content';
-import { leaderLine, type ChatStatus } from '../../src/chat/status';
+import { challengerLine, leaderLine, xReadsLine, type ChatStatus } from '../../src/chat/status';
 import { SNOOZE_HOURS } from '../../src/chat/snooze';
 import { stripControls } from '../../src/chat/text';
 
@@ -536,6 +536,16 @@ export function helpCard(maxTextChars: number): AdaptiveCard {
         },
         { title: 'status', value: 'The model serving, each mention stream against its normal level, the open alerts.' },
         {
+          title: 'digest [stream] [YYYY-MM-DD]',
+          value:
+            'The daily digest of a stream (all of them without a name) for yesterday or the day given: volume and negative share against normal, themes, the alerts and how they ended. The alert conversations get it every morning.',
+        },
+        {
+          title: 'stats',
+          value:
+            'The model\u2019s accuracy measured by your votes, per model version with its 95 % interval, and what the mistakes should have been.',
+        },
+        {
           title: 'resume',
           value:
             'Tries a paused mention source again now (after its token or certificate was fixed), not at its next 15-minute retry.',
@@ -592,6 +602,8 @@ export function statusCard(s: StatusInfo): AdaptiveCard {
     note(
       `Accuracy from your votes: ${accuracy} · alerts go to ${s.alertConversations} Teams conversation${s.alertConversations === 1 ? '' : 's'}`,
     ),
-    ...(leaderLine(s) ? [note(plain(leaderLine(s)!))] : []),
+    ...[challengerLine(s), xReadsLine(s), leaderLine(s)]
+      .filter((l): l is string => l !== null)
+      .map((l) => note(plain(l))),
   ]);
 }

@@ -34,6 +34,8 @@ import { JudgedCards } from './judged';
 import { InFlight, Serial } from '../../src/chat/once';
 import { Outbound } from './outbound';
 import { botFrameworkServiceUrls, loopbackServiceUrls } from './service-url';
+import type { DigestProvider, DigestSink } from '../../src/trends/digest';
+import { TeamsDigestSink } from './digest-sink';
 
 export type { TeamsTrends } from './bot';
 
@@ -45,6 +47,7 @@ export type TeamsConfig = Pick<
   | 'microsoftAppType'
   | 'microsoftAppTenantId'
   | 'teamsAlertScopes'
+  | 'teamsOpsConversations'
   | 'maxTextChars'
   | 'host'
 >;
@@ -58,6 +61,8 @@ export interface TeamsSettings {
     tenantId?: string;
   } | null;
   alertScopes: Scope[];
+  /** TEAMS_OPS_CONVERSATIONS: where ops notices and ops alerts go; empty: where alerts go. */
+  opsConversations: string[];
 }
 
 /** Teams' settings checked together: null when Teams is off; throws ConfigError naming each bad one. */
@@ -135,7 +140,7 @@ export function teamsSettings(config: TeamsConfig): TeamsSettings | null {
     };
   }
   if (problems.length) throw new ConfigError(problems);
-  return { auth, alertScopes };
+  return { auth, alertScopes, opsConversations: config.teamsOpsConversations ?? [] };
 }
 
 export interface TeamsDeps {
@@ -156,11 +161,15 @@ export interface TeamsDeps {
    * login.botframework.com (channel tokens) and login.microsoftonline.com (Emulator tokens).
    */
   openIdMetadata?: { channel?: string; emulator?: string };
+  /** The daily digests (src/trends/digest.ts), for `digest`; a getter when built after. */
+  digests?: DigestProvider | (() => DigestProvider | undefined);
 }
 
 export interface TeamsAdapter {
   /** Alerts into the conversations the app is installed in. */
   sink: ChatSink;
+  /** The daily digest into the same conversations (give it to the DigestSchedule). */
+  digestSink: DigestSink;
   adapter: SentinelCloudAdapter;
   bot: SentinelTeamsBot;
   authEnabled: boolean;
@@ -236,6 +245,7 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
     conversations,
     cards,
     scopes: settings.alertScopes,
+    opsConversations: settings.opsConversations,
     serial,
     logger,
     trends,
@@ -254,6 +264,21 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
     trends,
     serial,
     inFlight,
+    ...(deps.digests
+      ? {
+          digests:
+            typeof deps.digests === 'function'
+              ? deps.digests
+              : (): DigestProvider | undefined => deps.digests as DigestProvider,
+        }
+      : {}),
+  });
+  const digestSink = new TeamsDigestSink({
+    outbound: new Outbound(adapter, auth?.appId ?? '', serviceUrls),
+    store: deps.store,
+    targets: () => sink.targets(),
+    logger,
+    serial,
   });
   mountMessagesRoute(deps.app, {
     adapter,
@@ -291,6 +316,7 @@ export function startTeams(deps: TeamsDeps): TeamsAdapter | null {
   };
   return {
     sink,
+    digestSink,
     adapter,
     bot,
     authEnabled: auth !== null,

@@ -5,6 +5,8 @@
  * left out rather than failing the whole answer.
  */
 import type { LeaderStatus } from '../ops/leadership';
+import type { ReadBudgetState } from '../ops/read-budget';
+import { comparisonLine, type ChallengerComparison } from '../feedback/shadow';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Store } from '../store/types';
 
@@ -38,23 +40,36 @@ export interface ChatStatus {
   trendsAvailable: boolean;
   /** Who leads: this replica, another one (its holder id), or `single` (SQLite); absent when not known. */
   leader?: LeaderStatus;
+  /** Posts read from X this month and what they cost (X bills reads); absent without an X source. */
+  xReads?: ReadBudgetState;
+  /** The challenger scoring in shadow (MODEL_CHALLENGER) against the champion; absent without one. */
+  challenger?: ChallengerComparison;
 }
 
 export interface StatusSources {
   slot: ScorerSlot;
   store: Pick<Store, 'listAlerts' | 'accuracyByModel'>;
   /** The trend controls; `leader()` says which replica judges the trends (the composition root adds it). */
-  trends: () => { status?(): Promise<StreamStatus[]>; leader?(): LeaderStatus } | undefined;
+  trends: () =>
+    | {
+        status?(): Promise<StreamStatus[]>;
+        leader?(): LeaderStatus;
+        xReads?(): Promise<ReadBudgetState | null>;
+        challenger?(): Promise<ChallengerComparison | null>;
+      }
+    | undefined;
   polls?: () => PollStatus[];
 }
 
 export async function collectStatus(s: StatusSources): Promise<ChatStatus> {
   const state = s.slot.current();
   const controls = s.trends();
-  const [streams, alerts, accuracy] = await Promise.all([
+  const [streams, alerts, accuracy, xReads, challenger] = await Promise.all([
     controls?.status ? controls.status().catch(() => []) : Promise.resolve([]),
     s.store.listAlerts().catch(() => []),
     s.store.accuracyByModel().catch(() => []),
+    controls?.xReads?.().catch(() => null) ?? null,
+    controls?.challenger?.().catch(() => null) ?? null,
   ]);
   return {
     model: state.ready
@@ -79,7 +94,24 @@ export async function collectStatus(s: StatusSources): Promise<ChatStatus> {
     accuracy,
     trendsAvailable: controls !== undefined,
     ...(controls?.leader ? { leader: controls.leader() } : {}),
+    ...(xReads ? { xReads } : {}),
+    ...(challenger ? { challenger } : {}),
   };
+}
+
+/** "X reads in 2026-12: 41,200 posts (≈ $206.00) of 100,000 (41 %)", or null without an X source. */
+export function xReadsLine(s: Pick<ChatStatus, 'xReads'>): string | null {
+  const x = s.xReads;
+  if (!x) return null;
+  const head = `X reads in ${x.month}: ${x.reads.toLocaleString('en-US')} posts (≈ $${x.costUsd.toFixed(2)})`;
+  if (x.budget === null) return `${head}, no budget set (X_MONTHLY_READ_BUDGET)`;
+  const of = `${head} of ${x.budget.toLocaleString('en-US')} (${Math.floor(x.share! * 100)} %)`;
+  return x.exhausted ? `${of}: budget spent, polling slowed` : of;
+}
+
+/** The challenger against the champion, or null without one. */
+export function challengerLine(s: Pick<ChatStatus, 'challenger'>): string | null {
+  return s.challenger ? comparisonLine(s.challenger) : null;
 }
 
 /** One line saying who leads, for the status messages: null when there is nothing to say (not known). */

@@ -41,6 +41,21 @@ export interface ServerDeps {
   leader?: () => LeaderStatus;
   /** Metrics of other parts (the poller) served on the same /metrics. */
   registries?: Registry[];
+  /**
+   * Called for each 5xx answered (but /ready's 503, which reports a state): the ops alerts' `http` errors,
+   * `scoring` when the model failed (`code` scoring_failed). Must not throw.
+   */
+  onServerError?: (e: ServerError) => void;
+}
+
+/** A 5xx answered: what, and the error behind it (its message, as logged). */
+export interface ServerError {
+  method: string;
+  route: string;
+  status: number;
+  /** The API's error code (`scoring_failed`, `internal_error`, `not_ready`…). */
+  code: string;
+  message: string;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -248,6 +263,7 @@ export function buildServer({
   health,
   leader,
   registries = [],
+  onServerError,
 }: ServerDeps): FastifyInstance {
   const app = fastify({
     loggerInstance: logger,
@@ -288,12 +304,29 @@ export function buildServer({
     if (closing) reply.header('connection', 'close');
   });
 
+  // What stands behind each 5xx, for onServerError: the error handled (or the scorer's own, set where caught).
+  const failures = new WeakMap<object, { code: string; message: string }>();
+  if (onServerError) {
+    app.addHook('onError', async (request, _reply, err) => {
+      if (!failures.has(request))
+        failures.set(request, { code: err instanceof ApiError ? err.code : 'internal_error', message: err.message });
+    });
+  }
+
   app.addHook('onResponse', async (request, reply) => {
     const labels = {
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status: String(reply.statusCode),
     };
+    if (onServerError && reply.statusCode >= 500 && labels.route !== '/ready') {
+      const f = failures.get(request) ?? { code: 'internal_error', message: `answered ${reply.statusCode}` };
+      try {
+        onServerError({ method: labels.method, route: labels.route, status: reply.statusCode, ...f });
+      } catch (err) {
+        logger.error({ err }, 'the onServerError hook failed');
+      }
+    }
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, reply.elapsedTime / 1000);
     if (logger.isLevelEnabled('debug')) {
@@ -404,6 +437,7 @@ export function buildServer({
       }
     } catch (err) {
       request.log.error({ err, model: scorer.info.version }, 'scorer failed');
+      failures.set(request, { code: 'scoring_failed', message: (err as Error)?.message ?? String(err) });
       throw new ApiError(
         500,
         'scoring_failed',

@@ -58,6 +58,14 @@ export interface StreamReport {
   error?: string;
 }
 
+/** The model failed on fetched mentions (not the source): the poll is retried, ops alerts count it as scoring. */
+export class ScoringError extends Error {
+  constructor(cause: unknown) {
+    super(`scoring failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'ScoringError';
+  }
+}
+
 export interface PollerError {
   source: string;
   stream: string;
@@ -82,6 +90,11 @@ export interface PollerOptions {
   onResume?: (source: string) => void;
   /** How long a paused source waits before it is tried again (ms); default 15 min. */
   pausedRetryMs?: number;
+  /**
+   * A slower schedule that replaces `interval` while `active()` is true (the month's X read budget is spent:
+   * src/ops/read-budget.ts). Seconds or a cron expression.
+   */
+  floor?: { interval: number | string; active: () => boolean; description?: string };
   registry?: Registry;
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   /** While a stream stays idle (no mention fetched), one info summary at most this often; default 1 h. */
@@ -110,6 +123,8 @@ export class Poller {
   private readonly retrying = new Set<MentionSource>();
   private notReadyReported = false;
   private task?: ScheduledTask;
+  private floorTask?: ScheduledTask;
+  private floorLogged = false;
   private inFlight: Promise<StreamReport[]> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
@@ -165,6 +180,18 @@ export class Poller {
           }
         : { info: quiet, warn: quiet, error: quiet, debug: quiet },
     });
+    const floor = this.opts.floor;
+    if (floor) {
+      // Two schedules, one active at a time: the interval's ticks skip while the floor holds, and the floor's
+      // ticks poll only then. A spent budget slows polling without restarting anything.
+      this.floorTask = cron.schedule(
+        toCronExpression(floor.interval, 'poll floor'),
+        () => {
+          if (floor.active()) void this.tick(true);
+        },
+        { name: 'sentinel-poller-floor', noOverlap: true },
+      );
+    }
     logger?.info(
       { cron: this.cronExpression, streams: this.opts.streams.map((s) => `${s.source.name}:${s.stream}`) },
       'poller started',
@@ -178,6 +205,9 @@ export class Poller {
     const task = this.task;
     this.task = undefined;
     if (task) await task.destroy();
+    const floorTask = this.floorTask;
+    this.floorTask = undefined;
+    if (floorTask) await floorTask.destroy();
     this.abort.abort(new Error('the poller is stopping'));
     await this.queue.catch(() => undefined);
     this.opts.logger?.info('poller stopped');
@@ -252,8 +282,21 @@ export class Poller {
     for (const p of this.paused.values()) if (at >= p.since) p.retryAt = 0;
   }
 
-  private async tick(): Promise<void> {
+  private async tick(onFloor = false): Promise<void> {
     if (this.stopping) return;
+    const floor = this.opts.floor;
+    if (floor && !onFloor) {
+      const slowed = floor.active();
+      if (slowed !== this.floorLogged) {
+        this.floorLogged = slowed;
+        this.opts.logger?.[slowed ? 'warn' : 'info'](
+          slowed
+            ? `polling slowed to ${floor.description ?? 'its floor'}: the X read budget is spent`
+            : 'polling back at its usual pace',
+        );
+      }
+      if (slowed) return;
+    }
     if (this.inFlight) {
       this.opts.logger?.debug('poll skipped: the previous one is still running');
       return;
@@ -322,9 +365,13 @@ export class Poller {
         // The model may have been hot-swapped during the fetch: score with the one serving now (the old
         // one is disposed once its calls settle, and this call was not one of them).
         const now = this.currentScorer() ?? scorer;
-        const predictions = await now.score(mentions.map((m) => m.text));
+        const predictions = await now.score(mentions.map((m) => m.text)).catch((err: unknown) => {
+          throw new ScoringError(err);
+        });
         if (predictions.length !== mentions.length) {
-          throw new Error(`the scorer returned ${predictions.length} predictions for ${mentions.length} texts`);
+          throw new ScoringError(
+            new Error(`the scorer returned ${predictions.length} predictions for ${mentions.length} texts`),
+          );
         }
         // A mention the model cannot read is stored and scored all the same; the trend leaves it out.
         scored = mentions.map((m, i) => ({ ...m, prediction: predictions[i], unreadable: now.unreadable(m.text) }));

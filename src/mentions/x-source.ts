@@ -107,6 +107,8 @@ export interface XSourceOptions {
   /** Jitter source, [0, 1). */
   random?: () => number;
   logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  /** After each poll of a stream, what X was asked and returned (X bills every post read: src/ops/read-budget.ts). */
+  onUsage?: (usage: XUsage) => void;
 }
 
 /** 401/403: the token is wrong, revoked or lacks access. The poller pauses the source. */
@@ -237,6 +239,7 @@ export class XSource implements MentionSource {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly logger?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  private readonly onUsage?: (usage: XUsage) => void;
   /** No request before this time (epoch ms): set by a 429, or by a response saying the quota is spent. */
   private blockedUntil = 0;
   private readonly usage = new Map<string, XUsage>();
@@ -265,6 +268,7 @@ export class XSource implements MentionSource {
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
     this.logger = opts.logger;
+    this.onUsage = opts.onUsage;
     this.client = new TwitterApi(opts.bearerToken, opts.agent ? { httpAgent: opts.agent } : {}).readOnly.v2;
   }
 
@@ -319,6 +323,8 @@ export class XSource implements MentionSource {
       }
     } finally {
       this.usage.set(stream, usage);
+      // Also after a failed poll: the pages read before the failure are billed all the same.
+      if (usage.tweetsRead > 0) this.onUsage?.(usage);
       this.logger?.info(
         {
           stream,

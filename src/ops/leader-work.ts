@@ -1,6 +1,6 @@
 /**
  * The leader's work, started on `acquired` and stopped on `lost` (src/ops/leadership.ts): the poller, the
- * trend monitor and the retention job, built afresh for each term by the composition root (`build`), so a
+ * trend monitor, the retention job and the daily digest's schedule, built afresh for each term by the composition root (`build`), so a
  * term starts from what is stored — the checkpoints, the open alerts and their outbox, the boundaries
  * already judged — never from what this process remembered of an earlier term (another replica may have led
  * in between).
@@ -22,6 +22,8 @@ import type { Leader, LeaderTerm, LostEvent } from './leadership';
 export interface LeaderJobs {
   poller?: { start(): void; stop(): Promise<void> } | null;
   retention?: { start(): void; stop(): Promise<void> } | null;
+  /** The daily digest's schedule (src/trends/digest-schedule.ts). */
+  digest?: { start(): void; stop(): Promise<void> } | null;
   /** The trend monitor: `idle()` waits for the alerts it is storing and sending. */
   trends?: { idle(): Promise<void> } | null;
 }
@@ -88,6 +90,7 @@ export class LeaderWork<J extends LeaderJobs = LeaderJobs> {
     this.current = { term, jobs };
     jobs.poller?.start();
     jobs.retention?.start();
+    jobs.digest?.start();
   }
 
   private end({ term }: LostEvent): void {
@@ -103,6 +106,7 @@ export class LeaderWork<J extends LeaderJobs = LeaderJobs> {
     await Promise.all([
       jobs.poller?.stop().catch(log('the poller')),
       jobs.retention?.stop().catch(log('the retention job')),
+      jobs.digest?.stop().catch(log('the digest schedule')),
     ]);
     await jobs.trends?.idle().catch(log('the trend monitor'));
   }

@@ -69,6 +69,9 @@ export const CHAT_STATES: ReadonlyArray<{ prefix: string; keptAs: keyof Retentio
   { prefix: 'teams/card:', keptAs: 'predictionTextDays' },
   { prefix: 'slack/alert:', keptAs: 'alertDays' },
   { prefix: 'teams/alert:', keptAs: 'alertDays' },
+  // Which channels got a day's digest (issue 13): no text of a tweet, kept as long as alerts.
+  { prefix: 'slack/digest:', keptAs: 'alertDays' },
+  { prefix: 'teams/digest:', keptAs: 'alertDays' },
 ];
 
 export type RetentionStep = PruneKind | 'chat_states' | 'legacy_voters';

@@ -74,6 +74,11 @@ export interface ModelRegistryOptions {
   slot: ScorerSlot;
   logger: Logger;
   onEvent?: (event: RegistryEvent) => void;
+  /**
+   * Every failed check or hydration (onEvent reports a failure once per version and reason; this, each time:
+   * the ops alerts' `model` errors). Must not throw.
+   */
+  onCheckFailed?: (failure: { stage: FailureStage; version?: string; reason: string }) => void;
   /** Overrides of the GCS client settings (tests: retry delays, credentials). */
   gcs?: Partial<GcsSettings>;
   /** How long a retired scorer may keep calls in flight before it is disposed anyway. */
@@ -361,6 +366,11 @@ export class ModelRegistry {
     this.failures.inc({ stage });
     this.checks.inc({ result: 'failed' });
     const event: RegistryEvent = { type: 'hydration_failed', stage, version, serving, reason };
+    try {
+      this.opts.onCheckFailed?.({ stage, ...(version ? { version } : {}), reason });
+    } catch (err) {
+      this.opts.logger.error({ err }, 'model registry: the onCheckFailed hook failed');
+    }
     const key = `${stage}:${version}:${reason}`;
     if (key !== this.lastFailure) {
       this.lastFailure = key;

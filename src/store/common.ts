@@ -8,7 +8,11 @@ import {
   PRUNE_KINDS,
   type AlertRecord,
   type JsonEdit,
+  type Judgment,
+  type JudgmentQuery,
+  type JudgmentVote,
   type MessageLink,
+  type ShadowPrediction,
   type PruneKind,
   type StoredPrediction,
   type Vote,
@@ -401,3 +405,74 @@ export function checkJsonEdit(table: 'alerts' | 'checkpoints', key: string, e: J
 
 /** How many times a compare-and-set rewrite is tried when another writer changes the value meanwhile. */
 export const REWRITE_ATTEMPTS = 5;
+
+/** A shadow prediction checked before it is written (the same rules as a prediction's). */
+export function shadowRow(p: ShadowPrediction): Omit<PredictionRow, 'id' | 'kind' | 'text'> & { predictionId: string } {
+  const predictionId = required(p.predictionId, 'shadow prediction id');
+  const what = `shadow prediction ${JSON.stringify(predictionId)}`;
+  return {
+    predictionId,
+    label: label(p.label, `${what}: label`),
+    probabilities: JSON.stringify(probabilities(p.probabilities, `${what}: probabilities`)),
+    modelVersion: required(p.modelVersion, `${what}: modelVersion`),
+    createdAt: toIso(p.createdAt, `${what}: createdAt`),
+  };
+}
+
+/** The earliest time a query's optional lower bound stands for. */
+export const EPOCH_ISO = '1970-01-01T00:00:00.000Z';
+
+/** A judgment query checked: bounds as ISO, kinds known, a positive whole limit (or none). */
+export function judgmentArgs(q: JudgmentQuery = {}): {
+  since: string;
+  createdSince: string;
+  kinds: string[];
+  limit: number | null;
+} {
+  const kinds = q.kinds ?? ['mention', 'command', 'api'];
+  for (const k of kinds)
+    if (!['mention', 'command', 'api'].includes(k))
+      throw new StoreInputError(`judgments: kind must be mention, command or api; got ${JSON.stringify(k)}`);
+  if (q.limit !== undefined && (!Number.isSafeInteger(q.limit) || q.limit < 1))
+    throw new StoreInputError(`judgments: limit must be a whole number ≥ 1, got ${String(q.limit)}`);
+  return {
+    since: q.sinceIso === undefined ? EPOCH_ISO : toIso(q.sinceIso, 'judgments: sinceIso'),
+    createdSince: q.createdSinceIso === undefined ? EPOCH_ISO : toIso(q.createdSinceIso, 'judgments: createdSinceIso'),
+    kinds: [...kinds],
+    limit: q.limit ?? null,
+  };
+}
+
+/** Rows of (prediction, vote), ordered by judgment then vote → Judgment[]. */
+export function groupJudgments(rows: Array<{ prediction: StoredPrediction; vote: JudgmentVote }>): Judgment[] {
+  const out: Judgment[] = [];
+  for (const { prediction, vote } of rows) {
+    const last = out[out.length - 1];
+    if (last && last.prediction.id === prediction.id) {
+      last.votes.push(vote);
+      if (vote.votedAt > last.lastVotedAt) last.lastVotedAt = vote.votedAt;
+    } else out.push({ prediction, votes: [vote], lastVotedAt: vote.votedAt });
+  }
+  return out;
+}
+
+/** shadowPairs' arguments checked. */
+export function shadowPairArgs(
+  modelVersion: string,
+  opts: { sinceIso?: string; limit?: number },
+): { since: string; limit: number | null } {
+  required(modelVersion, 'shadowPairs: model version');
+  if (opts.limit !== undefined && (!Number.isSafeInteger(opts.limit) || opts.limit < 1))
+    throw new StoreInputError(`shadowPairs: limit must be a whole number ≥ 1, got ${String(opts.limit)}`);
+  return {
+    since: opts.sinceIso === undefined ? EPOCH_ISO : toIso(opts.sinceIso, 'shadowPairs: sinceIso'),
+    limit: opts.limit ?? null,
+  };
+}
+
+/** Alert ids for alertVotes: strings, each non-empty (an empty list reads nothing). */
+export function alertIdList(ids: string[]): string[] {
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id === ''))
+    throw new StoreInputError('alertVotes: alert ids must be non-empty strings');
+  return [...new Set(ids)];
+}

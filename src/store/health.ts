@@ -33,6 +33,7 @@ const WRITES = new Set<string>([
   'setCheckpoint',
   'savePredictions',
   'recordVote',
+  'saveShadowPredictions',
   'retractVote',
   'saveAlert',
   'linkMessage',

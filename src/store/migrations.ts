@@ -145,6 +145,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX claims_by_expiry ON claims (expires_at);
     `,
   },
+  {
+    // Issue 13: a challenger model scores every mention in shadow beside the champion (MODEL_CHALLENGER).
+    // Its answers are kept apart from `predictions` so nothing that shows, votes or alerts can see them;
+    // they go with their mention (retention, erasure).
+    version: 5,
+    name: 'shadow predictions',
+    sql: `
+      CREATE TABLE shadow_predictions (
+        prediction_id TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        label TEXT NOT NULL CHECK (label IN ${LABEL_CHECK}),
+        probabilities {JSON} NOT NULL,
+        created_at {TIME} NOT NULL,
+        PRIMARY KEY (prediction_id, model_version)
+      );
+      CREATE INDEX shadow_predictions_by_model_time ON shadow_predictions (model_version, created_at);
+      CREATE INDEX feedback_by_time ON feedback (voted_at);
+    `,
+  },
 ];
 
 const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {

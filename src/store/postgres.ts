@@ -35,16 +35,26 @@ import {
   REWRITE_ATTEMPTS,
   claimArgs,
   claimLimit,
+  judgmentArgs,
+  groupJudgments,
+  shadowRow,
+  shadowPairArgs,
+  alertIdList,
 } from './common';
 import { SCHEMA_MIGRATIONS_DDL, migrationLockName, migrationSql, pending } from './migrations';
 import { FencedOutError, checkFence, fencedView, type Fence } from './fence';
 import type {
   AccuracyRow,
+  AlertVoteCount,
   AlertRecord,
   JsonEdit,
+  Judgment,
+  JudgmentQuery,
   MentionErasure,
   MessageLink,
   PruneKind,
+  ShadowPair,
+  ShadowPrediction,
   Store,
   StoredPrediction,
   Vote,
@@ -85,6 +95,15 @@ export function describePostgresUrl(url: string): string {
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const toPrediction = (r: Record<string, unknown>): StoredPrediction => ({
+  id: r.id as string,
+  kind: r.kind as StoredPrediction['kind'],
+  text: r.text as string,
+  label: r.label as Label,
+  probabilities: r.probabilities as Record<Label, number>,
+  modelVersion: r.model_version as string,
+  createdAt: iso(r.created_at),
+});
 
 const MENTION_COLUMNS = `m.id, m.stream, m.author_id, m.author_handle, m.created_at, m.text, m.lang, m.metrics,
   m.human_label, p.label, p.probabilities, p.model_version`;
@@ -275,17 +294,7 @@ class PostgresStore implements Store {
       'SELECT id, kind, text, label, probabilities, model_version, created_at FROM predictions WHERE id = $1',
       [id],
     );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id as string,
-      kind: r.kind as StoredPrediction['kind'],
-      text: r.text as string,
-      label: r.label as Label,
-      probabilities: r.probabilities as Record<Label, number>,
-      modelVersion: r.model_version as string,
-      createdAt: iso(r.created_at),
-    };
+    return rows[0] ? toPrediction(rows[0]) : null;
   }
 
   async recordVote(v: Vote): Promise<void> {
@@ -333,6 +342,94 @@ class PostgresStore implements Store {
        ORDER BY p.created_at, f.prediction_id COLLATE "C"`,
     );
     return examplesFromVotes(rows);
+  }
+
+  async judgments(q?: JudgmentQuery): Promise<Judgment[]> {
+    const { since, createdSince, kinds, limit } = judgmentArgs(q);
+    const { rows } = await this.query(
+      `WITH judged AS (
+         SELECT f.prediction_id AS id, max(f.voted_at) AS last_voted_at
+         FROM feedback f JOIN predictions p ON p.id = f.prediction_id
+         WHERE p.kind = ANY($1::text[]) AND p.created_at >= $2
+         GROUP BY f.prediction_id HAVING max(f.voted_at) >= $3
+         ORDER BY last_voted_at DESC, f.prediction_id COLLATE "C" LIMIT $4)
+       SELECT p.id, p.kind, p.text, p.label, p.probabilities, p.model_version, p.created_at,
+         f.correct, f.true_label, f.voted_at, f.source
+       FROM judged j JOIN predictions p ON p.id = j.id JOIN feedback f ON f.prediction_id = j.id
+       ORDER BY j.last_voted_at, j.id COLLATE "C", f.voted_at, f.user_id COLLATE "C"`,
+      [kinds, createdSince, since, limit],
+    );
+    return groupJudgments(
+      rows.map((r) => ({
+        prediction: toPrediction(r),
+        vote: {
+          correct: r.correct as boolean,
+          ...(r.true_label === null ? {} : { trueLabel: r.true_label as Label }),
+          votedAt: iso(r.voted_at),
+          ...(r.source === null ? {} : { source: r.source as string }),
+        },
+      })),
+    );
+  }
+
+  async countVotesSince(sinceIso: string): Promise<number> {
+    const since = toIso(sinceIso, 'countVotesSince: sinceIso');
+    const { rows } = await this.query<{ n: string }>('SELECT count(*) AS n FROM feedback WHERE voted_at >= $1', [
+      since,
+    ]);
+    return Number(rows[0].n);
+  }
+
+  async alertVotes(alertIds: string[]): Promise<AlertVoteCount[]> {
+    const { rows } = await this.query<{ alert_id: string; real_alarm: string; false_alarm: string }>(
+      `SELECT substr(prediction_id, 7) AS alert_id, count(*) FILTER (WHERE correct) AS real_alarm,
+         count(*) FILTER (WHERE NOT correct) AS false_alarm
+       FROM feedback WHERE prediction_id = ANY($1::text[])
+       GROUP BY prediction_id ORDER BY prediction_id COLLATE "C"`,
+      [alertIdList(alertIds).map((id) => `alert:${id}`)],
+    );
+    return rows.map((r) => ({ alertId: r.alert_id, real: Number(r.real_alarm), falseAlarm: Number(r.false_alarm) }));
+  }
+
+  async saveShadowPredictions(ps: ShadowPrediction[]): Promise<void> {
+    const rows = ps.map(shadowRow); // all checked before anything is written
+    if (rows.length === 0) return;
+    await this.query(
+      `INSERT INTO shadow_predictions (prediction_id, model_version, label, probabilities, created_at)
+       SELECT prediction_id, model_version, label, probabilities::jsonb, created_at::timestamptz
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         AS t(prediction_id, model_version, label, probabilities, created_at)
+       ON CONFLICT (prediction_id, model_version) DO NOTHING`,
+      [
+        rows.map((r) => r.predictionId),
+        rows.map((r) => r.modelVersion),
+        rows.map((r) => r.label),
+        rows.map((r) => r.probabilities),
+        rows.map((r) => r.createdAt),
+      ],
+    );
+  }
+
+  async shadowPairs(modelVersion: string, opts: { sinceIso?: string; limit?: number } = {}): Promise<ShadowPair[]> {
+    const { since, limit } = shadowPairArgs(modelVersion, opts);
+    const { rows } = await this.query(
+      `SELECT p.id, p.kind, p.text, p.label, p.probabilities, p.model_version, p.created_at,
+         s.label AS s_label, s.probabilities AS s_probabilities, s.created_at AS s_created_at
+       FROM shadow_predictions s JOIN predictions p ON p.id = s.prediction_id
+       WHERE s.model_version = $1 AND s.created_at >= $2
+       ORDER BY s.created_at DESC, s.prediction_id COLLATE "C" DESC LIMIT $3`,
+      [modelVersion, since, limit],
+    );
+    return rows.reverse().map((r) => ({
+      champion: toPrediction(r),
+      challenger: {
+        predictionId: r.id as string,
+        modelVersion,
+        label: r.s_label as Label,
+        probabilities: r.s_probabilities as Record<Label, number>,
+        createdAt: iso(r.s_created_at),
+      },
+    }));
   }
 
   async saveAlert(a: AlertRecord): Promise<void> {
@@ -462,12 +559,14 @@ class PostgresStore implements Store {
       predictions: `WITH doomed AS (SELECT id FROM predictions WHERE kind IN ('api', 'command') AND created_at < $1
             ORDER BY kind, created_at LIMIT $2 FOR UPDATE SKIP LOCKED),
           votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT id FROM doomed)),
-          links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT id FROM doomed))
+          links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT id FROM doomed)),
+          shadow AS (DELETE FROM shadow_predictions WHERE prediction_id IN (SELECT id FROM doomed))
         DELETE FROM predictions WHERE id IN (SELECT id FROM doomed)`,
       mentions: `WITH doomed AS (SELECT id, prediction_id FROM mentions WHERE stored_at < $1
             ORDER BY stored_at LIMIT $2 FOR UPDATE SKIP LOCKED),
           votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT prediction_id FROM doomed)),
           links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT prediction_id FROM doomed)),
+          shadow AS (DELETE FROM shadow_predictions WHERE prediction_id IN (SELECT prediction_id FROM doomed)),
           predictions AS (DELETE FROM predictions WHERE id IN (SELECT prediction_id FROM doomed))
         DELETE FROM mentions WHERE id IN (SELECT id FROM doomed)`,
       alerts: `WITH doomed AS (SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < $1
@@ -509,6 +608,7 @@ class PostgresStore implements Store {
          ids AS (SELECT $2::text AS id UNION SELECT prediction_id FROM m),
          votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT id FROM ids) RETURNING 1),
          links AS (DELETE FROM message_links WHERE prediction_id IN (SELECT id FROM ids) RETURNING 1),
+         shadow AS (DELETE FROM shadow_predictions WHERE prediction_id IN (SELECT id FROM ids)),
          predictions AS (DELETE FROM predictions WHERE id IN (SELECT id FROM ids) RETURNING 1)
        SELECT (SELECT count(*) FROM m) AS mentions, (SELECT count(*) FROM predictions) AS predictions,
          (SELECT count(*) FROM votes) AS votes, (SELECT count(*) FROM links) AS links`,

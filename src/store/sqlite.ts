@@ -35,16 +35,26 @@ import {
   REWRITE_ATTEMPTS,
   claimArgs,
   claimLimit,
+  judgmentArgs,
+  groupJudgments,
+  shadowRow,
+  shadowPairArgs,
+  alertIdList,
 } from './common';
 import { SCHEMA_MIGRATIONS_DDL, migrationSql, pending } from './migrations';
 import { checkFence, type Fence } from './fence';
 import type {
   AccuracyRow,
+  AlertVoteCount,
   AlertRecord,
   JsonEdit,
+  Judgment,
+  JudgmentQuery,
   MentionErasure,
   MessageLink,
   PruneKind,
+  ShadowPair,
+  ShadowPrediction,
   Store,
   StoredPrediction,
   Vote,
@@ -223,16 +233,7 @@ class SqliteStore implements Store {
     const r = this.stmt(
       'SELECT id, kind, text, label, probabilities, model_version, created_at FROM predictions WHERE id = ?',
     ).get(id) as Row | undefined;
-    if (!r) return null;
-    return {
-      id: r.id as string,
-      kind: r.kind as StoredPrediction['kind'],
-      text: r.text as string,
-      label: r.label as Label,
-      probabilities: JSON.parse(r.probabilities as string),
-      modelVersion: r.model_version as string,
-      createdAt: r.created_at as string,
-    };
+    return r ? this.prediction(r) : null;
   }
 
   async recordVote(v: Vote): Promise<void> {
@@ -278,6 +279,92 @@ class SqliteStore implements Store {
       true_label: string | null;
     }>;
     return examplesFromVotes(rows.map((r) => ({ ...r, correct: r.correct === 1 })));
+  }
+
+  async judgments(q?: JudgmentQuery): Promise<Judgment[]> {
+    const { since, createdSince, kinds, limit } = judgmentArgs(q);
+    const rows = this.stmt(
+      `WITH judged AS (
+         SELECT f.prediction_id AS id, max(f.voted_at) AS last_voted_at
+         FROM feedback f JOIN predictions p ON p.id = f.prediction_id
+         WHERE p.kind IN (SELECT value FROM json_each(?)) AND p.created_at >= ?
+         GROUP BY f.prediction_id HAVING max(f.voted_at) >= ?
+         ORDER BY last_voted_at DESC, f.prediction_id LIMIT ?)
+       SELECT p.id, p.kind, p.text, p.label, p.probabilities, p.model_version, p.created_at,
+         f.correct, f.true_label, f.voted_at, f.source
+       FROM judged j JOIN predictions p ON p.id = j.id JOIN feedback f ON f.prediction_id = j.id
+       ORDER BY j.last_voted_at, j.id, f.voted_at, f.user_id`,
+    ).all(list(kinds), createdSince, since, limit ?? -1) as Row[];
+    return groupJudgments(
+      rows.map((r) => ({
+        prediction: this.prediction(r),
+        vote: {
+          correct: r.correct === 1,
+          ...(r.true_label === null ? {} : { trueLabel: r.true_label as Label }),
+          votedAt: r.voted_at as string,
+          ...(r.source === null ? {} : { source: r.source as string }),
+        },
+      })),
+    );
+  }
+
+  async countVotesSince(sinceIso: string): Promise<number> {
+    const since = toIso(sinceIso, 'countVotesSince: sinceIso');
+    return (this.stmt('SELECT count(*) AS n FROM feedback WHERE voted_at >= ?').get(since) as { n: number }).n;
+  }
+
+  async alertVotes(alertIds: string[]): Promise<AlertVoteCount[]> {
+    const rows = this.stmt(
+      `SELECT substr(prediction_id, 7) AS alert_id, sum(correct) AS real_alarm, sum(1 - correct) AS false_alarm
+       FROM feedback WHERE prediction_id IN (SELECT 'alert:' || value FROM json_each(?))
+       GROUP BY prediction_id ORDER BY prediction_id`,
+    ).all(list(alertIdList(alertIds))) as Array<{ alert_id: string; real_alarm: number; false_alarm: number }>;
+    return rows.map((r) => ({ alertId: r.alert_id, real: r.real_alarm, falseAlarm: r.false_alarm }));
+  }
+
+  async saveShadowPredictions(ps: ShadowPrediction[]): Promise<void> {
+    const rows = ps.map(shadowRow); // all checked before anything is written
+    const insert = this.stmt(
+      `INSERT INTO shadow_predictions (prediction_id, model_version, label, probabilities, created_at)
+       VALUES (@predictionId, @modelVersion, @label, @probabilities, @createdAt)
+       ON CONFLICT (prediction_id, model_version) DO NOTHING`,
+    );
+    this.db.transaction(() => {
+      for (const r of rows) insert.run(r);
+    })();
+  }
+
+  async shadowPairs(modelVersion: string, opts: { sinceIso?: string; limit?: number } = {}): Promise<ShadowPair[]> {
+    const { since, limit } = shadowPairArgs(modelVersion, opts);
+    const rows = this.stmt(
+      `SELECT p.id, p.kind, p.text, p.label, p.probabilities, p.model_version, p.created_at,
+         s.label AS s_label, s.probabilities AS s_probabilities, s.created_at AS s_created_at
+       FROM shadow_predictions s JOIN predictions p ON p.id = s.prediction_id
+       WHERE s.model_version = ? AND s.created_at >= ?
+       ORDER BY s.created_at DESC, s.prediction_id DESC LIMIT ?`,
+    ).all(modelVersion, since, limit ?? -1) as Row[];
+    return rows.reverse().map((r) => ({
+      champion: this.prediction(r),
+      challenger: {
+        predictionId: r.id as string,
+        modelVersion,
+        label: r.s_label as Label,
+        probabilities: JSON.parse(r.s_probabilities as string),
+        createdAt: r.s_created_at as string,
+      },
+    }));
+  }
+
+  private prediction(r: Row): StoredPrediction {
+    return {
+      id: r.id as string,
+      kind: r.kind as StoredPrediction['kind'],
+      text: r.text as string,
+      label: r.label as Label,
+      probabilities: JSON.parse(r.probabilities as string),
+      modelVersion: r.model_version as string,
+      createdAt: r.created_at as string,
+    };
   }
 
   async saveAlert(a: AlertRecord): Promise<void> {
@@ -385,6 +472,7 @@ class SqliteStore implements Store {
       const l = list(predictionIds);
       this.stmt('DELETE FROM feedback WHERE prediction_id IN (SELECT value FROM json_each(?))').run(l);
       this.stmt('DELETE FROM message_links WHERE prediction_id IN (SELECT value FROM json_each(?))').run(l);
+      this.stmt('DELETE FROM shadow_predictions WHERE prediction_id IN (SELECT value FROM json_each(?))').run(l);
     };
     const run = this.db.transaction((): number => {
       switch (kind) {
@@ -460,6 +548,7 @@ class SqliteStore implements Store {
         { prediction_id: string } | undefined;
       const predictionIds = list([...new Set([mentionPredictionId(tweetId), ...(row ? [row.prediction_id] : [])])]);
       const inList = 'IN (SELECT value FROM json_each(?))';
+      this.stmt(`DELETE FROM shadow_predictions WHERE prediction_id ${inList}`).run(predictionIds);
       return {
         votes: this.stmt(`DELETE FROM feedback WHERE prediction_id ${inList}`).run(predictionIds).changes,
         links: this.stmt(`DELETE FROM message_links WHERE prediction_id ${inList}`).run(predictionIds).changes,

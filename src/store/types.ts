@@ -59,6 +59,57 @@ export interface AlertRecord {
   data: Record<string, unknown>;
 }
 
+/** One ✅/❌ on a prediction, without who cast it (what the learning loop and the figures need). */
+export interface JudgmentVote {
+  correct: boolean;
+  /** What the voter said the label should have been (after a ❌), when they said. */
+  trueLabel?: Label;
+  votedAt: string;
+  source?: string;
+}
+
+/** A prediction people judged, with its votes. Votes on alerts (`alert:<id>`) are not predictions: never here. */
+export interface Judgment {
+  prediction: StoredPrediction;
+  /** Oldest first. */
+  votes: JudgmentVote[];
+  /** The latest vote's time. */
+  lastVotedAt: string;
+}
+
+export interface JudgmentQuery {
+  /** Only predictions with a vote cast at or after this time. */
+  sinceIso?: string;
+  /** Only predictions made at or after this time. */
+  createdSinceIso?: string;
+  kinds?: ReadonlyArray<StoredPrediction['kind']>;
+  /** The `limit` most recently voted (by lastVotedAt); the result is still oldest vote first. */
+  limit?: number;
+}
+
+/** Votes on an alert's headline (`alert:<id>` in the feedback table, src/feedback/alert-feedback.ts). */
+export interface AlertVoteCount {
+  alertId: string;
+  real: number;
+  falseAlarm: number;
+}
+
+/** What a challenger model said of a mention, in shadow (issue 13: never shown, never alerting). */
+export interface ShadowPrediction {
+  /** The champion's prediction id (`x:<tweet id>`). */
+  predictionId: string;
+  modelVersion: string;
+  label: Label;
+  probabilities: Record<Label, number>;
+  createdAt: string;
+}
+
+/** A shadow prediction beside the champion's prediction of the same mention. */
+export interface ShadowPair {
+  champion: StoredPrediction;
+  challenger: ShadowPrediction;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Apply pending versioned migrations. Safe to call on every start and from several replicas. */
@@ -83,6 +134,19 @@ export interface Store {
   accuracyByModel(): Promise<AccuracyRow[]>;
   /** Labelled examples from feedback, for the next training run. */
   feedbackExamples(): Promise<Array<{ text: string; label: Label }>>;
+
+  /** Judged predictions with their votes (never a voter id), for production accuracy, digests and export. */
+  judgments(q?: JudgmentQuery): Promise<Judgment[]>;
+  /** How many votes were cast at or after `sinceIso`, on predictions and alerts alike (votes per hour). */
+  countVotesSince(sinceIso: string): Promise<number>;
+
+  /** The ✅ (a real bad buzz) and ❌ (a false alarm) on these alerts' headlines; alerts without a vote absent. */
+  alertVotes(alertIds: string[]): Promise<AlertVoteCount[]>;
+
+  /** Stores a challenger's predictions; the same (prediction, model version) twice is one row. */
+  saveShadowPredictions(ps: ShadowPrediction[]): Promise<void>;
+  /** The latest `limit` shadow predictions of `modelVersion` made at or after `sinceIso`, each with the champion's. */
+  shadowPairs(modelVersion: string, opts?: { sinceIso?: string; limit?: number }): Promise<ShadowPair[]>;
 
   /** Insert or replace by id. */
   saveAlert(a: AlertRecord): Promise<void>;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { LABELS, isLabel, type Label } from '../sentiment/labels';
+import { decodeEntities, fixDatasetArtefacts } from '../sentiment/normalize';
 
 // The label set belongs to the model (src/sentiment/labels.ts); re-exported for the training code.
 export { LABELS, isLabel, type Label };
@@ -12,6 +13,15 @@ export interface LabelledText {
 }
 
 export function readLabelledCsv(path: string): LabelledText[] {
+  return readLabelledRows(path).map(({ text, label }) => ({ text, label }));
+}
+
+/** A labelled row with its tweet id, when the file has a `tweet_id` column (the training format). */
+export interface LabelledRow extends LabelledText {
+  tweetId?: string;
+}
+
+export function readLabelledRows(path: string): LabelledRow[] {
   let records: Record<string, string>[];
   try {
     records = parse(readFileSync(path), { columns: true, skip_empty_lines: true, bom: true });
@@ -29,7 +39,8 @@ export function readLabelledCsv(path: string): LabelledText[] {
     if (!isLabel(label)) {
       throw new Error(`${path}: row ${i + 2}: unknown label "${label}" (allowed: ${LABELS.join(', ')})`);
     }
-    return { text: r.text, label };
+    const tweetId = r.tweet_id?.trim();
+    return tweetId ? { text: r.text, label, tweetId } : { text: r.text, label };
   });
 }
 
@@ -42,4 +53,110 @@ export function readTexts(path: string): string[] {
   });
   if (records.length && !('text' in records[0])) throw new Error(`${path}: missing column "text"`);
   return records.map((r) => r.text);
+}
+
+/**
+ * What two texts have in common when they are the same tweet: HTML entities decoded, the data set's
+ * "Late Flight" artefact undone, Unicode compatibility forms folded, case and spacing ignored. Lighter
+ * than the model's normalisation on purpose: that one maps every @handle and number to one marker, which
+ * would make "@united thanks" the same text as "@delta thanks".
+ */
+export function sameTextKey(text: string): string {
+  return fixDatasetArtefacts(decodeEntities(text)).normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+/** What merging a feedback file into the training split did (npm run train -- --feedback). */
+export interface FeedbackMergeCounts {
+  /** Rows in the feedback file. */
+  feedback_rows: number;
+  /** Same text or tweet id as a row of the evaluation split: dropped, so evaluation stays clean. */
+  dropped_eval: number;
+  /** The same text (or tweet id) more than once in the feedback file: the later row is kept. */
+  dropped_duplicates: number;
+  /** No text. */
+  dropped_blank: number;
+  /** Feedback rows that replaced training rows (same text or tweet id): the people's label wins. */
+  overridden: number;
+  /** Of those, how many changed the label. */
+  relabelled: number;
+  /** Training rows replaced (a text can be in the training split more than once). */
+  replaced_train_rows: number;
+  /** Feedback rows with a text the training split did not have. */
+  added: number;
+  train_rows_before: number;
+  train_rows_after: number;
+}
+
+/**
+ * The training split with the people's labels merged in: a feedback row whose text (sameTextKey) or tweet id
+ * is in the training split replaces those rows; a new one is added; one that is in the evaluation split is
+ * dropped. Training rows first (in their order, without the replaced ones), then the feedback rows kept.
+ */
+export function mergeFeedback(
+  train: ReadonlyArray<LabelledRow>,
+  feedback: ReadonlyArray<LabelledRow>,
+  val: ReadonlyArray<LabelledRow>,
+): { rows: LabelledText[]; counts: FeedbackMergeCounts } {
+  const counts: FeedbackMergeCounts = {
+    feedback_rows: feedback.length,
+    dropped_eval: 0,
+    dropped_duplicates: 0,
+    dropped_blank: 0,
+    overridden: 0,
+    relabelled: 0,
+    replaced_train_rows: 0,
+    added: 0,
+    train_rows_before: train.length,
+    train_rows_after: 0,
+  };
+  const valTexts = new Set(val.map((r) => sameTextKey(r.text)));
+  const valIds = new Set(val.flatMap((r) => (r.tweetId ? [r.tweetId] : [])));
+
+  // The later of two rows about the same text or tweet wins (the export writes oldest first).
+  const kept: Array<LabelledRow & { key: string }> = [];
+  const seenText = new Map<string, number>();
+  const seenId = new Map<string, number>();
+  for (const row of feedback) {
+    const key = sameTextKey(row.text);
+    if (key === '') {
+      counts.dropped_blank++;
+      continue;
+    }
+    if (valTexts.has(key) || (row.tweetId !== undefined && valIds.has(row.tweetId))) {
+      counts.dropped_eval++;
+      continue;
+    }
+    const earlier = seenText.get(key) ?? (row.tweetId !== undefined ? seenId.get(row.tweetId) : undefined);
+    const index = earlier ?? kept.length;
+    if (earlier !== undefined) counts.dropped_duplicates++;
+    kept[index] = { ...row, key };
+    seenText.set(key, index);
+    if (row.tweetId !== undefined) seenId.set(row.tweetId, index);
+  }
+  const byText = new Map(kept.map((r, i) => [r.key, i]));
+  const byId = new Map(kept.flatMap((r, i) => (r.tweetId !== undefined ? [[r.tweetId, i] as const] : [])));
+
+  const replaced = new Map<number, Label[]>(); // feedback row → labels of the training rows it replaced
+  const rows: LabelledText[] = [];
+  for (const row of train) {
+    const at = byText.get(sameTextKey(row.text)) ?? (row.tweetId !== undefined ? byId.get(row.tweetId) : undefined);
+    if (at === undefined) {
+      rows.push({ text: row.text, label: row.label });
+      continue;
+    }
+    counts.replaced_train_rows++;
+    replaced.set(at, [...(replaced.get(at) ?? []), row.label]);
+  }
+  kept.forEach((row, i) => {
+    const before = replaced.get(i);
+    if (before) {
+      counts.overridden++;
+      if (before.some((l) => l !== row.label)) counts.relabelled++;
+    } else {
+      counts.added++;
+    }
+    rows.push({ text: row.text, label: row.label });
+  });
+  counts.train_rows_after = rows.length;
+  return { rows, counts };
 }

@@ -217,12 +217,7 @@ export function mostNegative(mentions: ScoredMention[], n: number): AlertMention
   );
   const out: AlertMention[] = [];
   for (const m of sorted) {
-    const key = m.text
-      .toLowerCase()
-      .replace(/^rt\s+/, '')
-      .replace(/https?:\/\/\S+/g, '')
-      .replace(/\s+/g, ' ')
-      .trim();
+    const key = sameTweetKey(m.text);
     if (seen.has(key)) continue;
     seen.add(key);
     out.push({
@@ -317,4 +312,14 @@ function iso(t: number): string {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** Retweets and copies of one text (case, spacing, links aside) are one mention in a list people read. */
+export function sameTweetKey(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/^rt\s+/, '')
+    .replace(/https?:\/\/\S+/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

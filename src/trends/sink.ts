@@ -5,6 +5,9 @@
  * marked as not delivered and is sent again at the next poll of its stream.
  */
 import type { AlertContent } from './content';
+import type { OpsAlertContent } from '../ops/ops-alert';
+
+export type { OpsAlertContent } from '../ops/ops-alert';
 
 export interface StreamNotice {
   stream: string;
@@ -26,4 +29,10 @@ export interface ChatSink {
   opsNotice?(text: string): Promise<void>;
   /** Sends the ops notices a previous leader recorded but did not get out (a replica taking over). */
   resumeOpsNotices?(): Promise<void>;
+  /**
+   * A grouped ops alert (src/ops/error-alerts.ts) opened, changed or resolved: the whole content each time.
+   * The first call for an `id` posts ONE message in the ops channel; later ones edit it (a revision lower than
+   * the one shown changes nothing). Idempotent: the same content twice shows once.
+   */
+  opsAlert?(alert: OpsAlertContent): Promise<void>;
 }

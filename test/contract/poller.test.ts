@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log';
-import { Poller, type PollerError } from '../../src/mentions/poller';
+import { Poller, ScoringError, type PollerError } from '../../src/mentions/poller';
 import { ReplaySource } from '../../src/mentions/replay-source';
 import { toCronExpression } from '../../src/schedule';
 import type { FetchResult, MentionSource, ScoredMention } from '../../src/mentions/types';
@@ -244,6 +244,30 @@ test('no model yet (slot not ready): nothing is fetched', async () => {
   expect(replay.fetches).toBe(0);
   slot.set(scorer);
   expect(await poller.pollOnce()).toEqual([expect.objectContaining({ result: 'ok' })]);
+});
+
+test('the model failing on fetched mentions is a scoring error: reported as such, checkpoint unchanged, retried', async () => {
+  const errors: PollerError[] = [];
+  let broken = true;
+  const failing: Scorer = {
+    ...counting(scorer),
+    score: (texts) => (broken ? Promise.reject(new Error('tensor shape mismatch')) : scorer.score(texts)),
+  };
+  const replay = new ReplaySource({ path: SAMPLE, chunkSize: 3 });
+  const poller = new Poller({
+    streams: [{ source: replay, stream: 'Delta' }],
+    scorer: failing,
+    store,
+    onError: (e) => errors.push(e),
+  });
+  expect(await poller.pollOnce()).toEqual([
+    expect.objectContaining({ result: 'error', error: 'scoring failed: tensor shape mismatch' }),
+  ]);
+  expect(errors.map((e) => [e.error.name, e.paused])).toEqual([['ScoringError', false]]);
+  expect(errors[0].error).toBeInstanceOf(ScoringError);
+  expect(await store.getCheckpoint('replay:Delta')).toBeNull();
+  broken = false;
+  expect(await poller.pollOnce()).toEqual([expect.objectContaining({ result: 'ok', stored: 3 })]);
 });
 
 test('node-cron schedule: ticks every second, never overlapping; stop() waits for the poll in flight', async () => {

@@ -405,6 +405,115 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
     });
   });
 
+  describe('judgments and shadow predictions (issue 13)', () => {
+    test('judgments: each judged prediction once with its votes (no voter), alert votes never, filters and limit', async () => {
+      const { store, location } = await fresh();
+      await store.savePredictions([
+        prediction('a', { kind: 'api', label: 'positive' }),
+        prediction('b', { kind: 'command', label: 'negative', createdAt: '2026-03-01T00:00:00.000Z' }),
+        prediction('unjudged'),
+      ]);
+      await store.saveMentions([mention('42')]);
+      await store.saveAlert(alert('al'));
+      await store.recordVote({ predictionId: 'a', userId: 'h1:u1', correct: true, source: 'slack' });
+      await store.recordVote({ predictionId: 'b', userId: 'h1:u1', correct: false, trueLabel: 'neutral' });
+      await store.recordVote({ predictionId: 'b', userId: 'h1:u2', correct: true, source: 'teams' });
+      await store.recordVote({ predictionId: 'x:42', userId: 'h1:u3', correct: false });
+      await store.recordVote({ predictionId: 'alert:al', userId: 'h1:u1', correct: true });
+      // Votes in a known order: a, then b, then x:42 last.
+      const at = (id: string, iso: string) =>
+        backend.exec(location, `UPDATE feedback SET voted_at = ${backend.time(iso)} WHERE prediction_id = '${id}'`);
+      await at('a', '2026-03-02T00:00:00.000Z');
+      await at('b', '2026-03-03T00:00:00.000Z');
+      await at('x:42', '2026-03-04T00:00:00.000Z');
+      await at('alert:al', '2026-03-05T00:00:00.000Z');
+
+      const all = await store.judgments();
+      expect(all.map((j) => j.prediction.id)).toEqual(['a', 'b', 'x:42']);
+      expect(all[0]).toEqual({
+        prediction: prediction('a', { kind: 'api', label: 'positive' }),
+        votes: [{ correct: true, votedAt: '2026-03-02T00:00:00.000Z', source: 'slack' }],
+        lastVotedAt: '2026-03-02T00:00:00.000Z',
+      });
+      expect(all[1].votes.map((v) => [v.correct, v.trueLabel ?? null]).sort()).toEqual([
+        [false, 'neutral'],
+        [true, null],
+      ]);
+      expect(JSON.stringify(all)).not.toMatch(/h1:u/); // never who voted
+      expect((await store.judgments({ kinds: ['mention'] })).map((j) => j.prediction.id)).toEqual(['x:42']);
+      expect((await store.judgments({ sinceIso: '2026-03-03T00:00:00Z' })).map((j) => j.prediction.id)).toEqual([
+        'b',
+        'x:42',
+      ]);
+      const recent = (await store.judgments({ createdSinceIso: '2026-02-01T00:00:00Z' })).map((j) => j.prediction.id);
+      expect(recent).toContain('b');
+      expect(recent).not.toContain('a'); // made 2026-01-02
+      // The latest two by their last vote, still oldest first.
+      expect((await store.judgments({ limit: 2 })).map((j) => j.prediction.id)).toEqual(['b', 'x:42']);
+      await expect(store.judgments({ limit: 0 })).rejects.toThrow(/limit must be a whole number/);
+      await expect(store.judgments({ sinceIso: 'yesterday' })).rejects.toThrow(/not a valid timestamp/);
+      await expect(store.judgments({ kinds: ['alert' as 'api'] })).rejects.toThrow(/kind must be/);
+      expect(await store.countVotesSince('2026-03-03T00:00:00Z')).toBe(4); // b twice, x:42, the alert
+      expect(await store.countVotesSince('2026-03-06T00:00:00Z')).toBe(0);
+    });
+
+    test('alert votes: ✅ real and ❌ false alarm counted per alert; alerts without a vote absent', async () => {
+      const { store } = await fresh();
+      await store.savePredictions([prediction('p1')]);
+      await store.recordVote({ predictionId: 'alert:a1', userId: 'h1:u1', correct: true });
+      await store.recordVote({ predictionId: 'alert:a1', userId: 'h1:u2', correct: false });
+      await store.recordVote({ predictionId: 'alert:a1', userId: 'h1:u3', correct: true });
+      await store.recordVote({ predictionId: 'alert:a2', userId: 'h1:u1', correct: false });
+      await store.recordVote({ predictionId: 'p1', userId: 'h1:u1', correct: true });
+      expect(await store.alertVotes(['a1', 'a2', 'a3', 'a1'])).toEqual([
+        { alertId: 'a1', real: 2, falseAlarm: 1 },
+        { alertId: 'a2', real: 0, falseAlarm: 1 },
+      ]);
+      expect(await store.alertVotes([])).toEqual([]);
+      await expect(store.alertVotes([''])).rejects.toThrow(/alert ids must be non-empty strings/);
+    });
+
+    test('shadow predictions: saved once per model version, paired with the champion, newest kept by limit', async () => {
+      const { store } = await fresh();
+      await store.saveMentions([mention('1'), mention('2'), mention('3')]);
+      const shadow = (id: string, label: Label, createdAt: string, modelVersion = 'v2') => ({
+        predictionId: `x:${id}`,
+        modelVersion,
+        label,
+        probabilities: label === 'negative' ? P(0.8, 0.1, 0.1) : P(0.1, 0.1, 0.8),
+        createdAt,
+      });
+      await store.saveShadowPredictions([
+        shadow('1', 'negative', '2026-03-01T00:00:00.000Z'),
+        shadow('2', 'positive', '2026-03-02T00:00:00.000Z'),
+        shadow('3', 'negative', '2026-03-03T00:00:00.000Z'),
+        shadow('3', 'positive', '2026-03-03T00:00:00.000Z', 'v3'),
+      ]);
+      await store.saveShadowPredictions([shadow('1', 'positive', '2026-03-09T00:00:00.000Z')]); // kept as first saved
+      const pairs = await store.shadowPairs('v2');
+      expect(pairs.map((p) => [p.champion.id, p.champion.label, p.challenger.label])).toEqual([
+        ['x:1', 'negative', 'negative'],
+        ['x:2', 'negative', 'positive'],
+        ['x:3', 'negative', 'negative'],
+      ]);
+      expect(pairs[1].challenger).toEqual(shadow('2', 'positive', '2026-03-02T00:00:00.000Z'));
+      expect((await store.shadowPairs('v2', { limit: 1 })).map((p) => p.champion.id)).toEqual(['x:3']);
+      expect((await store.shadowPairs('v2', { sinceIso: '2026-03-02T00:00:00Z' })).length).toBe(2);
+      expect((await store.shadowPairs('v3')).map((p) => p.challenger.label)).toEqual(['positive']);
+      await expect(
+        store.saveShadowPredictions([{ ...shadow('1', 'negative', 'x'), createdAt: 'soon' }]),
+      ).rejects.toThrow(/createdAt is not a valid timestamp/);
+      await expect(
+        store.saveShadowPredictions([shadow('1', 'angry' as Label, '2026-03-01T00:00:00Z')]),
+      ).rejects.toThrow(/label/);
+      // A mention erased or pruned takes its shadow predictions with it.
+      await store.eraseMention('1');
+      expect((await store.shadowPairs('v2')).map((p) => p.champion.id)).toEqual(['x:2', 'x:3']);
+      await store.prune('mentions', new Date(Date.now() + 60_000).toISOString(), 500);
+      expect(await store.shadowPairs('v2')).toEqual([]);
+    });
+  });
+
   describe('message links', () => {
     test('a link is found by platform, channel and message; linking again replaces it', async () => {
       const { store } = await fresh();

@@ -92,6 +92,21 @@ describe('loadConfig', () => {
       retentionBatchSize: 500,
       // Replicas
       leaderLeaseTtlMs: 15_000,
+      // Operations
+      opsAlertThreshold: 3,
+      opsAlertWindowMinutes: 5,
+      opsAlertResolveMinutes: 10,
+      opsMisclassificationVotes: 50,
+      opsMisclassificationRate: 0.4,
+      xReadCostUsd: 0.005,
+      xBudgetPollFloor: '3600',
+      // Daily digest
+      digestEnabled: true,
+      digestCron: '0 0 8 * * *',
+      digestTimezone: 'UTC',
+      // Learning loop
+      mlflowExperimentName: 'sentinel',
+      promoteMaxDrop: 0.01,
     } satisfies Config);
   });
 
@@ -298,6 +313,39 @@ describe('an open API only on loopback', () => {
 
   it.each(['127.0.0.1', '127.0.0.2', '::1', 'localhost'])('HOST=%s may stay open', (host) => {
     expect(() => checkMode(loadConfig({ HOST: host }))).not.toThrow();
+  });
+});
+
+describe('the issue 13 settings', () => {
+  it('MODEL_CHALLENGER needs MODEL_BUCKET (a challenger is a registry version)', () => {
+    expect(() => checkMode(loadConfig({ MODEL_CHALLENGER: 'v2' }))).toThrow(
+      'MODEL_CHALLENGER: names a registry version (v2) but MODEL_BUCKET is not set: a challenger comes from the bucket',
+    );
+    expect(() => checkMode(loadConfig({ MODEL_CHALLENGER: 'v2', MODEL_BUCKET: 'air-paradis-models' }))).not.toThrow();
+  });
+
+  it('rules, budget, time zone and cron are checked when read', () => {
+    expect(() =>
+      loadConfig({
+        OPS_ALERT_RULES: 'http=20/5,disk=1/1',
+        X_MONTHLY_READ_BUDGET: '0',
+        DIGEST_TIMEZONE: 'Mars/Olympus',
+        DIGEST_CRON: 'every morning',
+      }),
+    ).toThrow(
+      /OPS_ALERT_RULES: expected a comma-separated list of kind=count\/minutes[\s\S]*X_MONTHLY_READ_BUDGET: expected an integer between 1 and 1000000000[\s\S]*DIGEST_TIMEZONE: expected an IANA time zone/,
+    );
+    expect(
+      loadConfig({
+        OPS_ALERT_RULES: 'http=20/5, source=3/15',
+        DIGEST_TIMEZONE: 'europe/paris',
+        X_MONTHLY_READ_BUDGET: '100000',
+      }),
+    ).toMatchObject({
+      opsAlertRules: ['http=20/5', 'source=3/15'],
+      digestTimezone: 'Europe/Paris',
+      xMonthlyReadBudget: 100000,
+    });
   });
 });
 

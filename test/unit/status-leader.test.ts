@@ -32,3 +32,42 @@ describe('/sentiment status says who leads', () => {
     expect(JSON.stringify(statusCard({ ...base, alertConversations: 1 }))).not.toContain('Leader:');
   });
 });
+
+describe('/sentiment status shows the X reads of the month and the challenger (issue 13)', () => {
+  const xReads = { month: '2026-12', reads: 41_200, costUsd: 206, budget: 100_000, share: 0.412, exhausted: false };
+  const challenger = {
+    challenger: 'v2',
+    champions: ['v1'],
+    scored: 1204,
+    agreement: 0.913,
+    judged: 57,
+    championCorrect: 46,
+    challengerCorrect: 48,
+  };
+
+  it('Slack and Teams: the month, its cost, the budget share; the agreement and each one on judged mentions', () => {
+    const lines = [
+      'X reads in 2026-12: 41,200 posts (≈ $206.00) of 100,000 (41 %)',
+      'Challenger v2: agrees with the champion on 91 % of 1,204 mentions; on 57 judged: champion 81 %, challenger 84 %',
+    ];
+    const slack = JSON.stringify(statusMessage({ ...base, xReads, challenger }).blocks);
+    const teams = JSON.stringify(statusCard({ ...base, xReads, challenger, alertConversations: 1 }));
+    for (const l of lines) {
+      expect(slack).toContain(l);
+      expect(teams).toContain(l);
+    }
+  });
+
+  it('a spent budget says polling slowed; no budget says how to set one; nothing without X or a challenger', () => {
+    const spent = { ...xReads, reads: 100_000, costUsd: 500, share: 1, exhausted: true };
+    expect(JSON.stringify(statusMessage({ ...base, xReads: spent }).blocks)).toContain(
+      'X reads in 2026-12: 100,000 posts (≈ $500.00) of 100,000 (100 %): budget spent, polling slowed',
+    );
+    expect(
+      JSON.stringify(statusMessage({ ...base, xReads: { ...xReads, budget: null, share: null } }).blocks),
+    ).toContain('X reads in 2026-12: 41,200 posts (≈ $206.00), no budget set (X_MONTHLY_READ_BUDGET)');
+    const none = JSON.stringify(statusMessage(base).blocks);
+    expect(none).not.toContain('X reads');
+    expect(none).not.toContain('Challenger');
+  });
+});

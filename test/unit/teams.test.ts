@@ -59,6 +59,12 @@ describe('parseCommand', () => {
     ['sentiment help', { kind: 'help' }],
     ['status', { kind: 'status' }],
     ['/sentiment status', { kind: 'status' }],
+    ['digest', { kind: 'digest', args: '' }],
+    ['sentiment digest Virgin America 2015-02-21', { kind: 'digest', args: 'Virgin America 2015-02-21' }],
+    ['/digest delta', { kind: 'digest', args: 'delta' }],
+    ['stats', { kind: 'stats' }],
+    ['/sentiment stats', { kind: 'stats' }],
+    ['digestive biscuits', { kind: 'unknown', text: 'digestive biscuits' }],
     ['', { kind: 'help' }],
     ['sentiment', { kind: 'help', note: 'Tell me what to score: `sentiment <text>`.' }],
     ['sentimental journey', { kind: 'unknown', text: 'sentimental journey' }],
@@ -308,6 +314,8 @@ describe('the app package', () => {
     expect(manifest.bots[0].commandLists[0].commands.map((c: { title: string }) => c.title)).toEqual([
       'sentiment',
       'status',
+      'digest',
+      'stats',
       'resume',
       'help',
     ]);
