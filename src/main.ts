@@ -233,10 +233,12 @@ export async function main(env: Record<string, string | undefined> = process.env
   const retentionRegistry = new Registry();
   // The daily digest (src/trends/digest.ts): built from what is stored, so any replica answers
   // `/sentiment digest`; only the leader posts the scheduled one (a leader job below).
+  let digestStreamNames: string[] | undefined;
   const digests: Digests | undefined = config.digestEnabled
     ? new Digests({
         store,
-        streams: () => digestStreams(config),
+        // Read once: a replay's streams come from parsing its whole CSV.
+        streams: () => (digestStreamNames ??= digestStreams(config)),
         timeZone: config.digestTimezone,
         settings: trendSettings,
         clock: { status: (): ReturnType<TrendMonitor['status']> => trendControls.status() },
@@ -328,6 +330,7 @@ export async function main(env: Record<string, string | undefined> = process.env
       config.modelChallenger
         ? compareChallenger(store, config.modelChallenger, {
             sinceIso: new Date(Date.now() - 7 * 86_400_000).toISOString(),
+            limit: 5_000, // the latest ones: enough for the figures, bounded for a status answer
           })
         : null,
     // `/sentiment resume` on any replica: stored for the leader's poller (src/mentions/resume.ts).

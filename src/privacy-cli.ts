@@ -14,8 +14,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/schema';
 import { eraseTweet, eraseUser, isNamespacedUserId, totalRemoved, type ErasureReport } from './ops/erase';
-import { openStore, storeKind } from './store/open';
-import { describePostgresUrl } from './store/postgres';
+import { openConfiguredStore } from './store/open';
 import type { Store } from './store/types';
 
 const USAGE = `usage: npm run privacy:erase -- --user <id> | --tweet <id> [--user … --tweet …]
@@ -119,15 +118,7 @@ export async function runErase(
       );
       return 1;
     }
-    where =
-      storeKind({ databaseUrl: config.databaseUrl }) === 'postgres'
-        ? `PostgreSQL at ${describePostgresUrl(config.databaseUrl!)}`
-        : `SQLite at ${config.sqlitePath}`;
-    store = await openStore({
-      databaseUrl: config.databaseUrl,
-      sqlitePath: config.sqlitePath,
-      voterKey: config.privacyUserIdSecret,
-    });
+    ({ store, where } = await openConfiguredStore(config));
   } catch (e) {
     err(`privacy:erase: ${(e as Error).message}\n`);
     return 1;

@@ -14,8 +14,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/schema';
-import { openStore, storeKind } from '../store/open';
-import { describePostgresUrl } from '../store/postgres';
+import { openConfiguredStore } from '../store/open';
 import type { Store, StoredPrediction } from '../store/types';
 import { exportJudgments, toCsv } from './export';
 
@@ -99,15 +98,7 @@ export async function runExport(
   let where: string;
   try {
     const config = loadConfig(env);
-    where =
-      storeKind({ databaseUrl: config.databaseUrl }) === 'postgres'
-        ? `PostgreSQL at ${describePostgresUrl(config.databaseUrl!)}`
-        : `SQLite at ${config.sqlitePath}`;
-    store = await openStore({
-      databaseUrl: config.databaseUrl,
-      sqlitePath: config.sqlitePath,
-      voterKey: config.privacyUserIdSecret,
-    });
+    ({ store, where } = await openConfiguredStore(config));
   } catch (e) {
     err(`feedback:export: ${(e as Error).message}\n`);
     return 1;

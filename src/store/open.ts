@@ -79,3 +79,24 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   }
   return store;
 }
+
+/**
+ * The store the server uses, for a command-line tool (privacy:erase, feedback:export): opened from the same
+ * settings, with a line saying which one it is ("PostgreSQL at host/db", "SQLite at data/sentinel.db").
+ */
+export async function openConfiguredStore(config: {
+  databaseUrl?: string;
+  sqlitePath: string;
+  privacyUserIdSecret?: string;
+}): Promise<{ store: Store; where: string }> {
+  const where =
+    storeKind(config) === 'postgres'
+      ? `PostgreSQL at ${describePostgresUrl(config.databaseUrl!)}`
+      : `SQLite at ${config.sqlitePath}`;
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: config.sqlitePath,
+    voterKey: config.privacyUserIdSecret,
+  });
+  return { store, where };
+}

@@ -288,7 +288,8 @@ function signed(x: number): string {
   return `${r >= 0 ? '+' : '−'}${Math.abs(r)}`;
 }
 
-function pValue(p: number): string {
+/** Shared with the digest (./digest.ts). */
+export function pValue(p: number): string {
   return p < 1e-4 ? p.toExponential(1) : p.toPrecision(2);
 }
 
@@ -300,7 +301,8 @@ function hhmm(isoTime: string): string {
   return isoTime.slice(11, 16);
 }
 
-function oneLine(text: string, max: number): string {
+/** Shared with the digest (./digest.ts). */
+export function oneLine(text: string, max: number): string {
   const t = text.replace(/\s+/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
@@ -309,7 +311,8 @@ function iso(t: number): string {
   return new Date(t).toISOString();
 }
 
-function round(x: number, digits: number): number {
+/** Shared with the digest (./digest.ts). */
+export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }

@@ -33,7 +33,7 @@ import { unreadableReason } from '../sentiment/readable';
 import type { AlertRecord, AlertVoteCount, Store } from '../store/types';
 import { renderTrendChart } from './chart';
 import type { ChartRenderer } from './content';
-import { duration, sameTweetKey, STATUS_URL } from './content';
+import { duration, oneLine, pValue, round, sameTweetKey, STATUS_URL } from './content';
 import { evaluateWindow, pct } from './detector';
 import { dayBefore, dayName, digestDay, localClock, type DigestDay } from './digest-day';
 import type { TrendAlertData } from './monitor';
@@ -574,20 +574,6 @@ function signed(x: number): string {
   return `${r >= 0 ? '+' : '−'}${Math.abs(r)}`;
 }
 
-function pValue(p: number): string {
-  return p < 1e-4 ? p.toExponential(1) : p.toPrecision(2);
-}
-
-function oneLine(text: string, max: number): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-}
-
 function iso(t: number): string {
   return new Date(t).toISOString();
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }
