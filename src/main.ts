@@ -25,6 +25,7 @@ import { HealthBoard, type DependencyHealth } from './ops/health';
 import { createLogger, type Logger } from './log';
 import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
+import { loadLanguageIdentifier } from './sentiment/language';
 import { PredictionLog } from './feedback/prediction-log';
 import { Poller, ScoringError, type PollerOptions, type PollerStream } from './mentions/poller';
 import { requestResume } from './mentions/resume';
@@ -91,6 +92,11 @@ export async function main(env: Record<string, string | undefined> = process.env
   const logger = createLogger(config.logLevel, { format: config.logFormat });
   running.logger = logger;
   running.graceMs = config.shutdownGraceMs;
+  // The language identifier's database loads once, synchronously (0.5–1 s, src/sentiment/language.ts):
+  // now, before the stall watch starts and before any text arrives.
+  const languageStarted = performance.now();
+  loadLanguageIdentifier();
+  const languageMs = Math.round(performance.now() - languageStarted);
   // A stall longer than the lease's TTL costs the leader its lease: say so, and whose fault it was.
   watchStalls({ logger });
   process.on('uncaughtException', (err) => {
@@ -106,6 +112,10 @@ export async function main(env: Record<string, string | undefined> = process.env
     `starting Sentinel in ${config.mode} mode (LOG_LEVEL=debug shows every setting)`,
   );
   logger.debug({ config: redactConfig(config) }, 'settings');
+  logger.info(
+    { ms: languageMs },
+    `language identifier loaded in ${languageMs} ms (English is read, others are counted)`,
+  );
 
   // The chat adapters started below add their sinks to this array (TrendMonitor keeps it).
   const sinks: ChatSink[] = [new ConsoleSink({ chartDir: join(config.dataDir, 'alerts') })];

@@ -16,6 +16,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alertText, type AlertContent, type AlertKind } from '../../src/trends/content';
+import { otherLanguagesText } from '../../src/trends/languages';
 import type { ChatSink, StreamNotice } from '../../src/trends/sink';
 import { opsAlertFacts, opsAlertHeadline, type OpsAlertContent } from '../../src/ops/ops-alert';
 import { alertForChat, stripControls } from '../../src/chat/text';
@@ -102,6 +103,7 @@ export class ConsoleSink implements ChatSink {
                 )}`,
               ]
             : []),
+          ...(alert.otherLanguages?.total ? [otherLanguagesText(alert.otherLanguages)] : []),
         ],
         this.width,
         ' · ',

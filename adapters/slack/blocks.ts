@@ -14,8 +14,9 @@ import type { types } from '@slack/bolt';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import type { Explained, Label } from '../../src/sentiment/types';
 import { LABELS } from '../../src/sentiment/types';
-import { challengerLine, leaderLine, xReadsLine, type ChatStatus } from '../../src/chat/status';
+import { challengerLine, leaderLine, otherLanguagesPart, xReadsLine, type ChatStatus } from '../../src/chat/status';
 import { duration } from '../../src/trends/content';
+import { otherLanguagesText } from '../../src/trends/languages';
 import { stripControls } from '../../src/chat/text';
 
 type Block = types.KnownBlock;
@@ -231,6 +232,8 @@ export function statusMessage(s: StatusInfo): SlackMessage {
     if (st.phase === 'cooldown') parts.push('cooling down after an alert');
     if (st.at) parts.push(`judged up to ${utc(st.at)}`);
     if (st.snoozedUntil) parts.push(`:zzz: snoozed until ${utc(st.snoozedUntil)}`);
+    const languages = otherLanguagesPart(st);
+    if (languages) parts.push(escapeText(languages));
     const poll = polls.get(st.stream);
     if (poll) parts.push(`last poll ${utc(poll.at)} (${escapeText(poll.result)})`);
     polls.delete(st.stream);
@@ -331,6 +334,7 @@ function trendBlocks(c: AlertSnapshot): Block[] {
     ),
   ];
   if (c.terms.length) out.push(section(`*About* ${c.terms.map((t) => escapeText(t.term)).join(' · ')}`));
+  if (c.otherLanguages?.total) out.push(context(escapeText(`${otherLanguagesText(c.otherLanguages)}.`)));
   return out;
 }
 

@@ -18,6 +18,7 @@ import {
 import { CONFUSION_COLUMNS, type AccuracyReport } from '../../src/feedback/production-accuracy';
 import { comparisonLine } from '../../src/feedback/shadow';
 import { LABELS } from '../../src/sentiment/types';
+import { otherLanguagesText } from '../../src/trends/languages';
 import { clip, escapeText, link, pct, userMention, type SlackMessage } from './blocks';
 
 type Block = types.KnownBlock;
@@ -85,6 +86,8 @@ export function digestMessage(c: DigestContent, chart: 'thread' | 'none'): Slack
     section(`*Hour by hour* \`${c.sparkline.text}\` negative share, 00:00–24:00 ${zone}`),
   ];
   if (c.themes.length) blocks.push(section(`*Themes* ${c.themes.map((t) => escapeText(t.term)).join(' · ')}`));
+  if (c.otherLanguages.total)
+    blocks.push(section(`*Other languages* ${escapeText(otherLanguagesText(c.otherLanguages))}`));
   if (c.alerts.length) {
     const lines = c.alerts.slice(0, MAX_ALERTS).map((a) => {
       const ack = a.acknowledged.length

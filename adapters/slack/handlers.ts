@@ -16,7 +16,8 @@
  * - The command's text is decoded once as it is read (Slack encodes `&`, `<`, `>`); everything shown is
  *   escaped by ./blocks (`escapeText`).
  * - A text the model cannot read (`Scorer.unreadable`) gets a plain ephemeral answer: no prediction, no
- *   ✅ / ❌.
+ *   ✅ / ❌. So does a text in a language the model does not read (asked first: "I only read English
+ *   tweets so far — this looks like French.").
  * - `/sentiment digest [stream] [YYYY-MM-DD]` answers the daily digest (src/trends/digest.ts) to the caller
  *   only, for yesterday by default; `/sentiment stats` production accuracy per model version and the
  *   confusion of judged predictions (src/feedback/production-accuracy.ts), all votes so far.
@@ -46,7 +47,8 @@ import { slackErrorCode, type SlackApi } from './web';
 import { collectStatus } from '../../src/chat/status';
 import { answerResume } from '../../src/mentions/resume';
 import { decodeOnce, storedText } from '../../src/chat/text';
-import { nothingToScore } from '../../src/chat/readable';
+import { nothingToScore, onlyEnglish } from '../../src/chat/readable';
+import { identifyLanguage, loadLanguageIdentifier } from '../../src/sentiment/language';
 import { slackVoter, slackWorkspaceOf } from '../../src/chat/voters';
 import { DigestDayError, UnknownStreamError, digestsFor, type DigestProvider } from '../../src/trends/digest';
 import { measureAccuracy } from '../../src/feedback/production-accuracy';
@@ -90,6 +92,8 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareAr
 export function registerHandlers(bolt: App, deps: HandlerDeps): void {
   const { store, logger } = deps;
   const seen = deps.seen ?? new ClaimedIds(store, { logger });
+  // The command must be acked within 3 s: the language identifier loads now, not at the first command.
+  loadLanguageIdentifier();
 
   // Retried deliveries: applied once.
   bolt.use(async (args) => {
@@ -165,6 +169,8 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
         ),
       );
     }
+    const language = identifyLanguage(text);
+    if (!language.supported) return ack(ephemeralText(escapeText(onlyEnglish(language.language))));
     const state = deps.slot.current();
     if (!state.ready) {
       return ack(

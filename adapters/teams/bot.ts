@@ -24,7 +24,8 @@
  * The voter is `teams:<tenant id>:<Entra object id, else channel account id>` (src/chat/voters.ts), read
  * from the authenticated activity, never from text. A message's text is decoded once (`parseCommand`);
  * everything shown is escaped by ./cards (`md`, `plain`). A text the model cannot read
- * (`Scorer.unreadable`) gets a plain answer: no card, no prediction, no ✅ / ❌.
+ * (`Scorer.unreadable`) gets a plain answer: no card, no prediction, no ✅ / ❌; so does a text in a language
+ * the model does not read, asked first ("I only read English tweets so far — this looks like French.").
  */
 import { TeamsActivityHandler, TurnContext, type Activity, type MessageReaction } from 'botbuilder';
 import type { Logger } from '../../src/log';
@@ -55,7 +56,8 @@ import { reactionMeaning } from './reactions';
 import { collectStatus } from '../../src/chat/status';
 import { answerResume } from '../../src/mentions/resume';
 import { decodeOnce } from '../../src/chat/text';
-import { nothingToScore } from '../../src/chat/readable';
+import { nothingToScore, onlyEnglish } from '../../src/chat/readable';
+import { identifyLanguage, loadLanguageIdentifier } from '../../src/sentiment/language';
 import { teamsVoter } from '../../src/chat/voters';
 import { measureAccuracy } from '../../src/feedback/production-accuracy';
 import {
@@ -152,6 +154,8 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
   constructor(private readonly deps: BotDeps) {
     super();
     this.seen = deps.seen ?? new ClaimedIds(deps.store, { logger: deps.logger });
+    // The Bot Framework retries a turn not answered in 15 s: the language identifier loads now, once.
+    loadLanguageIdentifier();
     this.onMessage(async (context, next) => {
       await this.message(context);
       await next();
@@ -311,6 +315,11 @@ export class SentinelTeamsBot extends TeamsActivityHandler {
         `Your text is ${length.toLocaleString('en-US')} characters long; the limit is ` +
           `${deps.maxTextChars.toLocaleString('en-US')}. Send a shorter text with \`sentiment <text>\`.`,
       );
+      return;
+    }
+    const language = identifyLanguage(text);
+    if (!language.supported) {
+      await context.sendActivity(md(onlyEnglish(language.language)));
       return;
     }
     const state = deps.slot.current();

@@ -18,7 +18,8 @@
 import { LABELS, type Label, type Explained } from '../../src/sentiment/types';
 import type { AlertContent, AlertMention } from '../../src/trends/content';
 import { duration } from '../../src/trends/content';
-import { challengerLine, leaderLine, xReadsLine, type ChatStatus } from '../../src/chat/status';
+import { otherLanguagesText } from '../../src/trends/languages';
+import { challengerLine, leaderLine, otherLanguagesPart, xReadsLine, type ChatStatus } from '../../src/chat/status';
 import { SNOOZE_HOURS } from '../../src/chat/snooze';
 import { stripControls } from '../../src/chat/text';
 
@@ -396,6 +397,7 @@ function trend(c: AlertSnapshot): CardElement[] {
     },
   ];
   if (c.terms.length) out.push(text(`**About** ${c.terms.map((t) => md(t.term)).join(' · ')}`, { spacing: 'Small' }));
+  if (c.otherLanguages?.total) out.push(note(md(`${otherLanguagesText(c.otherLanguages)}.`)));
   return out;
 }
 
@@ -581,6 +583,8 @@ export function statusCard(s: StatusInfo): AdaptiveCard {
     if (st.phase === 'cooldown') parts.push('cooling down after an alert');
     if (st.at) parts.push(`judged up to ${utc(st.at)}`);
     if (st.snoozedUntil) parts.push(`💤 snoozed until ${utc(st.snoozedUntil)}`);
+    const languages = otherLanguagesPart(st);
+    if (languages) parts.push(md(languages));
     return `- ${parts.join(' · ')}`;
   });
   const alerts = s.openAlerts.map((a) => `- ${md(a.headline)} (since ${utc(a.openedAt)})`);

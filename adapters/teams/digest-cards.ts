@@ -13,6 +13,7 @@
 import { comparisonLine } from '../../src/feedback/shadow';
 import { CONFUSION_COLUMNS, type AccuracyReport } from '../../src/feedback/production-accuracy';
 import { LABELS } from '../../src/sentiment/types';
+import { otherLanguagesText } from '../../src/trends/languages';
 import {
   accuracyLine,
   alertJudgement,
@@ -84,6 +85,7 @@ function digestBody(c: DigestContent): CardElement[] {
     { title: 'Negative', value: `${pct(c.share ?? 0)}, ${normal}` },
   ];
   if (c.themes.length) facts.push({ title: 'Themes', value: c.themes.map((t) => md(t.term)).join(' · ') });
+  if (c.otherLanguages.total) facts.push({ title: 'Other languages', value: md(otherLanguagesText(c.otherLanguages)) });
   const body: CardElement[] = [
     { type: 'Container', style: c.alerts.length ? 'attention' : 'warning', bleed: true, items: [headline] },
     { type: 'FactSet', facts },

@@ -9,6 +9,7 @@ import type { ReadBudgetState } from '../ops/read-budget';
 import { comparisonLine, type ChallengerComparison } from '../feedback/shadow';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Store } from '../store/types';
+import { otherLanguagesText, type OtherLanguages } from '../trends/languages';
 
 export interface StreamStatus {
   stream: string;
@@ -19,6 +20,8 @@ export interface StreamStatus {
   at: string | null;
   reason: string | null;
   snoozedUntil: string | null;
+  /** Mentions in languages the model does not read, in the 24 h up to `at` (src/trends/languages.ts). */
+  otherLanguages?: OtherLanguages | null;
 }
 
 export interface PollStatus {
@@ -107,6 +110,11 @@ export function xReadsLine(s: Pick<ChatStatus, 'xReads'>): string | null {
   if (x.budget === null) return `${head}, no budget set (X_MONTHLY_READ_BUDGET)`;
   const of = `${head} of ${x.budget.toLocaleString('en-US')} (${Math.floor(x.share! * 100)} %)`;
   return x.exhausted ? `${of}: budget spent, polling slowed` : of;
+}
+
+/** "last 24 h: 12 mentions in other languages (fr 9, es 3) were not read", or null when there were none. */
+export function otherLanguagesPart(st: Pick<StreamStatus, 'otherLanguages'>): string | null {
+  return st.otherLanguages?.total ? `last 24 h: ${otherLanguagesText(st.otherLanguages)}` : null;
 }
 
 /** The challenger against the champion, or null without one. */

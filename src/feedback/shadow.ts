@@ -36,8 +36,12 @@ export class ShadowScorer {
     });
   }
 
-  /** Scores the mentions with the challenger, if one is loaded, and stores its answers. Never throws. */
-  async score(mentions: readonly ScoredMention[]): Promise<number> {
+  /**
+   * Scores the mentions with the challenger, if one is loaded, and stores its answers. Never throws. Only
+   * the mentions the champion scored: one in a language the model does not read has nothing to compare.
+   */
+  async score(given: readonly ScoredMention[]): Promise<number> {
+    const mentions = given.filter((m) => m.prediction !== null);
     const c = this.opts.challenger();
     if (!c?.ready || mentions.length === 0) return 0;
     try {

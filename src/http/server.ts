@@ -4,7 +4,8 @@
  * Every error, whoever raises it (the JSON parser, the body limit, validation, routing, the scorer), leaves
  * through one error handler (./json-api) as `{"error": {"code", "message"}}` with a 4xx/5xx status. Bad
  * input is a 4xx naming what is wrong; a scorer failure is a logged 500 with a generic message; nothing
- * crashes the process. The handler is thin: validate with zod, then score through the ScorerSlot.
+ * crashes the process. The handler is thin: validate with zod, identify each text's language, then score
+ * the texts the model reads through the ScorerSlot; the others are answered `"supported": false`, unscored.
  */
 import { createServer as createHttpServer } from 'node:http';
 import fastify, { LogController, type FastifyInstance } from 'fastify';
@@ -12,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { z } from 'zod';
 import type { Config } from '../../config/schema';
 import type { Logger } from '../log';
+import { identifyLanguage, loadLanguageIdentifier } from '../sentiment/language';
 import type { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Explained, Prediction } from '../sentiment/types';
 import type { Store } from '../store/types';
@@ -220,6 +222,12 @@ function createMetrics(slot: ScorerSlot) {
     labelNames: ['label'] as const,
     registers: [registry],
   });
+  const languages = new Counter({
+    name: 'sentinel_predict_texts_by_language_total',
+    help: 'Texts sent to /predict, by language identified (und: too short to tell; only en and und are scored)',
+    labelNames: ['language'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'sentinel_scorer_ready',
     help: '1 when a model is loaded and serving, 0 otherwise',
@@ -240,7 +248,7 @@ function createMetrics(slot: ScorerSlot) {
         this.set({ name: s.scorer.info.name, version: s.scorer.info.version, backend: s.scorer.info.backend }, 1);
     },
   });
-  return { registry, requests, duration, predictions };
+  return { registry, requests, duration, predictions, languages };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -287,6 +295,8 @@ export function buildServer({
   app.server.maxConnections = config.httpMaxConnections;
   const metrics = createMetrics(slot);
   const parsePredict = makePredictParser(config);
+  loadLanguageIdentifier(); // once, here, rather than in the first request's time
+
   protect(app as unknown as FastifyInstance, { auth, perMinute: config.apiRateLimit });
 
   acceptJsonOnly(app, {
@@ -405,12 +415,28 @@ export function buildServer({
 
   app.post('/predict', { config: { scope: 'predict' } }, async (request, reply) => {
     const input = parsePredict(request.body);
+    const given = input.kind === 'single' ? [input.text] : input.texts;
+    // The language first: a text the model does not read is answered as such, never with an English-model
+    // label (and it gets no id: there is no prediction to vote on).
+    const verdicts = given.map((t) => identifyLanguage(t));
+    for (const v of verdicts) metrics.languages.inc({ language: v.language });
+    const read = given.flatMap((_, i) => (verdicts[i].supported ? [i] : []));
+    const answer = (scored: Array<Prediction | Explained>) => {
+      let k = 0;
+      const out = verdicts.map((v) =>
+        v.supported
+          ? { ...scored[k++], language: v.language, supported: true }
+          : { language: v.language, supported: false },
+      );
+      return input.kind === 'batch' ? { predictions: out } : { prediction: out[0] };
+    };
+    if (read.length === 0) return answer([]);
+
     const state = slot.current();
     if (!state.ready) throw new ApiError(503, 'not_ready', `the model is not ready: ${state.reason}`);
     const { scorer } = state;
     // A text the model cannot read at all would get its prior (about "neutral 0.35"): not an opinion.
-    const given = input.kind === 'single' ? [input.text] : input.texts;
-    for (let i = 0; i < given.length; i++) {
+    for (const i of read) {
       const reason = scorer.unreadable(given[i]);
       if (reason)
         throw new ApiError(
@@ -420,6 +446,7 @@ export function buildServer({
         );
     }
 
+    const texts = read.map((i) => given[i]);
     let predictions: Prediction[];
     let explained: Explained | undefined;
     try {
@@ -427,7 +454,6 @@ export function buildServer({
         explained = await scorer.explain(input.text);
         predictions = [explained];
       } else {
-        const texts = input.kind === 'single' ? [input.text] : input.texts;
         predictions = await scorer.score(texts);
         if (!Array.isArray(predictions) || predictions.length !== texts.length) {
           throw new Error(
@@ -448,7 +474,6 @@ export function buildServer({
     for (const p of predictions) metrics.predictions.inc({ label: p.label });
     if (predictionLog) {
       // An id per prediction, kept (write-behind) so POST /feedback can judge it later.
-      const texts = input.kind === 'single' ? [input.text] : input.texts;
       let ids: string[];
       try {
         ids = predictionLog.keep('api', texts, predictions, { keepText: input.keepText });
@@ -461,8 +486,7 @@ export function buildServer({
       predictions = predictions.map((p, i) => ({ id: ids[i], ...p }));
       if (explained) explained = { id: ids[0], ...explained };
     }
-    if (input.kind === 'batch') return { predictions };
-    return { prediction: explained ?? predictions[0] };
+    return answer(explained ? [explained] : predictions);
   });
 
   if (store) app.register(feedbackRoutes, { store, maxBodyBytes: config.maxBodyBytes, pending: predictionLog });

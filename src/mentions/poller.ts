@@ -5,6 +5,10 @@
  * last fetch is read and stored again. Each scored mention says whether the model could read it
  * (`unreadable`, Scorer.unreadable): all are stored, the trend counts only those it could read.
  *
+ * Languages: each mention's language is identified before the model sees it (src/sentiment/language.ts).
+ * One in a language the model does not read is not scored: it is stored with `prediction: null` and its
+ * `language`, so no English label is ever recorded for it, and the trend counts it per language only.
+ *
  * - Checkpoints are kept per source and stream, under the key `<source name>:<stream>` (a replay of
  *   `Delta` and an X stream `Delta` never share one).
  * - Scheduling: node-cron, every `interval` (seconds, or a cron expression), `noOverlap` plus a guard of
@@ -26,12 +30,15 @@
  *   at most every `idleLogEveryMs` (default 1 h) says how long and how many polls; each idle poll is a
  *   debug line.
  * - Metrics (prom-client): `sentinel_polls_total{stream,result}`, `sentinel_mentions_stored_total{stream}`
- *   (new rows only), `sentinel_mentions_fetched_total{stream}`, in the registry given (or a private one).
+ *   (new rows only), `sentinel_mentions_fetched_total{stream}`, `sentinel_mentions_by_language_total{stream,
+ *   language}` (fetched, by language identified; `und` = too short to tell, read as English), in the
+ *   registry given (or a private one).
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from '../log';
 import { toCronExpression } from '../schedule';
+import { identifyLanguage } from '../sentiment/language';
 import { ScorerSlot } from '../sentiment/scorer-slot';
 import type { Scorer } from '../sentiment/types';
 import type { Store } from '../store/types';
@@ -117,6 +124,7 @@ export class Poller {
   private readonly polls: Counter<'stream' | 'result'>;
   private readonly stored: Counter<'stream'>;
   private readonly fetched: Counter<'stream'>;
+  private readonly languages: Counter<'stream' | 'language'>;
   /** Paused sources: why, since when, and when to try again. */
   private readonly paused = new Map<MentionSource, { reason: string; since: number; retryAt: number }>();
   /** Sources tried again after a pause whose first good poll is still to come. */
@@ -155,6 +163,12 @@ export class Poller {
       'sentinel_mentions_fetched_total',
       'Mentions fetched from sources, by stream',
       ['stream'],
+    );
+    this.languages = counter(
+      this.registry,
+      'sentinel_mentions_by_language_total',
+      'Mentions fetched, by stream and language identified (und: too short to tell; only en and und are scored)',
+      ['stream', 'language'],
     );
   }
 
@@ -362,19 +376,30 @@ export class Poller {
 
       let scored: ScoredMention[] = [];
       if (mentions.length > 0) {
+        // The language first: a mention the model does not read is stored unscored, never read as English.
+        const verdicts = mentions.map((m) => identifyLanguage(m.text));
+        for (const v of verdicts) this.languages.inc({ stream, language: v.language });
+        const toScore = mentions.filter((_, i) => verdicts[i].supported);
         // The model may have been hot-swapped during the fetch: score with the one serving now (the old
         // one is disposed once its calls settle, and this call was not one of them).
         const now = this.currentScorer() ?? scorer;
-        const predictions = await now.score(mentions.map((m) => m.text)).catch((err: unknown) => {
-          throw new ScoringError(err);
-        });
-        if (predictions.length !== mentions.length) {
+        const predictions = toScore.length
+          ? await now.score(toScore.map((m) => m.text)).catch((err: unknown) => {
+              throw new ScoringError(err);
+            })
+          : [];
+        if (predictions.length !== toScore.length) {
           throw new ScoringError(
-            new Error(`the scorer returned ${predictions.length} predictions for ${mentions.length} texts`),
+            new Error(`the scorer returned ${predictions.length} predictions for ${toScore.length} texts`),
           );
         }
         // A mention the model cannot read is stored and scored all the same; the trend leaves it out.
-        scored = mentions.map((m, i) => ({ ...m, prediction: predictions[i], unreadable: now.unreadable(m.text) }));
+        let scoredSoFar = 0;
+        scored = mentions.map((m, i) => {
+          const language = verdicts[i].language;
+          if (!verdicts[i].supported) return { ...m, prediction: null, language };
+          return { ...m, prediction: predictions[scoredSoFar++], language, unreadable: now.unreadable(m.text) };
+        });
         report.stored = await store.saveMentions(scored);
         this.stored.inc({ stream }, report.stored);
       }

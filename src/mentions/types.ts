@@ -16,7 +16,16 @@ export interface Mention {
 }
 
 export interface ScoredMention extends Mention {
-  prediction: Prediction;
+  /**
+   * The model's answer; null when the mention was not scored because it is in a language the model does
+   * not read (`language`, src/sentiment/language.ts): no English label is ever recorded for it.
+   */
+  prediction: Prediction | null;
+  /**
+   * The language identified (ISO 639-1, or "und" when too short or too close to call: read as English).
+   * Absent for mentions stored before languages were identified. Not X's own `lang` tag.
+   */
+  language?: string;
   /**
    * Why the model could read nothing in the text (Scorer.unreadable), null when it could read it. Such a
    * mention is stored and scored like any other, but the trend does not count it (no opinion is not a

@@ -18,11 +18,15 @@ import * as tf from '@tensorflow/tfjs';
 import { normalizeTweet, kerasTokenize } from './normalize';
 import { kerasReadingTokens, unreadableReason, type Reader } from './readable';
 import type { Vocabulary } from './vocabulary';
+import type { Ensemble } from './ensemble';
 import type { Explained, Label, Prediction, Scorer, ScorerInfo, WordWeight } from './types';
 
 interface Encoded {
   tokens: string[]; // the tokens that received an id, for explanations
   ids: number[];
+  /** Every token of the text (the ensemble's linear model reads them all), and where each of `tokens` sits in it. */
+  all: string[];
+  positions: number[];
 }
 
 interface FusedWeights {
@@ -53,6 +57,8 @@ export interface BiLstmScorerOptions {
   maxBatch?: number;
   /** Force the generic path (tests compare both). */
   generic?: boolean;
+  /** Combine the BiLSTM with a linear model and calibrate (src/sentiment/ensemble.ts). */
+  ensemble?: Ensemble;
 }
 
 export class BiLstmScorer implements Scorer {
@@ -90,22 +96,36 @@ export class BiLstmScorer implements Scorer {
     const raw = vocab.tokenizer === 'keras' ? kerasTokenize(text) : normalizeTweet(text);
     const tokens: string[] = [];
     const ids: number[] = [];
-    for (const t of raw) {
-      const id = vocab.id(t);
+    const positions: number[] = [];
+    for (let i = 0; i < raw.length; i++) {
+      const id = vocab.id(raw[i]);
       if (id === null) continue;
-      tokens.push(t);
+      tokens.push(raw[i]);
       ids.push(id);
+      positions.push(i);
       if (ids.length === vocab.maxLength) break;
     }
-    return { tokens, ids };
+    return { tokens, ids, all: raw, positions };
   }
 
   async score(texts: string[]): Promise<Prediction[]> {
     return this.track(async () => {
       const call = {};
-      const probs = await Promise.all(texts.map((t) => this.enqueue(this.encode(t).ids, call)));
-      return probs.map((p) => this.toPrediction(p));
+      const encoded = texts.map((t) => this.encode(t));
+      const probs = await Promise.all(encoded.map((e) => this.enqueue(e.ids, call)));
+      return this.combine(
+        probs,
+        encoded.map((e) => e.all),
+      ).map((p) => this.toPrediction(p));
     });
+  }
+
+  /** The BiLSTM's probabilities, or the ensemble's when the model has one. */
+  private combine(bilstm: number[][], docs: string[][]): number[][] {
+    const ensemble = this.opts.ensemble;
+    if (!ensemble) return bilstm;
+    const linear = ensemble.linearProbabilities(docs);
+    return bilstm.map((p, i) => ensemble.combine(p, linear[i]));
   }
 
   /** Occlusion: each word is removed in turn and the text re-scored, all variants in one batch. */
@@ -132,10 +152,13 @@ export class BiLstmScorer implements Scorer {
   }
 
   private async explainNow(text: string, top: number): Promise<Explained> {
-    const { tokens, ids } = this.encode(text);
+    const { tokens, ids, all, positions } = this.encode(text);
     const variants = ids.map((_, i) => ids.filter((__, j) => j !== i));
     const call = {};
-    const [base, ...without] = await Promise.all([ids, ...variants].map((v) => this.enqueue(v, call)));
+    const [base, ...without] = this.combine(await Promise.all([ids, ...variants].map((v) => this.enqueue(v, call))), [
+      all,
+      ...positions.map((at) => all.filter((_, j) => j !== at)),
+    ]);
     const prediction = this.toPrediction(base);
     const k = this.opts.labels.indexOf(prediction.label);
     const byWord = new Map<string, number>();

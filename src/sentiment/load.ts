@@ -7,7 +7,8 @@
  * give the probabilities recorded in the manifest (src/registry/canary.ts; this is also the warm-up).
  *
  * Two kinds of model, named by the manifest's `kind`:
- * - `sentinel-bilstm` (ours): model.json + weights.bin, vocabulary.json;
+ * - `sentinel-bilstm` (ours): model.json + weights.bin, vocabulary.json, and, for an ensemble, ensemble.json
+ *   with the linear model it names (src/sentiment/ensemble.ts);
  * - `keras-converted`: a Keras model from the reference system converted with tensorflowjs_converter
  *   (model.json + shards) plus the Keras tokenizer's word_index as `word_index.json`; `max_length` is
  *   the model's input length. Its manifest is written when it is imported (`npm run model:import`,
@@ -23,7 +24,9 @@ import { initBackend, type BackendName } from './backend';
 import { BiLstmScorer } from './bilstm-scorer';
 import { layersModelFiles, loadLayersModel } from './model-files';
 import { Vocabulary } from './vocabulary';
-import { readManifest, requireListed, verifyFiles, type Manifest } from '../registry/manifest';
+import { readManifest, requireListed, verifyFiles, zodIssues, type Manifest } from '../registry/manifest';
+import { ENSEMBLE_FILE, Ensemble, EnsembleFile } from './ensemble';
+import { loadLinearModel } from './linear-model';
 import { checkCanary } from '../registry/canary';
 import { LABELS, isLabel, type Label } from './labels';
 
@@ -90,9 +93,28 @@ export async function openModelFiles(
   return { scorer: await open(dir, spec, backend, opts), files };
 }
 
-/** The files the loader reads for a model of `kind` in `dir` (weight shard names checked). */
+/**
+ * The files the loader reads for a model of `kind` in `dir` (weight shard names checked). A directory with
+ * an ensemble.json is an ensemble; `loadScorer` then requires the manifest to list it and its linear model.
+ */
 export function modelFiles(dir: string, kind: Manifest['kind']): string[] {
-  return [...layersModelFiles(dir), kind === 'keras-converted' ? 'word_index.json' : 'vocabulary.json'];
+  const files = [...layersModelFiles(dir), kind === 'keras-converted' ? 'word_index.json' : 'vocabulary.json'];
+  if (kind === 'sentinel-bilstm' && existsSync(join(dir, ENSEMBLE_FILE)))
+    files.push(ENSEMBLE_FILE, readEnsembleFile(dir).linear);
+  return files;
+}
+
+function readEnsembleFile(dir: string): EnsembleFile {
+  const path = join(dir, ENSEMBLE_FILE);
+  const parsed = EnsembleFile.safeParse(readJson(path));
+  if (!parsed.success) throw new Error(`${path}: ${zodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function loadEnsemble(dir: string): Ensemble | undefined {
+  if (!existsSync(join(dir, ENSEMBLE_FILE))) return undefined;
+  const file = readEnsembleFile(dir);
+  return new Ensemble(loadLinearModel(join(dir, file.linear)), file.stacker, file.temperature);
 }
 
 /** A converted Keras model's labels and input length, for the manifest written at import. */
@@ -119,6 +141,7 @@ async function open(dir: string, spec: ModelSpec, backend: string, opts: LoadOpt
   const model = await loadLayersModel(dir);
   try {
     let vocabulary: Vocabulary;
+    let ensemble: Ensemble | undefined;
     if (spec.kind === 'keras-converted') {
       const maxLength = kerasInputLength(model, dir);
       const wordIndex = kerasWordIndex(readJson(join(dir, 'word_index.json')));
@@ -128,6 +151,7 @@ async function open(dir: string, spec: ModelSpec, backend: string, opts: LoadOpt
     } else {
       vocabulary = Vocabulary.fromJSON(readJson(join(dir, 'vocabulary.json')));
       checkOutputs(model, spec.labels.length, dir);
+      ensemble = loadEnsemble(dir);
     }
     return new BiLstmScorer({
       model,
@@ -136,6 +160,7 @@ async function open(dir: string, spec: ModelSpec, backend: string, opts: LoadOpt
       info: { name: spec.name, version: spec.version, backend },
       maxBatch: opts.maxBatch,
       generic: opts.generic,
+      ensemble,
     });
   } catch (err) {
     model.dispose();

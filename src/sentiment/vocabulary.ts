@@ -64,6 +64,11 @@ export class Vocabulary {
     };
   }
 
+  /** [token, id] pairs (padding and the unknown id are not tokens). */
+  entries(): IterableIterator<[string, number]> {
+    return this.ids.entries();
+  }
+
   get size(): number {
     let max = 1;
     for (const id of this.ids.values()) if (id > max) max = id;

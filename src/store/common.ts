@@ -117,16 +117,27 @@ export interface MentionRow {
   lang: string | null;
   metrics: string | null; // JSON
   humanLabel: Label | null;
-  prediction: PredictionRow;
+  /** null: not scored (a language the model does not read). */
+  prediction: PredictionRow | null;
+  language: string | null;
 }
+
+/** A language code as identified (ISO 639-1 "fr", "und"…): short, lower-case letters and hyphens. */
+const LANGUAGE_CODE = /^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$/;
 
 export function mentionRow(m: ScoredMention, storedAt: string): MentionRow {
   const id = required(m.id, 'mention id');
   const what = `mention ${JSON.stringify(id)}`;
   if (typeof m.text !== 'string') throw new StoreInputError(`${what}: text must be a string`);
   const createdAt = toIso(m.createdAt, `${what}: createdAt`);
+  const language = optional(m.language, `${what}: language`);
+  if (language !== null && !LANGUAGE_CODE.test(language))
+    throw new StoreInputError(`${what}: language must be a code such as "en" or "fr"; got ${JSON.stringify(language)}`);
   const p = m.prediction;
-  if (typeof p !== 'object' || p === null) throw new StoreInputError(`${what}: has no prediction`);
+  // Only a mention in a language the model does not read goes unscored, and it says which language.
+  if (p === null && language === null)
+    throw new StoreInputError(`${what}: has no prediction and no language to say why`);
+  if (p === undefined || (p !== null && typeof p !== 'object')) throw new StoreInputError(`${what}: has no prediction`);
   const text = clean(m.text);
   return {
     id,
@@ -138,15 +149,19 @@ export function mentionRow(m: ScoredMention, storedAt: string): MentionRow {
     lang: optional(m.lang, `${what}: lang`),
     metrics: m.metrics === undefined || m.metrics === null ? null : clean(JSON.stringify(m.metrics)),
     humanLabel: m.humanLabel === undefined || m.humanLabel === null ? null : label(m.humanLabel, `${what}: humanLabel`),
-    prediction: predictionRow({
-      id: mentionPredictionId(id),
-      kind: 'mention',
-      text,
-      label: p.label,
-      probabilities: p.probabilities,
-      modelVersion: p.modelVersion,
-      createdAt: storedAt,
-    }),
+    prediction:
+      p === null
+        ? null
+        : predictionRow({
+            id: mentionPredictionId(id),
+            kind: 'mention',
+            text,
+            label: p.label,
+            probabilities: p.probabilities,
+            modelVersion: p.modelVersion,
+            createdAt: storedAt,
+          }),
+    language,
   };
 }
 
@@ -161,9 +176,11 @@ export interface MentionRead {
   lang: string | null;
   metrics: Record<string, number> | null;
   human_label: string | null;
-  label: string;
-  probabilities: Record<Label, number>;
-  model_version: string;
+  language: string | null;
+  /** All null for a mention that was not scored. */
+  label: string | null;
+  probabilities: Record<Label, number> | null;
+  model_version: string | null;
 }
 
 export function toScoredMention(r: MentionRead): ScoredMention {
@@ -172,18 +189,22 @@ export function toScoredMention(r: MentionRead): ScoredMention {
     stream: r.stream,
     createdAt: r.created_at,
     text: r.text,
-    prediction: {
-      label: r.label as Label,
-      confidence: r.probabilities[r.label as Label],
-      probabilities: r.probabilities,
-      modelVersion: r.model_version,
-    },
+    prediction:
+      r.label === null || r.probabilities === null || r.model_version === null
+        ? null
+        : {
+            label: r.label as Label,
+            confidence: r.probabilities[r.label as Label],
+            probabilities: r.probabilities,
+            modelVersion: r.model_version,
+          },
   };
   if (r.author_id !== null) m.authorId = r.author_id;
   if (r.author_handle !== null) m.authorHandle = r.author_handle;
   if (r.lang !== null) m.lang = r.lang;
   if (r.metrics !== null) m.metrics = r.metrics;
   if (r.human_label !== null) m.humanLabel = r.human_label as Label;
+  if (r.language !== null) m.language = r.language;
   return m;
 }
 

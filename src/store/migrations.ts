@@ -164,6 +164,40 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX feedback_by_time ON feedback (voted_at);
     `,
   },
+  {
+    // Issue 14: a mention in a language the model does not read is stored without a prediction
+    // (prediction_id NULL, no row in predictions), with the language identified (`language`; X's own tag
+    // stays in `lang`). SQLite cannot drop a NOT NULL: the table is rebuilt, on both backends alike, with
+    // its rows and indexes. Mentions stored before keep their prediction and get language NULL.
+    version: 6,
+    name: 'mention languages',
+    sql: `
+      CREATE TABLE mentions_v6 (
+        id TEXT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        author_id TEXT,
+        author_handle TEXT,
+        created_at {TIME} NOT NULL,
+        text TEXT NOT NULL,
+        lang TEXT,
+        metrics {JSON},
+        human_label TEXT CHECK (human_label IN ${LABEL_CHECK}),
+        prediction_id TEXT,
+        stored_at {TIME} NOT NULL,
+        language TEXT
+      );
+      INSERT INTO mentions_v6 (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
+          prediction_id, stored_at)
+        SELECT id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label, prediction_id,
+          stored_at
+        FROM mentions;
+      DROP TABLE mentions;
+      ALTER TABLE mentions_v6 RENAME TO mentions;
+      CREATE INDEX mentions_by_stream_time ON mentions (stream, created_at);
+      CREATE INDEX mentions_by_stored_at ON mentions (stored_at);
+      CREATE INDEX mentions_by_author ON mentions (author_id);
+    `,
+  },
 ];
 
 const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {

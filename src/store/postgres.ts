@@ -106,7 +106,7 @@ const toPrediction = (r: Record<string, unknown>): StoredPrediction => ({
 });
 
 const MENTION_COLUMNS = `m.id, m.stream, m.author_id, m.author_handle, m.created_at, m.text, m.lang, m.metrics,
-  m.human_label, p.label, p.probabilities, p.model_version`;
+  m.human_label, m.language, p.label, p.probabilities, p.model_version`;
 
 export function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Store {
   if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
@@ -186,9 +186,9 @@ class PostgresStore implements Store {
       // One statement per table whatever the batch size: arrays unnested server-side.
       const inserted = await c.query<{ id: string; prediction_id: string }>(
         `INSERT INTO mentions (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
-           prediction_id, stored_at)
-         SELECT u.*, $11::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-           $5::timestamptz[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[]) AS u
+           prediction_id, language, stored_at)
+         SELECT u.*, $12::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+           $5::timestamptz[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[]) AS u
          ON CONFLICT (id) DO NOTHING RETURNING id, prediction_id`,
         [
           col('id'),
@@ -200,7 +200,8 @@ class PostgresStore implements Store {
           col('lang'),
           col('metrics'),
           col('humanLabel'),
-          rows.map((r) => r.prediction.id),
+          rows.map((r) => r.prediction?.id ?? null),
+          col('language'),
           storedAt,
         ],
       );
@@ -209,7 +210,9 @@ class PostgresStore implements Store {
       const seen = new Set<string>();
       const predictions = rows
         .map((r) => r.prediction)
+        .filter((p) => p !== null)
         .filter((p) => fresh.has(p.id) && !seen.has(p.id) && seen.add(p.id));
+      if (predictions.length === 0) return inserted.rowCount ?? 0;
       const pcol = <K extends keyof (typeof predictions)[number]>(k: K) => predictions.map((p) => p[k]);
       await c.query(
         `INSERT INTO predictions (id, kind, text, label, probabilities, model_version, created_at)
@@ -242,7 +245,7 @@ class PostgresStore implements Store {
     const from = toIso(fromIso, 'mentionsBetween: from');
     const to = toIso(toIsoArg, 'mentionsBetween: to');
     const { rows } = await this.query(
-      `SELECT ${MENTION_COLUMNS} FROM mentions m JOIN predictions p ON p.id = m.prediction_id
+      `SELECT ${MENTION_COLUMNS} FROM mentions m LEFT JOIN predictions p ON p.id = m.prediction_id
        WHERE m.stream = $1 AND m.created_at >= $2 AND m.created_at < $3
        ORDER BY m.created_at, length(m.id), m.id`,
       [stream, from, to],

@@ -78,7 +78,7 @@ export interface SqliteStoreOptions {
 type Row = Record<string, unknown>;
 
 const MENTION_COLUMNS = `m.id, m.stream, m.author_id, m.author_handle, m.created_at, m.text, m.lang, m.metrics,
-  m.human_label, p.label, p.probabilities, p.model_version`;
+  m.human_label, m.language, p.label, p.probabilities, p.model_version`;
 
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
   if (typeof path !== 'string' || path.trim() === '') throw new Error('the SQLite path is empty');
@@ -158,18 +158,18 @@ class SqliteStore implements Store {
     );
     const insertMention = this.stmt(
       `INSERT INTO mentions (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
-         prediction_id, stored_at)
+         prediction_id, stored_at, language)
        VALUES (@id, @stream, @authorId, @authorHandle, @createdAt, @text, @lang, @metrics, @humanLabel,
-         @predictionId, @storedAt) ON CONFLICT (id) DO NOTHING`,
+         @predictionId, @storedAt, @language) ON CONFLICT (id) DO NOTHING`,
     );
     const save = this.db.transaction(() => {
       let inserted = 0;
       for (const r of rows) {
         const { prediction, ...mention } = r;
-        const result = insertMention.run({ ...mention, predictionId: prediction.id, storedAt });
+        const result = insertMention.run({ ...mention, predictionId: prediction?.id ?? null, storedAt });
         if (result.changes > 0) {
           inserted++;
-          insertPrediction.run(prediction);
+          if (prediction) insertPrediction.run(prediction);
         }
       }
       return inserted;
@@ -190,7 +190,7 @@ class SqliteStore implements Store {
     const from = toIso(fromIso, 'mentionsBetween: from');
     const to = toIso(toIsoArg, 'mentionsBetween: to');
     const rows = this.stmt(
-      `SELECT ${MENTION_COLUMNS} FROM mentions m JOIN predictions p ON p.id = m.prediction_id
+      `SELECT ${MENTION_COLUMNS} FROM mentions m LEFT JOIN predictions p ON p.id = m.prediction_id
        WHERE m.stream = ? AND m.created_at >= ? AND m.created_at < ?
        ORDER BY m.created_at, length(m.id), m.id`,
     ).all(stream, from, to) as Row[];
@@ -198,7 +198,7 @@ class SqliteStore implements Store {
       toScoredMention({
         ...(r as object as MentionRead),
         metrics: r.metrics === null ? null : JSON.parse(r.metrics as string),
-        probabilities: JSON.parse(r.probabilities as string),
+        probabilities: r.probabilities === null ? null : JSON.parse(r.probabilities as string),
       }),
     );
   }

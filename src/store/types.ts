@@ -115,7 +115,11 @@ export interface Store {
   /** Apply pending versioned migrations. Safe to call on every start and from several replicas. */
   migrate(): Promise<void>;
 
-  /** Stores mentions and their predictions; returns how many were new. The same tweet twice is one row. */
+  /**
+   * Stores mentions and their predictions; returns how many were new. The same tweet twice is one row. A
+   * mention with `prediction: null` (a language the model does not read) is stored with its `language` and
+   * no prediction row; it must name its language.
+   */
   saveMentions(mentions: ScoredMention[]): Promise<number>;
   countMentions(stream?: string): Promise<number>;
   mentionsBetween(stream: string, fromIso: string, toIso: string): Promise<ScoredMention[]>;

@@ -1,12 +1,22 @@
 /**
- * npm run bench [-- --data <csv>] [--duration 10] [--connections 64]
+ * npm run bench [-- --data <csv>] [--duration 10] [--connections 64] [--reference <dir>|none]
  *
  * Measures the scorer and the HTTP API on this machine. The last stdout line is one JSON object:
- * backend, load_ms, score_one_ms_p50/p99, batch64_per_s, batch256_per_s, rss_mb, predict_http_rps,
- * predict_http_latency_ms_p50 (with an API key and the rate limit on), predict_single_under_batch_load
- * (one-text latency while 10 connections send 256-text batches), and peers (lexicon packages, same texts).
- * The HTTP figure comes from autocannon in this process against `npm start`'s server in a child
- * process, so the load generator does not steal the server's event loop.
+ * backend, load_ms, score_one_ms_p50/p99, batch64_per_s, batch256_per_s, rss_mb, model_size_mb (the
+ * files the manifest lists), predict_http_rps, predict_http_latency_ms_p50 (with an API key and the rate
+ * limit on), predict_single_under_batch_load (one-text latency while 10 connections send 256-text
+ * batches), and peers (lexicon packages, same texts). The HTTP figure comes from autocannon in this
+ * process against `npm start`'s server in a child process, so the load generator does not steal the
+ * server's event loop.
+ *
+ * Beside the previous model: `--reference <dir>` (default models/reference/20261125-word2vec-cw05 when it
+ * exists; `none` to skip) is loaded in the same process after the served model and measured with the same
+ * texts and the same method, the two models taking turns (one-text timings in rounds of 20 texts, batch
+ * throughput in slices of 0.5 s, ABBA order) so that a load on the machine that comes and goes
+ * falls on both alike. `reference` holds its load_ms (the backend already initialised, so
+ * `load_ms_backend_ready` gives the served model's load under the same condition), score_one_ms_p50/p99,
+ * batch64_per_s, batch256_per_s, model_size_mb and rss_added_mb; `ratio_vs_reference` is served ÷
+ * reference for the p50 (above 1: slower), the throughputs (above 1: faster) and the size.
  */
 import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +31,7 @@ import { ReplaySource } from '../mentions/replay-source';
 import { openStore } from '../store/open';
 import type { Scorer } from '../sentiment/types';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { readManifest } from '../registry/manifest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -28,9 +39,26 @@ import { benchRegistry } from '../registry/bench-registry';
 import { newApiKey } from '../http/auth';
 
 const MODEL = 'models/sentinel-bilstm';
+const REFERENCE = 'models/reference/20261125-word2vec-cw05';
 
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** Milliseconds per call of `fn` on one text, texts[offset], texts[offset + 1], … */
+async function oneTimes(fn: (text: string) => unknown, texts: string[], runs: number, offset = 0): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = offset; i < offset + runs; i++) {
+    const t = performance.now();
+    await fn(texts[i % texts.length]);
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+function p50p99(times: number[]): { p50: number; p99: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
 async function timeOne(
@@ -38,14 +66,25 @@ async function timeOne(
   texts: string[],
   runs: number,
 ): Promise<{ p50: number; p99: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn(texts[i % texts.length]);
-    times.push(performance.now() - t);
+  return p50p99(await oneTimes(fn, texts, runs));
+}
+
+/** Batches of `size` for at least `minMs`, the texts going on from `done` texts already scored. */
+async function batchRun(
+  fn: (batch: string[]) => unknown,
+  texts: string[],
+  size: number,
+  minMs: number,
+  done = 0,
+): Promise<{ texts: number; ms: number }> {
+  const first = done;
+  const started = performance.now();
+  while (performance.now() - started < minMs) {
+    const from = (done / size) % Math.floor(texts.length / size);
+    await fn(texts.slice(from * size, from * size + size));
+    done += size;
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+  return { texts: done - first, ms: performance.now() - started };
 }
 
 async function throughput(
@@ -54,14 +93,45 @@ async function throughput(
   size: number,
   minMs = 3000,
 ): Promise<number> {
-  let done = 0;
-  const started = performance.now();
-  while (performance.now() - started < minMs) {
-    const from = (done / size) % Math.floor(texts.length / size);
-    await fn(texts.slice(from * size, from * size + size));
-    done += size;
-  }
-  return done / ((performance.now() - started) / 1000);
+  const run = await batchRun(fn, texts, size, minMs);
+  return run.texts / (run.ms / 1000);
+}
+
+interface ScorerFigures {
+  one: { p50: number; p99: number };
+  batch64: number;
+  batch256: number;
+}
+
+/**
+ * One-text latency (500 texts) and batch throughput (64 and 256, 3 s each) of every scorer, the scorers
+ * taking turns: one-text timings in 25 rounds of 20 texts, each batch size in 6 slices of 0.5 s, the order
+ * reversed every other round (ABBA…). With a single scorer this is the plain measurement.
+ */
+async function measureScorers(scorers: Scorer[], texts: string[]): Promise<ScorerFigures[]> {
+  const order = (round: number) => (round % 2 ? [...scorers.keys()].reverse() : [...scorers.keys()]);
+  const times: number[][] = scorers.map(() => []);
+  for (let round = 0; round < 25; round++)
+    for (const i of order(round))
+      times[i].push(...(await oneTimes((t) => scorers[i].score([t]), texts, 20, round * 20)));
+  const rate = async (size: number) => {
+    const runs = scorers.map(() => ({ texts: 0, ms: 0 }));
+    for (let round = 0; round < 6; round++)
+      for (const i of order(round)) {
+        const r = await batchRun((b) => scorers[i].score(b), texts, size, 500, runs[i].texts);
+        runs[i].texts += r.texts;
+        runs[i].ms += r.ms;
+      }
+    return runs.map((r) => r.texts / (r.ms / 1000));
+  };
+  const batch64 = await rate(64);
+  const batch256 = await rate(256);
+  return scorers.map((_, i) => ({ one: p50p99(times[i]), batch64: batch64[i], batch256: batch256[i] }));
+}
+
+/** The model's size on disk: the files its manifest lists, in MB (10^6 bytes). */
+function modelSizeMb(dir: string): number {
+  return round(readManifest(dir).files.reduce((sum, f) => sum + f.size, 0) / 1e6, 2);
 }
 
 function freePort(): Promise<number> {
@@ -210,21 +280,70 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '64' },
       stream: { type: 'string', default: '../shared/data/airline_stream.csv' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/sentinel_test' },
+      reference: { type: 'string' },
     },
   });
+  const referenceDir = values.reference ?? (existsSync(REFERENCE) ? REFERENCE : 'none');
+  if (referenceDir !== 'none' && !existsSync(referenceDir))
+    throw new Error(`--reference: no model directory at ${referenceDir}`);
   const texts = readLabelledCsv(values.data).map((r) => r.text);
   const log = (m: string) => process.stderr.write(`${m}\n`);
 
   const t0 = performance.now();
   const scorer = await loadScorer(MODEL, { maxBatch: 256 });
   const loadMs = performance.now() - t0;
-  log(`loaded ${scorer.info.version} on ${scorer.info.backend} in ${loadMs.toFixed(0)} ms; timing one text…`);
-  await timeOne((t) => scorer.score([t]), texts, 50); // warm
-  const one = await timeOne((t) => scorer.score([t]), texts, 500);
-  log('batches…');
-  const batch64 = await throughput((b) => scorer.score(b), texts, 64);
-  const batch256 = await throughput((b) => scorer.score(b), texts, 256);
+  log(`loaded ${scorer.info.version} on ${scorer.info.backend} in ${loadMs.toFixed(0)} ms; warming up…`);
+  const warm = async (s: Scorer) => {
+    await timeOne((t) => s.score([t]), texts, 50);
+    await s.score(batchOf(texts, 256));
+    await s.score(batchOf(texts, 64));
+  };
+  await warm(scorer);
   const rssMb = process.memoryUsage().rss / 2 ** 20;
+
+  let reference: Scorer | undefined;
+  let referenceLoadMs = 0;
+  let servedLoadReadyMs = 0;
+  let rssAddedMb = 0;
+  if (referenceDir !== 'none') {
+    const t1 = performance.now();
+    reference = await loadScorer(referenceDir, { maxBatch: 256 });
+    referenceLoadMs = performance.now() - t1;
+    log(`reference ${reference.info.version} loaded in ${referenceLoadMs.toFixed(0)} ms; warming up…`);
+    await warm(reference);
+    rssAddedMb = process.memoryUsage().rss / 2 ** 20 - rssMb;
+    // The served model's load under the same condition (backend initialised), for a fair comparison.
+    const t2 = performance.now();
+    (await loadScorer(MODEL, { maxBatch: 256 })).dispose();
+    servedLoadReadyMs = performance.now() - t2;
+  }
+  log(`timing one text and batches of 64 and 256${reference ? ', the two models taking turns' : ''}…`);
+  const figures = await measureScorers(reference ? [scorer, reference] : [scorer], texts);
+  const { one, batch64, batch256 } = figures[0];
+  let referenceResult: Record<string, unknown> = { skipped: '--reference none' };
+  let ratio: Record<string, number> | undefined;
+  if (reference) {
+    const r = figures[1];
+    const size = modelSizeMb(referenceDir);
+    referenceResult = {
+      dir: referenceDir,
+      version: reference.info.version,
+      load_ms: Math.round(referenceLoadMs),
+      score_one_ms_p50: round(r.one.p50, 2),
+      score_one_ms_p99: round(r.one.p99, 2),
+      batch64_per_s: Math.round(r.batch64),
+      batch256_per_s: Math.round(r.batch256),
+      model_size_mb: size,
+      rss_added_mb: Math.round(rssAddedMb),
+    };
+    ratio = {
+      score_one_ms_p50: round(one.p50 / r.one.p50, 2),
+      batch64_per_s: round(batch64 / r.batch64, 2),
+      batch256_per_s: round(batch256 / r.batch256, 2),
+      model_size: round(modelSizeMb(MODEL) / size, 2),
+    };
+    reference.dispose();
+  }
 
   let pipelines: Record<string, unknown> = { skipped: `no replay file at ${values.stream}` };
   if (existsSync(values.stream)) {
@@ -267,11 +386,15 @@ async function main(): Promise<void> {
     backend: scorer.info.backend,
     model_version: scorer.info.version,
     load_ms: Math.round(loadMs),
+    ...(reference ? { load_ms_backend_ready: Math.round(servedLoadReadyMs) } : {}),
     score_one_ms_p50: round(one.p50, 2),
     score_one_ms_p99: round(one.p99, 2),
     batch64_per_s: Math.round(batch64),
     batch256_per_s: Math.round(batch256),
     rss_mb: Math.round(rssMb),
+    model_size_mb: modelSizeMb(MODEL),
+    reference: referenceResult,
+    ...(ratio ? { ratio_vs_reference: ratio } : {}),
     predict_http_rps: Math.round(http.rps),
     predict_http_latency_ms_p50: http.latencyP50,
     predict_http_failed: http.failed,

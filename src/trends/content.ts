@@ -5,7 +5,8 @@
  * Every message carries the same figures: the negative share of the window vs the baseline, the volume
  * (vs the usual volume), how fast it rose, a 24 h text sparkline, the most negative mentions with links,
  * the terms over-represented in the negative mentions ("what it is about") and a PNG chart of the last
- * 24 h with the alert period shaded. A resolution also says how long it lasted and its peak.
+ * 24 h with the alert period shaded. A resolution also says how long it lasted and its peak. When the
+ * window held mentions in languages the model does not read, how many, per language (./languages).
  */
 import type { ScoredMention } from '../mentions/types';
 import { renderTrendChart, type TrendChartInput } from './chart';
@@ -14,6 +15,7 @@ import { HOUR, MINUTE, type TrendSettings } from './settings';
 import { sparkline } from './sparkline';
 import type { StreamDetector } from './stream-detector';
 import { distinctiveTerms, nameWords, type Term } from './terms';
+import { otherLanguagesText, type OtherLanguages } from './languages';
 
 export type AlertKind = 'opened' | 'updated' | 'resolved';
 export type ChartRenderer = (input: TrendChartInput) => Buffer;
@@ -60,6 +62,8 @@ export interface AlertContent {
   sparkline: { text: string; from: string; to: string };
   mentions: AlertMention[];
   terms: Term[];
+  /** Mentions of the window in languages the model does not read (not in any figure); absent when none. */
+  otherLanguages?: OtherLanguages;
   chart?: { png: Buffer; width: number; height: number; title: string };
 }
 
@@ -81,6 +85,8 @@ export interface ContentInput {
   referenceMentions: ScoredMention[];
   /** Whether a mention counts as negative (the same judge as the detector's). */
   isNegative: (m: ScoredMention) => boolean;
+  /** The window's mentions in languages the model does not read (./languages). */
+  otherLanguages?: OtherLanguages;
   /** null: no chart. Default: renderTrendChart. */
   renderChart?: ChartRenderer | null;
   topMentions?: number;
@@ -158,6 +164,7 @@ export function buildAlertContent(input: ContentInput): AlertContent {
     sparkline: { text: spark, from: iso(to - 24 * HOUR), to: iso(to) },
     mentions,
     terms,
+    ...(input.otherLanguages?.total ? { otherLanguages: input.otherLanguages } : {}),
   };
 
   const render = input.renderChart === undefined ? renderTrendChart : input.renderChart;
@@ -210,10 +217,7 @@ function headline(
 export function mostNegative(mentions: ScoredMention[], n: number): AlertMention[] {
   const seen = new Set<string>();
   const sorted = [...mentions].sort(
-    (a, b) =>
-      b.prediction.probabilities.negative - a.prediction.probabilities.negative ||
-      engagement(b) - engagement(a) ||
-      b.createdAt.localeCompare(a.createdAt),
+    (a, b) => negativeOf(b) - negativeOf(a) || engagement(b) - engagement(a) || b.createdAt.localeCompare(a.createdAt),
   );
   const out: AlertMention[] = [];
   for (const m of sorted) {
@@ -226,11 +230,16 @@ export function mostNegative(mentions: ScoredMention[], n: number): AlertMention
       text: m.text,
       createdAt: m.createdAt,
       ...(m.authorHandle ? { author: m.authorHandle } : {}),
-      negative: round(m.prediction.probabilities.negative, 3),
+      negative: round(negativeOf(m), 3),
     });
     if (out.length >= n) break;
   }
   return out;
+}
+
+/** The model's probability that a mention is negative (0 for one it did not score). */
+export function negativeOf(m: Pick<ScoredMention, 'prediction'>): number {
+  return m.prediction?.probabilities.negative ?? 0;
 }
 
 function engagement(m: ScoredMention): number {
@@ -265,6 +274,7 @@ export function alertText(c: AlertContent): string {
       `Open since       ${when(c.openedAt)} (${duration(c.durationMinutes)}), peak so far ${pct(c.peak.share)}`,
     );
   if (c.terms.length) lines.push(`About            ${c.terms.map((t) => t.term).join(', ')}`);
+  if (c.otherLanguages?.total) lines.push(`Other languages  ${otherLanguagesText(c.otherLanguages)}`);
   if (c.mentions.length) {
     lines.push('', 'Most negative mentions:');
     for (const m of c.mentions)

@@ -23,7 +23,8 @@
  * A quiet day (no alert, share not above normal) says so in two lines; a day without mentions in one.
  * The day is always given (`digestFor(stream, day)`): "yesterday" is the caller's choice, on the stream's
  * data clock (`yesterday`), so a replay of 2015 gets 2015's days. Unreadable mentions are left out as the
- * monitor leaves them out.
+ * monitor leaves them out, and so are mentions in a language the model does not read: the day counts them
+ * per language (`otherLanguages`, said in the summary when there are any).
  */
 import { accuracyReport, DAY_MS, type AccuracyReport } from '../feedback/production-accuracy';
 import { comparisonLine, type ChallengerComparison } from '../feedback/shadow';
@@ -33,7 +34,8 @@ import { unreadableReason } from '../sentiment/readable';
 import type { AlertRecord, AlertVoteCount, Store } from '../store/types';
 import { renderTrendChart } from './chart';
 import type { ChartRenderer } from './content';
-import { duration, oneLine, pValue, round, sameTweetKey, STATUS_URL } from './content';
+import { duration, negativeOf, oneLine, pValue, round, sameTweetKey, STATUS_URL } from './content';
+import { countOtherLanguages, notRead, otherLanguagesText, type OtherLanguages } from './languages';
 import { evaluateWindow, pct } from './detector';
 import { dayBefore, dayName, digestDay, localClock, type DigestDay } from './digest-day';
 import type { TrendAlertData } from './monitor';
@@ -86,8 +88,11 @@ export interface DigestContent {
   headline: string;
   /** The figures in one line (the second line of a quiet day). */
   summary: string;
+  /** Mentions read (scored) that day; those in other languages are in `otherLanguages`. */
   mentions: number;
   negatives: number;
+  /** The day's mentions in languages the model does not read, per language (in no other figure). */
+  otherLanguages: OtherLanguages;
   /** negatives / mentions; null without mentions. */
   share: number | null;
   /** Mentions a day usually holds (history average); null without history. */
@@ -208,9 +213,12 @@ export class Digests {
       store.judgments({ sinceIso: accuracyFrom }),
     ]);
     const unreadable = this.opts.unreadable ?? ((text: string) => unreadableReason(text));
-    const judge = this.opts.judge ?? ((m: ScoredMention) => m.prediction.label === 'negative');
+    const judge = this.opts.judge ?? ((m: ScoredMention) => m.prediction?.label === 'negative');
+    const otherLanguages = countOtherLanguages(
+      stored.filter((m) => Date.parse(m.createdAt) >= from && Date.parse(m.createdAt) < to),
+    );
     const judged = stored
-      .filter((m) => unreadable(String(m.text ?? '')) === null)
+      .filter((m) => !notRead(m) && unreadable(String(m.text ?? '')) === null)
       .map((m) => ({ m, time: Date.parse(m.createdAt), negative: judge(m) }))
       .filter((j) => Number.isFinite(j.time));
     const inDay = judged.filter((j) => j.time >= from && j.time < to);
@@ -282,7 +290,7 @@ export class Digests {
     const votes = { received: Math.max(0, votesFrom - votesTo) };
 
     const kind: DigestContent['kind'] =
-      mentions === 0 && dayAlerts.length === 0
+      mentions === 0 && dayAlerts.length === 0 && otherLanguages.total === 0
         ? 'empty'
         : dayAlerts.length === 0 && normal.status !== 'above'
           ? 'quiet'
@@ -295,6 +303,7 @@ export class Digests {
       summary: '',
       mentions,
       negatives: negatives.length,
+      otherLanguages,
       share,
       usualMentions,
       normal,
@@ -460,15 +469,14 @@ function summary(c: DigestContent): string {
       : ` (normally ${pct(c.normal.share)}${c.normal.judged ? '' : ', too few mentions to judge'})`;
   const alerts = c.alerts.length ? `${c.alerts.length} alert${c.alerts.length === 1 ? '' : 's'}` : 'no alert';
   const votes = c.votes.received ? `; ${c.votes.received} vote${c.votes.received === 1 ? '' : 's'} received` : '';
-  return `${volume}, ${share}${normal}; ${alerts}${votes}.`;
+  const other = c.otherLanguages.total ? `; ${otherLanguagesText(c.otherLanguages)}` : '';
+  return `${volume}, ${share}${normal}; ${alerts}${votes}${other}.`;
 }
 
 function topMentions(mentions: ScoredMention[]): DigestContent['topMentions'] {
   const seen = new Set<string>();
   const out: DigestContent['topMentions'] = [];
-  for (const m of [...mentions].sort(
-    (a, b) => b.prediction.probabilities.negative - a.prediction.probabilities.negative || a.id.localeCompare(b.id),
-  )) {
+  for (const m of [...mentions].sort((a, b) => negativeOf(b) - negativeOf(a) || a.id.localeCompare(b.id))) {
     const key = sameTweetKey(m.text);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -476,7 +484,7 @@ function topMentions(mentions: ScoredMention[]): DigestContent['topMentions'] {
       id: m.id,
       url: `${STATUS_URL}${m.id}`,
       text: m.text,
-      negative: round(m.prediction.probabilities.negative, 3),
+      negative: round(negativeOf(m), 3),
     });
     if (out.length >= 3) break;
   }

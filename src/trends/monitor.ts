@@ -31,12 +31,18 @@
  * only words it does not know: `ScoredMention.unreadable`) are stored by the poller but never counted:
  * not in the volume, not in the negative share, not in the baseline, not among an alert's mentions. A
  * mention read back from the store does not carry that verdict; the `unreadable` option decides for it.
+ *
+ * Mentions in a language the model does not read (stored without a prediction: src/sentiment/language.ts)
+ * are left out the same way, whatever the judge (the replay's oracle too), and counted per language: an
+ * alert says how many of its window's mentions were not read, `status()` how many of each stream's last
+ * 24 h (./languages).
  */
 import type { Logger } from '../log';
 import type { ScoredMention } from '../mentions/types';
 import { unreadableReason } from '../sentiment/readable';
 import type { AlertRecord, Store } from '../store/types';
 import { buildAlertContent, type AlertContent, type AlertKind, type ChartRenderer } from './content';
+import { countOtherLanguages, notRead, type OtherLanguages } from './languages';
 import { pct, type Evaluation } from './detector';
 import { DEFAULT_TREND_SETTINGS, HOUR, MINUTE, checkTrendSettings, type TrendSettings } from './settings';
 import type { ChatSink, StreamNotice } from './sink';
@@ -134,6 +140,8 @@ export interface StreamStatus {
   volume: number | null;
   reason: string | null;
   openAlertId: string | null;
+  /** The stream's mentions in other languages (not read) in the 24 h up to `at`; null when not known. */
+  otherLanguages: OtherLanguages | null;
 }
 
 interface StreamContext {
@@ -154,7 +162,7 @@ interface StreamContext {
   unjudged: Observation[];
 }
 
-export const defaultJudge = (m: ScoredMention): boolean => m.prediction.label === 'negative';
+export const defaultJudge = (m: ScoredMention): boolean => m.prediction?.label === 'negative';
 
 export class TrendMonitor {
   readonly settings: TrendSettings;
@@ -175,9 +183,12 @@ export class TrendMonitor {
     this.logger = opts.logger;
     const judge = opts.judge ?? defaultJudge;
     const unreadable = opts.unreadable ?? ((text: string) => unreadableReason(text));
-    // Every count, the baseline and the alert's mentions go through here: an unreadable mention is left out.
+    // Every count, the baseline and the alert's mentions go through here: a mention in a language the model
+    // does not read, or with nothing it can read, is left out.
     this.judge = (m) =>
-      (m.unreadable !== undefined ? m.unreadable : unreadable(String(m.text ?? ''))) === null ? judge(m) : undefined;
+      !notRead(m) && (m.unreadable !== undefined ? m.unreadable : unreadable(String(m.text ?? ''))) === null
+        ? judge(m)
+        : undefined;
     this.renderChart = opts.renderChart;
     this.prefix = opts.keyPrefix ?? 'trends';
     this.onEvent = opts.onEvent;
@@ -220,6 +231,14 @@ export class TrendMonitor {
       const d = ctx.detector;
       const ev = d.lastEvaluation;
       const state = d.state;
+      const at = d.lastEvaluatedAt;
+      const otherLanguages =
+        at === undefined
+          ? null
+          : await this.store
+              .mentionsBetween(stream, iso(at - 24 * HOUR), iso(at))
+              .then(countOtherLanguages)
+              .catch(() => null);
       out.push({
         stream,
         phase:
@@ -237,6 +256,7 @@ export class TrendMonitor {
         volume: ev ? ev.total : null,
         reason: ev ? ev.reason : null,
         openAlertId: state.phase === 'open' && ctx.alert ? ctx.alert.id : null,
+        otherLanguages,
       });
     }
     return out;
@@ -595,6 +615,7 @@ export class TrendMonitor {
       this.store.mentionsBetween(stream, iso(from - this.settings.baselineLookbackHours * HOUR), iso(from)),
     ]);
     const judged = (ms: ScoredMention[]) => ms.filter((m) => this.judge(m) !== undefined);
+    const inWindow = alertMentions.filter((m) => Date.parse(m.createdAt) >= ev.windowStart);
     return buildAlertContent({
       kind,
       alertId: alert.id,
@@ -609,6 +630,7 @@ export class TrendMonitor {
       alertMentions: judged(alertMentions),
       referenceMentions: judged(referenceMentions),
       isNegative: (m) => this.judge(m) === true,
+      otherLanguages: countOtherLanguages(inWindow),
       ...(this.renderChart !== undefined ? { renderChart: this.renderChart } : {}),
     });
   }

@@ -106,8 +106,13 @@ test('the challenger scores every mention in shadow; alerts and sinks only ever 
   const stored = await store.countMentions('Delta');
   expect(stored).toBeGreaterThan(800);
 
+  // Every mention the champion scored; one in a language the model does not read has nothing to compare.
+  const read = (await store.mentionsBetween('Delta', '2015-01-01T00:00:00Z', '2016-01-01T00:00:00Z')).filter(
+    (m) => m.prediction !== null,
+  );
+  expect(read.length).toBeGreaterThan(stored - 5);
   const pairs = await store.shadowPairs(CHALLENGER);
-  expect(pairs).toHaveLength(stored);
+  expect(pairs).toHaveLength(read.length);
   expect(new Set(pairs.map((p) => p.champion.modelVersion))).toEqual(new Set([shippedVersion()]));
   // Same weights under another name: they agree on every mention (a real comparison, not a constant).
   expect(pairs.every((p) => p.challenger.label === p.champion.label)).toBe(true);
@@ -137,14 +142,14 @@ test('the challenger scores every mention in shadow; alerts and sinks only ever 
   expect(comparison).toEqual({
     challenger: CHALLENGER,
     champions: [shippedVersion()],
-    scored: stored,
+    scored: read.length,
     agreement: 1,
     judged: 60,
     championCorrect: championRight,
     challengerCorrect: championRight,
   });
   expect(comparisonLine(comparison)).toBe(
-    `Challenger ${CHALLENGER}: agrees with the champion on 100 % of ${stored} mentions; on 60 judged: champion ${Math.round((championRight / 60) * 100)} %, challenger ${Math.round((championRight / 60) * 100)} %`,
+    `Challenger ${CHALLENGER}: agrees with the champion on 100 % of ${read.length} mentions; on 60 judged: champion ${Math.round((championRight / 60) * 100)} %, challenger ${Math.round((championRight / 60) * 100)} %`,
   );
   await challenger.stop();
 });

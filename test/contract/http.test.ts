@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../../src/log';
 import { loadScorer } from '../../src/sentiment/load';
 import { ScorerSlot } from '../../src/sentiment/scorer-slot';
 import { LABELS, type Explained, type Prediction, type Scorer } from '../../src/sentiment/types';
+import { UDHR } from '../helpers/languages';
 
 const ROOT = resolve(__dirname, '../..');
 const MODEL_DIR = join(ROOT, 'models/sentinel-bilstm');
@@ -429,6 +430,18 @@ describe('without a model (not ready)', () => {
     badInputSuite(() => server.url);
   });
 
+  it('a text in another language needs no model: answered as not read, 200', async () => {
+    const { status, json } = await post(server.url, { texts: [UDHR.fr, UDHR.es] });
+    expect(status).toBe(200);
+    expect(json).toEqual({
+      predictions: [
+        { language: 'fr', supported: false },
+        { language: 'es', supported: false },
+      ],
+    });
+    expect((await post(server.url, { texts: [UDHR.fr, 'the crew was lovely today'] })).status).toBe(503);
+  });
+
   it('GET /health is 200 while the process serves', async () => {
     const res = await fetch(`${server.url}/health`);
     expect(res.status).toBe(200);
@@ -699,6 +712,61 @@ describe('with the shipped model', () => {
     expect(status).toBe(200);
     expectPrediction(json.prediction);
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  describe('languages (issue 14): a text the model does not read gets no label', () => {
+    it('a French text: its language, "supported": false, nothing else (no label, no probabilities, no id)', async () => {
+      const { status, json } = await post(server.url, { text: `@AirParadis ${UDHR.fr}` });
+      expect(status).toBe(200);
+      expect(json).toEqual({ prediction: { language: 'fr', supported: false } });
+      // explain asks for words that drove a label: there is none
+      const explained = await post(server.url, { text: UDHR.es, explain: true });
+      expect(explained.json).toEqual({ prediction: { language: 'es', supported: false } });
+    });
+
+    it('an English text says so beside its label; a short one is undetermined and read as English', async () => {
+      const { json } = await post(server.url, {
+        text: '@AirParadis 3 hours on the tarmac and no one tells us anything',
+      });
+      expectPrediction(json.prediction);
+      expect(json.prediction).toMatchObject({ language: 'en', supported: true });
+      const short = await post(server.url, { text: '@AirParadis thanks!' });
+      expectPrediction(short.json.prediction);
+      expect(short.json.prediction).toMatchObject({ language: 'und', supported: true });
+    });
+
+    it('a batch mixing languages: the English ones scored as ever, the others answered in their place', async () => {
+      const english = ['@AirParadis thanks, the crew was lovely', '@AirParadis where is my bag, 2 hours already'];
+      const mixed = await post(server.url, { texts: [english[0], UDHR.de, english[1], UDHR.pt] });
+      const alone = await post(server.url, { texts: english });
+      expect(mixed.status).toBe(200);
+      const [a, de, b, pt] = mixed.json.predictions;
+      expect(de).toEqual({ language: 'de', supported: false });
+      expect(pt).toEqual({ language: 'pt', supported: false });
+      for (const [p, same] of [
+        [a, alone.json.predictions[0]],
+        [b, alone.json.predictions[1]],
+      ]) {
+        expectPrediction(p);
+        expect(p).toMatchObject({ language: 'en', supported: true, label: same.label });
+        expect(p.confidence).toBeCloseTo(same.confidence, 4);
+      }
+    });
+
+    it('the English texts of a batch are still checked: one with nothing to read fails the request', async () => {
+      const { status, json } = await post(server.url, { texts: [UDHR.fr, '@AirParadis https://t.co/x'] });
+      expect(status).toBe(400);
+      expect(json.error.code).toBe('nothing_to_read');
+      expect(json.error.message).toMatch(/^texts\[1\] has nothing the model can read/);
+    });
+
+    it('GET /metrics counts the texts by language', async () => {
+      await post(server.url, { texts: [UDHR.it, UDHR.nl, 'I love it, the best flight I ever had'] });
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toMatch(/^sentinel_predict_texts_by_language_total\{language="it"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^sentinel_predict_texts_by_language_total\{language="nl"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^sentinel_predict_texts_by_language_total\{language="en"\} [1-9]\d*$/m);
+    });
   });
 
   it('GET /metrics counts predictions by label and reports the model', async () => {

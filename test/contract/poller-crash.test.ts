@@ -152,8 +152,8 @@ test('SIGKILL between storing and checkpointing, restart: no mention lost, none 
   const version = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')).version;
   expect(reports[0].scorer).toBe(version);
   for (const m of db.mentions) {
-    expect(m.prediction.modelVersion).toBe(version);
-    const p = m.prediction.probabilities;
+    expect(m.prediction?.modelVersion).toBe(version);
+    const p = m.prediction!.probabilities;
     expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 4);
     expect(['first_flyer', 'second_flyer']).toContain(m.authorHandle);
   }

@@ -127,7 +127,7 @@ test('fetch → score (one batch) → store → checkpoint → onScored, per str
     expect(mine).toHaveLength(replay.stats.streams[stream]);
     const t = mine.map((m) => Date.parse(m.createdAt));
     expect(t).toEqual([...t].sort((a, b) => a - b));
-    expect(mine.every((m) => m.prediction.modelVersion === scorer.info.version)).toBe(true);
+    expect(mine.every((m) => m.prediction?.modelVersion === scorer.info.version)).toBe(true);
     // Each scored mention says whether the model could read it (the trend counts only those it could):
     // every real tweet of the sample can be read.
     expect(mine.map((m) => m.unreadable)).toEqual(mine.map(() => null));

@@ -14,7 +14,9 @@ import { startGcsServer, type GcsServer } from '../helpers/gcs-server';
 import { startMlflowServer, type MlflowServer } from '../helpers/mlflow-server';
 
 const ROOT = resolve(__dirname, '../..');
-const SHIPPED = join(ROOT, 'models/sentinel-bilstm');
+// The previous shipped model (kept in models/reference): a fixed model directory whose run is in runs/, so the
+// figures below do not move when a new model ships.
+const SHIPPED = join(ROOT, 'models/reference/20261125-word2vec-cw05');
 const SHIPPED_RUN = '2026-11-25T17-01-09-004Z-bilstm-word2vec';
 const STOPPED_RUN = '2026-11-25T16-51-33-957Z-bilstm-word2vec';
 

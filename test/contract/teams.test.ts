@@ -31,6 +31,7 @@ import { renderTrendChart } from '../../src/trends/chart';
 import type { AlertContent } from '../../src/trends/content';
 import { TrendMonitor } from '../../src/trends/monitor';
 import { hashVoterId } from '../../src/store/voter-ids';
+import { UDHR } from '../helpers/languages';
 import { startBfConnector, type BfConnector, type RecordedCall } from '../helpers/bf-connector';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -387,6 +388,21 @@ describe('commands', () => {
     await server.predictionLog.flush();
     expect(await store.getPrediction(predictionId)).toMatchObject({ kind: 'command', text, label: 'negative' });
     expect(await store.findLink('teams', PERSONAL, call.id!)).toMatchObject({ predictionId });
+  });
+
+  it('answers a text in another language plainly: "I only read English tweets so far", no card, no label', async () => {
+    for (const [text, name] of [
+      [`@AirParadis ${UDHR.fr}`, 'French'],
+      [UDHR.es, 'Spanish'],
+    ]) {
+      const before = connector.calls.length;
+      await ok(message(`sentiment ${text}`));
+      const replies = connector.of('reply', before);
+      expect(replies).toHaveLength(1);
+      expect(replies[0].body.text).toBe(`I only read English tweets so far — this looks like ${name}.`);
+      expect(replies[0].body.attachments ?? []).toEqual([]);
+      expect(JSON.stringify(replies[0].body)).not.toMatch(/negative|neutral|positive|confident/i);
+    }
   });
 
   it('takes /sentiment in a group chat and an @mention in a channel (the mention stripped)', async () => {

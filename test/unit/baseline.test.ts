@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BaselineModel, TfidfVectorizer, ngrams, trainBaseline } from '../../src/train/baseline';
+import { LinearModel, TfidfVectorizer, ngrams, trainBaseline } from '../../src/train/baseline';
 import { readLabelledCsv, type LabelledText } from '../../src/train/dataset';
 import { argmaxLabel, evaluatePredictions } from '../../src/train/metrics';
 
@@ -62,7 +62,7 @@ describe('trainBaseline on a toy problem', () => {
 });
 
 describe('baseline on the airline tweets', () => {
-  let model: BaselineModel;
+  let model: LinearModel;
   let val: LabelledText[];
 
   beforeAll(() => {
@@ -88,7 +88,7 @@ describe('baseline on the airline tweets', () => {
   it('round-trips through JSON with identical probabilities and stays under 5 MB', () => {
     const json = JSON.stringify(model.toJSON());
     expect(json.length).toBeLessThan(5e6);
-    const loaded = BaselineModel.fromJSON(JSON.parse(json));
+    const loaded = LinearModel.fromJSON(JSON.parse(json));
     const texts = val.slice(0, 300).map((r) => r.text);
     texts.push('', '&lt;3 @united thanks!!! 😍', 'never seen words zzqx');
     expect(loaded.predictProba(texts)).toEqual(model.predictProba(texts));
@@ -97,11 +97,9 @@ describe('baseline on the airline tweets', () => {
 
   it('refuses a file that is not a baseline model, saying why', () => {
     const good = model.toJSON();
-    expect(() => BaselineModel.fromJSON(null)).toThrow(/expected a JSON object/);
-    expect(() => BaselineModel.fromJSON({ ...good, format: 'other' })).toThrow(/format is "other"/);
-    expect(() => BaselineModel.fromJSON({ ...good, idf: good.idf.slice(1) })).toThrow(
-      /"idf" must be \d+ finite numbers/,
-    );
-    expect(() => BaselineModel.fromJSON({ ...good, coef: good.coef.slice(0, 2) })).toThrow(/"coef" must hold 3 rows/);
+    expect(() => LinearModel.fromJSON(null)).toThrow(/expected a JSON object/);
+    expect(() => LinearModel.fromJSON({ ...good, format: 'other' })).toThrow(/format is "other"/);
+    expect(() => LinearModel.fromJSON({ ...good, idf: good.idf.slice(1) })).toThrow(/"idf" must be \d+ finite numbers/);
+    expect(() => LinearModel.fromJSON({ ...good, coef: good.coef.slice(0, 2) })).toThrow(/"coef" must hold 3 rows/);
   });
 });

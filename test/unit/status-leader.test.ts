@@ -71,3 +71,33 @@ describe('/sentiment status shows the X reads of the month and the challenger (i
     expect(none).not.toContain('Challenger');
   });
 });
+
+describe('/sentiment status counts each stream’s mentions in other languages (issue 14)', () => {
+  const stream = {
+    stream: 'AirParadis',
+    phase: 'ok',
+    share: 0.3,
+    baseline: 0.35,
+    volume: 120,
+    at: '2026-12-02T18:00:00.000Z',
+    reason: null,
+    snoozedUntil: null,
+  };
+  const otherLanguages = {
+    total: 12,
+    byLanguage: [
+      { language: 'fr', count: 9 },
+      { language: 'es', count: 3 },
+    ],
+  };
+  const line = 'last 24 h: 12 mentions in other languages (fr 9, es 3) were not read';
+
+  it('Slack and Teams say it per stream, only when there are any', () => {
+    const withSome = { ...base, streams: [{ ...stream, otherLanguages }] };
+    expect(JSON.stringify(statusMessage(withSome).blocks)).toContain(line);
+    expect(JSON.stringify(statusCard({ ...withSome, alertConversations: 1 }))).toContain(line);
+    const none = { ...base, streams: [{ ...stream, otherLanguages: { total: 0, byLanguage: [] } }] };
+    expect(JSON.stringify(statusMessage(none).blocks)).not.toContain('other languages');
+    expect(JSON.stringify(statusCard({ ...none, alertConversations: 1 }))).not.toContain('other languages');
+  });
+});
