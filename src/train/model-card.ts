@@ -513,7 +513,7 @@ Stratified ${cv.k}-fold cross-validation of the whole recipe on \`${basename(cv.
 fold): each fold learns everything again from the other folds (vocabulary, Word2Vec, BiLSTM with early stopping on a
 dev share, linear model, stacker, temperature; no refit), and the peers learn from the same rows. Mean ± standard
 deviation over the folds. Only the training split is used: the validation split is never trained on.
-Reproduce: \`npm run evaluate -- --cv ${cv.k}\` (about ${cv.k * 6} minutes on 2 cores).
+Reproduce: \`npm run evaluate -- --cv ${cv.k}\` (about ${cv.k * 10} minutes on 2 cores).
 
 | system | accuracy | macro-F1 | negative vs positive | negative recall |
 | --- | --- | --- | --- | --- |
