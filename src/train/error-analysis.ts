@@ -289,17 +289,19 @@ export function shorten(text: string, max = 100): string {
  * most confident first (row order on ties), preferring rows no earlier kind showed, so that one tweet does
  * not stand for every kind it belongs to. Kinds no row is of are kept, with 0 rows.
  */
+/** What both report builders take besides the rows: the compared model's answers, examples per kind, names. */
+interface ReportOptions {
+  compare?: readonly Answer[];
+  examples?: number;
+  data?: string;
+  model?: ModelName;
+  compareModel?: ModelName;
+}
+
 export function aggregateErrors(
   rows: readonly AnalysedRow[],
   answers: readonly Answer[],
-  opts: {
-    compare?: readonly Answer[];
-    kinds?: readonly ErrorKind[];
-    examples?: number;
-    data?: string;
-    model?: ModelName;
-    compareModel?: ModelName;
-  } = {},
+  opts: ReportOptions & { kinds?: readonly ErrorKind[] } = {},
 ): ErrorReport {
   if (answers.length !== rows.length) throw new Error(`${answers.length} answers for ${rows.length} rows`);
   if (opts.compare && opts.compare.length !== rows.length)
@@ -372,14 +374,7 @@ export function aggregateErrors(
 export function analyseErrors(
   rows: readonly LabelledText[],
   answers: readonly Answer[],
-  opts: {
-    reader?: ModelReader;
-    compare?: readonly Answer[];
-    examples?: number;
-    data?: string;
-    model?: ModelName;
-    compareModel?: ModelName;
-  } = {},
+  opts: ReportOptions & { reader?: ModelReader } = {},
 ): ErrorReport {
   const analysed = rows.map((r) => ({
     text: r.text,
