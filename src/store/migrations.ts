@@ -1,6 +1,7 @@
 /**
  * Versioned schema migrations, one ordered list for both backends. Each migration is ONE SQL text written
- * with three type markers that differ between the dialects:
+ * with three type markers that differ between the dialects (or, where the dialects cannot do the same thing
+ * the same way, one text per dialect):
  *
  *   {TIME}  ISO-8601 UTC text in SQLite (text order is time order), timestamptz in PostgreSQL
  *   {JSON}  text in SQLite, jsonb in PostgreSQL
@@ -17,7 +18,7 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  sql: string | Record<Dialect, string>;
 }
 
 const LABEL_CHECK = "('negative', 'neutral', 'positive')";
@@ -167,36 +168,43 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     // Issue 14: a mention in a language the model does not read is stored without a prediction
     // (prediction_id NULL, no row in predictions), with the language identified (`language`; X's own tag
-    // stays in `lang`). SQLite cannot drop a NOT NULL: the table is rebuilt, on both backends alike, with
-    // its rows and indexes. Mentions stored before keep their prediction and get language NULL.
+    // stays in `lang`). Mentions stored before keep their prediction and get language NULL. PostgreSQL drops
+    // the NOT NULL in place (a catalogue change: no copy, no long lock while other replicas keep writing);
+    // SQLite cannot, so there the table is rebuilt with its rows and indexes.
     version: 6,
     name: 'mention languages',
-    sql: `
-      CREATE TABLE mentions_v6 (
-        id TEXT PRIMARY KEY,
-        stream TEXT NOT NULL,
-        author_id TEXT,
-        author_handle TEXT,
-        created_at {TIME} NOT NULL,
-        text TEXT NOT NULL,
-        lang TEXT,
-        metrics {JSON},
-        human_label TEXT CHECK (human_label IN ${LABEL_CHECK}),
-        prediction_id TEXT,
-        stored_at {TIME} NOT NULL,
-        language TEXT
-      );
-      INSERT INTO mentions_v6 (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
-          prediction_id, stored_at)
-        SELECT id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label, prediction_id,
-          stored_at
-        FROM mentions;
-      DROP TABLE mentions;
-      ALTER TABLE mentions_v6 RENAME TO mentions;
-      CREATE INDEX mentions_by_stream_time ON mentions (stream, created_at);
-      CREATE INDEX mentions_by_stored_at ON mentions (stored_at);
-      CREATE INDEX mentions_by_author ON mentions (author_id);
-    `,
+    sql: {
+      postgres: `
+        ALTER TABLE mentions ALTER COLUMN prediction_id DROP NOT NULL;
+        ALTER TABLE mentions ADD COLUMN language TEXT;
+      `,
+      sqlite: `
+        CREATE TABLE mentions_v6 (
+          id TEXT PRIMARY KEY,
+          stream TEXT NOT NULL,
+          author_id TEXT,
+          author_handle TEXT,
+          created_at TEXT NOT NULL,
+          text TEXT NOT NULL,
+          lang TEXT,
+          metrics TEXT,
+          human_label TEXT CHECK (human_label IN ${LABEL_CHECK}),
+          prediction_id TEXT,
+          stored_at TEXT NOT NULL,
+          language TEXT
+        );
+        INSERT INTO mentions_v6 (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
+            prediction_id, stored_at)
+          SELECT id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label, prediction_id,
+            stored_at
+          FROM mentions;
+        DROP TABLE mentions;
+        ALTER TABLE mentions_v6 RENAME TO mentions;
+        CREATE INDEX mentions_by_stream_time ON mentions (stream, created_at);
+        CREATE INDEX mentions_by_stored_at ON mentions (stored_at);
+        CREATE INDEX mentions_by_author ON mentions (author_id);
+      `,
+    },
   },
 ];
 
@@ -207,7 +215,8 @@ const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {
 
 /** A migration's SQL for one dialect. */
 export function migrationSql(m: Migration, dialect: Dialect): string {
-  return m.sql.replace(/\{(TIME|JSON|BOOL)\}/g, (_, t: 'TIME' | 'JSON' | 'BOOL') => TYPES[dialect][t]);
+  const sql = typeof m.sql === 'string' ? m.sql : m.sql[dialect];
+  return sql.replace(/\{(TIME|JSON|BOOL)\}/g, (_, t: 'TIME' | 'JSON' | 'BOOL') => TYPES[dialect][t]);
 }
 
 export const SCHEMA_MIGRATIONS_DDL: Record<Dialect, string> = {

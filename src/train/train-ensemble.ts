@@ -95,10 +95,9 @@ export function fitEnsembleParts(opts: {
   }
   if (!best) throw new Error('fitEnsembleParts: the C grid is empty');
   const head = fitEnsembleHead(opts.bilstmDev, best.probs, truth, { C: opts.stackerC });
-  const ensembleDev = opts.bilstmDev.map((p, i) =>
-    // The dev figures of the stacker are in-sample: they show the fit worked, not how good it is.
-    stackRow(head, p, best!.probs[i]),
-  );
+  // The dev figures of the stacker are in-sample: they show the fit worked, not how good it is.
+  const linearDev = best.probs;
+  const ensembleDev = opts.bilstmDev.map((p, i) => stack(head.stacker, head.temperature, p, linearDev[i]));
   return {
     linear: best.model,
     linearC: best.C,
@@ -110,14 +109,6 @@ export function fitEnsembleParts(opts: {
       ensemble: metricsOf(opts.dev, ensembleDev),
     },
   };
-}
-
-function stackRow(
-  head: { stacker: EnsembleFile['stacker']; temperature: number },
-  bilstm: number[],
-  linear: number[],
-): number[] {
-  return stack(head.stacker, head.temperature, bilstm, linear);
 }
 
 async function main(): Promise<void> {
