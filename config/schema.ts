@@ -20,6 +20,7 @@ import { z } from 'zod';
 import { closest, distance } from 'fastest-levenshtein';
 import { toCronExpression } from '../src/schedule';
 import { gcsEndpoint } from '../src/registry/endpoint';
+import { PREVALENCE_METHODS } from '../src/trends/prevalence';
 import { NAME_RULE, nameProblem, prefixProblem } from '../src/registry/names';
 
 // ---------------------------------------------------------------------------------------------------
@@ -434,7 +435,7 @@ export const configSchema = z.object({
     trendFloor: doc(decimal(0, 1).default(0.5), '…and be at least this.'),
     trendDispersion: doc(
       decimal(1, 100).default(2),
-      'Extra-binomial variance of window shares (measured on the airline data).',
+      'Extra-binomial variance of window shares as TREND_PREVALENCE estimates them (measured on the airline data).',
     ),
     trendCloseAfterMinutes: doc(
       integer(0, 10_080).default(90),
@@ -445,6 +446,30 @@ export const configSchema = z.object({
       'After an alert closes, a new one on the same stream waits this long.',
     ),
     trendUpdateMinutes: doc(integer(1, 10_080).default(60), 'An open alert is updated at most this often.'),
+    trendScanMinutes: doc(
+      integer(0, 10_080).default(0),
+      'Alerts open on the multi-scale scan of every window from one bucket to this long (0: off, the fixed windows open them; 720 with TREND_PREVALENCE=pcc and TREND_DISPERSION=1.2 is the measured scan, docs/alerts.md).',
+    ),
+    trendScanThreshold: doc(
+      decimal(0.1, 1000).default(6),
+      "The scan's log-likelihood ratio that opens an alert (the false-alarm budget).",
+    ),
+    trendScanOddsRatio: doc(
+      decimal(1.01, 100).default(2),
+      'The rise the scan looks for: the normal odds of a negative mention multiplied by this.',
+    ),
+    trendScanVolumeRatio: doc(
+      decimal(0, 100).default(2),
+      'The surge in volume the scan weighs (× the usual for those hours; ≤ 1: volume unused). Never opens alone.',
+    ),
+    trendVolumeDispersion: doc(
+      decimal(1, 1000).default(4.6),
+      'Extra-Poisson variance of the volume against the usual for the hour (measured on the airline data).',
+    ),
+    trendPrevalence: doc(
+      oneOf(PREVALENCE_METHODS).default('cc'),
+      "How a window's negative share is estimated from the model's answers: cc (count its labels), acc (adjusted), pcc (mean probability), pacc (adjusted mean probability).",
+    ),
   }),
 
   // What is kept, for how long, and how people are named in it (docs/privacy.md, src/ops/retention.ts).

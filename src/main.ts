@@ -25,6 +25,7 @@ import { HealthBoard, type DependencyHealth } from './ops/health';
 import { createLogger, type Logger } from './log';
 import { ModelRegistry, describeRegistryEvent } from './registry/model-registry';
 import { ScorerSlot } from './sentiment/scorer-slot';
+import { mentionEstimator } from './trends/prevalence';
 import { loadLanguageIdentifier } from './sentiment/language';
 import { PredictionLog } from './feedback/prediction-log';
 import { Poller, ScoringError, type PollerOptions, type PollerStream } from './mentions/poller';
@@ -207,7 +208,25 @@ export async function main(env: Record<string, string | undefined> = process.env
   running.errorAlerts = errorAlerts;
   // Mentions the model cannot read are stored but never counted (history read back after a restart too).
   const newTrendMonitor = (s: Store, to: ChatSink[]) =>
-    new TrendMonitor({ store: s, settings: trendSettings, sinks: to, logger, unreadable: (t) => slot.unreadable(t) });
+    new TrendMonitor({
+      store: s,
+      settings: trendSettings,
+      sinks: to,
+      logger,
+      unreadable: (t) => slot.unreadable(t),
+      estimate: mentionEstimator(
+        trendSettings.prevalence,
+        () => {
+          const now = slot.current();
+          return now.ready ? now.scorer.info : undefined;
+        },
+        (version, used) =>
+          logger.warn(
+            { model: version, prevalence: trendSettings.prevalence, used },
+            `the model has no measured confusion rates (manifest metrics.prevalence): its mentions are estimated by ${used}, unadjusted`,
+          ),
+      ),
+    });
 
   // Hydrates from GCS when MODEL_BUCKET is set (else loads MODEL_DIR) and hot-swaps new versions.
   const models = new ModelRegistry({
@@ -470,6 +489,12 @@ export function trendSettingsFrom(config: Config): TrendSettings {
     closeAfterMinutes: config.trendCloseAfterMinutes,
     cooldownMinutes: config.trendCooldownMinutes,
     updateEveryMinutes: config.trendUpdateMinutes,
+    scanMinutes: config.trendScanMinutes,
+    scanThreshold: config.trendScanThreshold,
+    scanOddsRatio: config.trendScanOddsRatio,
+    scanVolumeRatio: config.trendScanVolumeRatio,
+    volumeDispersion: config.trendVolumeDispersion,
+    prevalence: config.trendPrevalence,
   };
 }
 

@@ -15,7 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { alertText, type AlertContent, type AlertKind } from '../../src/trends/content';
+import { alertText, duration, type AlertContent, type AlertKind } from '../../src/trends/content';
 import { otherLanguagesText } from '../../src/trends/languages';
 import type { ChatSink, StreamNotice } from '../../src/trends/sink';
 import { opsAlertFacts, opsAlertHeadline, type OpsAlertContent } from '../../src/ops/ops-alert';
@@ -91,7 +91,8 @@ export class ConsoleSink implements ChatSink {
       ),
       ...packParts(
         [
-          `  ${f.volume} mentions in ${f.windowMinutes / 60} h, peak so far ${Math.round(alert.peak.share * 100)} %`,
+          `  ${f.volume} mentions in ${duration(f.windowMinutes)}, peak so far ${Math.round(alert.peak.share * 100)} %`,
+          ...(alert.why ? [`why now: ${alert.why.now}`, `how sure: ${alert.why.sure}`] : []),
           `last 24 h ${alert.sparkline.text}`,
           ...(alert.terms.length
             ? [

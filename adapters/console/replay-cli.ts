@@ -30,9 +30,16 @@ import { openSqliteStore } from '../../src/store/sqlite';
 import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import { pct } from '../../src/trends/detector';
+import { duration } from '../../src/trends/content';
 import { TrendMonitor, type MonitorEvent, type TrendAlertData } from '../../src/trends/monitor';
 import { scoreAgainstOracle, type AlertSpan } from '../../src/trends/oracle';
-import { DEFAULT_TREND_SETTINGS, checkTrendSettings, type TrendSettings } from '../../src/trends/settings';
+import {
+  DEFAULT_TREND_SETTINGS,
+  checkTrendSettings,
+  withSettings,
+  type TrendSettings,
+} from '../../src/trends/settings';
+import { mentionEstimator } from '../../src/trends/prevalence';
 
 const HELP =
   'usage: npm run replay -- --data <csv> [--stream <name>[,<name>…]] [--speed N] [--oracle] [--details] [--charts <dir>] [--model models/sentinel-bilstm] [--set key=value …]';
@@ -75,17 +82,11 @@ export function parseReplayArgs(argv: string[]): ReplayOptions | 'help' {
   const speed = values.speed === 'Infinity' ? Infinity : Number(values.speed);
   if (!(speed > 0))
     throw new UsageError(`--speed must be a positive number or Infinity, got ${JSON.stringify(values.speed)}`);
-  const settings: TrendSettings = { ...DEFAULT_TREND_SETTINGS };
-  for (const pair of values.set ?? []) {
-    const at = pair.indexOf('=');
-    const key = pair.slice(0, at) as keyof TrendSettings;
-    const value = Number(pair.slice(at + 1));
-    if (at < 1 || !(key in DEFAULT_TREND_SETTINGS))
-      throw new UsageError(
-        `--set ${JSON.stringify(pair)}: expected key=value with a key among ${Object.keys(DEFAULT_TREND_SETTINGS).join(', ')}`,
-      );
-    if (!Number.isFinite(value) || value < 0) throw new UsageError(`--set ${pair}: the value must be a number ≥ 0`);
-    settings[key] = value;
+  let settings: TrendSettings;
+  try {
+    settings = withSettings(DEFAULT_TREND_SETTINGS, values.set ?? []);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
   try {
     checkTrendSettings(settings);
@@ -152,6 +153,7 @@ async function run(opts: ReplayOptions): Promise<ReplaySummary> {
       logger,
       sinks: opts.details ? [new ConsoleSink({ chartDir, colour: false })] : [],
       onEvent: (e) => events.push({ ...e, who: 'model' }),
+      estimate: mentionEstimator(opts.settings.prevalence, () => scorer.info),
     });
     let oracle: TrendMonitor | undefined;
     if (opts.oracle) {
@@ -263,7 +265,7 @@ function printTimeline(events: Array<MonitorEvent & { who: 'model' | 'oracle' }>
       const data = e.alert.data as unknown as TrendAlertData;
       const what =
         e.kind === 'opened'
-          ? `OPENED    ${pct(ev.share)} negative in ${ev.windowMinutes / 60} h (normally ${pct(ev.baseline?.share ?? NaN)}), ${ev.total} mentions, p = ${ev.pValue.toExponential(1)}`
+          ? `OPENED    ${pct(ev.share)} negative in ${duration(ev.windowMinutes)} (normally ${pct(ev.baseline?.share ?? NaN)}), ${ev.total} mentions, ${ev.evidence ? `evidence ${ev.evidence.statistic.toFixed(1)} (${ev.evidence.signal})` : `p = ${ev.pValue.toExponential(1)}`}`
           : `RESOLVED  after ${Math.round((data.resolution?.durationMinutes ?? 0) / 6) / 10} h, peak ${pct(data.peak.share)}`;
       return `${new Date(ev.at).toISOString().slice(0, 16).replace('T', ' ')} UTC  ${e.who.padEnd(6)}  ${e.alert.stream.padEnd(15)} ${what}`;
     });

@@ -333,6 +333,7 @@ function trendBlocks(c: AlertSnapshot): Block[] {
       `*Last 24 h* \`${c.sparkline.text}\` hourly negative share, ${hhmm(c.sparkline.from)}–${hhmm(c.sparkline.to)} UTC`,
     ),
   ];
+  if (c.why) out.push(section(`*Why now* ${escapeText(c.why.now)}`), context(escapeText(`How sure: ${c.why.sure}.`)));
   if (c.terms.length) out.push(section(`*About* ${c.terms.map((t) => escapeText(t.term)).join(' · ')}`));
   if (c.otherLanguages?.total) out.push(context(escapeText(`${otherLanguagesText(c.otherLanguages)}.`)));
   return out;

@@ -396,6 +396,7 @@ function trend(c: AlertSnapshot): CardElement[] {
       ],
     },
   ];
+  if (c.why) out.push(text(`**Why now** ${md(c.why.now)}`, { spacing: 'Small' }), note(md(`How sure: ${c.why.sure}.`)));
   if (c.terms.length) out.push(text(`**About** ${c.terms.map((t) => md(t.term)).join(' · ')}`, { spacing: 'Small' }));
   if (c.otherLanguages?.total) out.push(note(md(`${otherLanguagesText(c.otherLanguages)}.`)));
   return out;

@@ -24,6 +24,7 @@ import { initBackend, type BackendName } from './backend';
 import { BiLstmScorer } from './bilstm-scorer';
 import { layersModelFiles, loadLayersModel } from './model-files';
 import { Vocabulary } from './vocabulary';
+import { ratesFromManifest, type ConfusionRates } from './confusion-rates';
 import { readManifest, requireListed, verifyFiles, zodIssues, type Manifest } from '../registry/manifest';
 import { ENSEMBLE_FILE, Ensemble, EnsembleFile } from './ensemble';
 import { loadLinearModel } from './linear-model';
@@ -43,6 +44,8 @@ export interface ModelSpec {
   name: string;
   version: string;
   labels: readonly Label[];
+  /** The manifest's measured confusion rates (metrics.prevalence), when it has them. */
+  prevalence?: ConfusionRates;
 }
 
 export async function loadScorer(dir: string, opts: LoadOptions = {}): Promise<BiLstmScorer> {
@@ -52,7 +55,7 @@ export async function loadScorer(dir: string, opts: LoadOptions = {}): Promise<B
   requireListed(dir, manifest, modelFiles(dir, manifest.kind));
   const backend = await initBackend(opts.backend);
   const started = performance.now();
-  const scorer = await open(dir, manifest, backend, opts);
+  const scorer = await open(dir, { ...manifest, prevalence: ratesFromManifest(manifest.metrics, dir) }, backend, opts);
   try {
     if (scorer.info.maxLength !== manifest.maxLength)
       throw new Error(
@@ -157,7 +160,12 @@ async function open(dir: string, spec: ModelSpec, backend: string, opts: LoadOpt
       model,
       vocabulary,
       labels: spec.labels,
-      info: { name: spec.name, version: spec.version, backend },
+      info: {
+        name: spec.name,
+        version: spec.version,
+        backend,
+        ...(spec.prevalence ? { prevalence: spec.prevalence } : {}),
+      },
       maxBatch: opts.maxBatch,
       generic: opts.generic,
       ensemble,

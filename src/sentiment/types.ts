@@ -1,3 +1,4 @@
+import type { ConfusionRates } from './confusion-rates';
 import type { Label } from './labels';
 export type { Label } from './labels';
 export { LABELS } from './labels';
@@ -29,6 +30,8 @@ export interface ScorerInfo {
   backend: string;
   labels: readonly Label[];
   maxLength: number;
+  /** Its confusion measured on labelled tweets it never trained on (manifest metrics.prevalence), if known. */
+  prevalence?: ConfusionRates;
 }
 
 /** The port every consumer (HTTP, chat adapters, poller) scores through. */

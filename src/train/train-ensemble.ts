@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../../config/schema';
+import { recordRates } from './model-rates';
 import { loadScorer } from '../sentiment/load';
 import { readManifest } from '../registry/manifest';
 import { sealModel } from '../registry/seal';
@@ -263,7 +264,9 @@ async function main(): Promise<void> {
       ...base,
       metrics: { validation, validation_data: values.val, params: runParams, run: tracker.id },
     });
-    tracker.summary({ version, out, validation, fitted });
+    // The confusion rates the trend's prevalence estimate corrects with (src/trends/prevalence.ts).
+    const rates = await recordRates(out, values.val);
+    tracker.summary({ version, out, validation, fitted, prevalence: rates });
     await tracker.finish('FINISHED');
     log(`saved ${out} (version ${version}); run ${tracker.dir}`);
     process.stdout.write(JSON.stringify({ version, run: tracker.id, ...fitted, validation: pick(validation) }) + '\n');

@@ -22,6 +22,7 @@
  *
  * Progress goes to stderr; the last stdout line is one JSON object with the validation metrics.
  */
+import { recordRates } from './model-rates';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/schema';
 import { copyFileSync, existsSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -309,9 +310,12 @@ async function main(): Promise<void> {
       },
       { extraFiles: [...files, 'vocabulary.json', ...carried] },
     );
+    // The confusion rates the trend's prevalence estimate corrects with (src/trends/prevalence.ts).
+    const prevalence = await recordRates(out, values.val);
     tracker.summary({
       version,
       out,
+      prevalence,
       best_epoch: best.epoch,
       class_weights: trained.classWeights,
       validation: metrics,

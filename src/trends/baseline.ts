@@ -46,14 +46,14 @@ export function ewmaBaseline(series: BucketSeries, opts: BaselineOptions): Basel
     const age = end - (b.start + series.bucketMs / 2);
     const w = Math.exp(-lambda * Math.max(0, age));
     wTotal += w * b.total;
-    wNegative += w * b.negative;
+    wNegative += w * b.estimate;
     w2Total += w * w * b.total;
     mentions += b.total;
   }
   if (mentions === 0) return null;
   const first = series.firstTime() ?? end;
   return {
-    share: wNegative / wTotal,
+    share: Math.min(1, Math.max(0, wNegative / wTotal)),
     effectiveN: (wTotal * wTotal) / w2Total,
     mentions,
     historyHours: Math.max(0, end - first) / 3_600_000,

@@ -1,19 +1,24 @@
 /**
- * Counts of scored mentions per time bucket, for one stream: how many, and how many negative. This is all
- * the detector keeps in memory (a week of 15-minute buckets is ~700 small objects per stream); texts stay
- * in the Store.
+ * Counts of scored mentions per time bucket, for one stream: how many, how many the model read as
+ * negative, and the estimated number of negatives (the sum of each mention's estimate, ./prevalence: the
+ * model's calibrated probability, corrected for its measured confusion). This is all the detector keeps in
+ * memory (a week of 15-minute buckets is ~700 small objects per stream); texts stay in the Store.
  */
 
 export interface Bucket {
   /** Bucket start, epoch ms (UTC, aligned on multiples of the bucket length). */
   start: number;
   total: number;
+  /** Mentions the model labelled negative (what a person can count). */
   negative: number;
+  /** Estimated negatives: the sum of the mentions' estimates (may be fractional). */
+  estimate: number;
 }
 
 export interface Counts {
   total: number;
   negative: number;
+  estimate: number;
 }
 
 /** The start of the bucket holding time `t` (epoch ms). */
@@ -30,12 +35,14 @@ export class BucketSeries {
     if (!(bucketMs > 0)) throw new Error(`BucketSeries: bucket length must be > 0 ms, got ${bucketMs}`);
   }
 
-  add(time: number, negative: boolean): void {
+  /** `estimate`: the mention's contribution to the estimated negatives (default: 1 if negative, else 0). */
+  add(time: number, negative: boolean, estimate: number = negative ? 1 : 0): void {
     const start = bucketStart(time, this.bucketMs);
     let b = this.buckets.get(start);
-    if (!b) this.buckets.set(start, (b = { start, total: 0, negative: 0 }));
+    if (!b) this.buckets.set(start, (b = { start, total: 0, negative: 0, estimate: 0 }));
     b.total++;
     if (negative) b.negative++;
+    b.estimate += estimate;
     if (time < this.first) this.first = time;
   }
 
@@ -48,15 +55,17 @@ export class BucketSeries {
   sum(from: number, to: number): Counts {
     let total = 0;
     let negative = 0;
+    let estimate = 0;
     for (let s = bucketStart(from, this.bucketMs); s < to; s += this.bucketMs) {
       if (s < from) continue;
       const b = this.buckets.get(s);
       if (b) {
         total += b.total;
         negative += b.negative;
+        estimate += b.estimate;
       }
     }
-    return { total, negative };
+    return { total, negative, estimate };
   }
 
   /** The non-empty buckets starting in [from, to), oldest first. */
@@ -78,4 +87,9 @@ export class BucketSeries {
   get size(): number {
     return this.buckets.size;
   }
+}
+
+/** The estimated negative share of some counts, kept in [0, 1] (an adjusted estimate can stray outside). */
+export function estimatedShare(c: Counts): number {
+  return c.total > 0 ? Math.min(1, Math.max(0, c.estimate / c.total)) : 0;
 }

@@ -11,6 +11,7 @@
 import type { ScoredMention } from '../mentions/types';
 import { renderTrendChart, type TrendChartInput } from './chart';
 import { pct, type Evaluation } from './detector';
+import type { Signal } from './scan';
 import { HOUR, MINUTE, type TrendSettings } from './settings';
 import { sparkline } from './sparkline';
 import type { StreamDetector } from './stream-detector';
@@ -64,6 +65,11 @@ export interface AlertContent {
   terms: Term[];
   /** Mentions of the window in languages the model does not read (not in any figure); absent when none. */
   otherLanguages?: OtherLanguages;
+  /**
+   * Why now and how sure, when the scan speaks (an opening; an update while it still has the evidence):
+   * which signal crossed (the share, or the share and the volume) and the evidence against its threshold.
+   */
+  why?: { signal: Signal; now: string; sure: string };
   chart?: { png: Buffer; width: number; height: number; title: string };
 }
 
@@ -165,6 +171,7 @@ export function buildAlertContent(input: ContentInput): AlertContent {
     mentions,
     terms,
     ...(input.otherLanguages?.total ? { otherLanguages: input.otherLanguages } : {}),
+    ...(ev.evidence ? { why: whyNow(ev) } : {}),
   };
 
   const render = input.renderChart === undefined ? renderTrendChart : input.renderChart;
@@ -273,6 +280,7 @@ export function alertText(c: AlertContent): string {
     lines.push(
       `Open since       ${when(c.openedAt)} (${duration(c.durationMinutes)}), peak so far ${pct(c.peak.share)}`,
     );
+  if (c.why) lines.push(`Why now          ${c.why.now}`, `How sure         ${c.why.sure}`);
   if (c.terms.length) lines.push(`About            ${c.terms.map((t) => t.term).join(', ')}`);
   if (c.otherLanguages?.total) lines.push(`Other languages  ${otherLanguagesText(c.otherLanguages)}`);
   if (c.mentions.length) {
@@ -281,6 +289,19 @@ export function alertText(c: AlertContent): string {
       lines.push(`  ${pct(m.negative).padStart(5)}  ${oneLine(m.text, 140)}`, `         ${m.url}`);
   }
   return lines.join('\n');
+}
+
+/** The scan's evidence in words: what crossed, and how strongly (a likelihood ratio a person can read). */
+export function whyNow(ev: Evaluation): { signal: Signal; now: string; sure: string } {
+  const e = ev.evidence!;
+  const share = `${pct(ev.share)} negative over the last ${duration(ev.windowMinutes)} against ${pct(ev.baseline?.share ?? NaN)} normally`;
+  const now =
+    e.signal === 'share and volume' && e.usualVolume !== null
+      ? `the share and the volume: ${share}, on ${ev.total} mentions where about ${Math.round(e.usualVolume)} are usual at these hours`
+      : `the share: ${share}`;
+  const ratio = Math.exp(e.statistic);
+  const sure = `evidence ${e.statistic.toFixed(1)} for a threshold of ${e.threshold}: these mentions are ${ratio >= 1e6 ? ratio.toExponential(0) : Math.round(ratio).toLocaleString('en-US')} times likelier under a rise to ${pct(e.riseShare)} than under normal`;
+  return { signal: e.signal, now, sure };
 }
 
 export function duration(minutes: number): string {

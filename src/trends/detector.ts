@@ -1,8 +1,13 @@
 /**
- * The detector: at the end of each bucket, is the current window's negative share significantly above
- * the stream's baseline? A pure function of the counts, the baseline and the settings.
+ * The detector: at the end of each bucket, is the negative share significantly above the stream's
+ * baseline? A pure function of the counts, the baseline and the settings.
  *
- * A window is `elevated` (an alert may open) when all of these hold:
+ * Alerts open on the multi-scale scan (./scan) when it is on (`scanMinutes` > 0): its best window is
+ * `elevated` when its evidence reaches `scanThreshold`, its share is at least `minLift` above the baseline
+ * and at least `floor`. The two fixed windows (3 h and 12 h) keep an open alert open, and open alerts
+ * themselves when the scan is off, under these conditions.
+ *
+ * A fixed window is `elevated` (an alert may open) when all of these hold:
  *   - the stream has enough history for a baseline (else `insufficient_history`, said, never guessed);
  *   - the window holds at least `minVolume` mentions (else `low_volume`);
  *   - the one-sided test (./stats) gives p < `openPValue`;
@@ -11,7 +16,8 @@
  * is at least `floor`: the looser test is the hysteresis.
  */
 import { ewmaBaseline, type Baseline } from './baseline';
-import type { BucketSeries } from './buckets';
+import { estimatedShare, type BucketSeries } from './buckets';
+import { scanBaseline, scanWindows, type ScanEvidence } from './scan';
 import { HOUR, MINUTE, type TrendSettings } from './settings';
 import { excessTest } from './stats';
 
@@ -23,8 +29,11 @@ export interface WindowEvaluation {
   windowStart: number;
   windowMinutes: number;
   total: number;
+  /** Mentions the model labelled negative. */
   negative: number;
-  /** negative / total (0 for an empty window). */
+  /** Estimated negatives (./prevalence): what the share and the test use. */
+  estimate: number;
+  /** The estimated negative share, estimate / total in [0, 1] (0 for an empty window). */
   share: number;
   baseline: Baseline | null;
   z: number;
@@ -33,6 +42,8 @@ export interface WindowEvaluation {
   sustained: boolean;
   /** Why, in words (e.g. "18 h of history, 24 h needed"). */
   reason: string;
+  /** The scan's window only: its evidence. */
+  evidence?: ScanEvidence;
 }
 
 /** Both windows (the short one, then the long one if configured), and the one that speaks for them. */
@@ -51,11 +62,16 @@ export function evaluate(
   settings: TrendSettings,
   exclude: ReadonlyArray<{ from: number; to: number }> = [],
 ): Evaluation {
-  const short = evaluateWindow(series, at, settings, settings.windowMinutes, exclude);
+  const scanning = settings.scanMinutes > 0;
+  const short = evaluateWindow(series, at, settings, settings.windowMinutes, exclude, !scanning);
   const windows = [short];
   if (settings.longWindowMinutes > 0 && short.status !== 'insufficient_history') {
-    const long = evaluateWindow(series, at, settings, settings.longWindowMinutes, exclude);
+    const long = evaluateWindow(series, at, settings, settings.longWindowMinutes, exclude, !scanning);
     if (long.status !== 'insufficient_history') windows.push(long);
+  }
+  if (scanning) {
+    const scan = evaluateScan(series, at, settings, exclude);
+    if (scan) windows.push(scan);
   }
   const best = (ws: WindowEvaluation[]) => ws.reduce((a, b) => (b.pValue < a.pValue ? b : a));
   const elevated = windows.filter((w) => w.status === 'elevated');
@@ -65,23 +81,75 @@ export function evaluate(
   return { ...speaker, sustained: sustained.length > 0, windows };
 }
 
+/**
+ * The scan's best window at `at` as a window evaluation (its figures are the ones a person can check:
+ * counts, share, baseline, the same test as the fixed windows), or null before the history or with no
+ * mention. It never sustains an alert: the fixed windows do.
+ */
+export function evaluateScan(
+  series: BucketSeries,
+  at: number,
+  settings: TrendSettings,
+  exclude: ReadonlyArray<{ from: number; to: number }> = [],
+): WindowEvaluation | null {
+  const { baseline, usualBySlot } = scanBaseline(series, at, settings, exclude);
+  if (!baseline || baseline.historyHours < settings.minHistoryHours || baseline.mentions < settings.minHistoryMentions)
+    return null;
+  const w = scanWindows(series, at, settings, baseline, usualBySlot);
+  if (!w) return null;
+  const { total, negative, estimate } = w.counts;
+  const share = estimatedShare(w.counts);
+  const { z, pValue } = excessTest(share * total, total, baseline.share, baseline.effectiveN, settings.dispersion);
+  const lift = share - baseline.share;
+  const e = w.evidence;
+  const strong = e.statistic >= e.threshold;
+  const elevated = strong && lift >= settings.minLift && share >= settings.floor;
+  const windowMinutes = Math.round((at - w.windowStart) / MINUTE);
+  const reason = elevated
+    ? `negative share ${pct(share)} vs ${pct(baseline.share)} normally over the last ${windowMinutes} min (evidence ${e.statistic.toFixed(1)} ≥ ${e.threshold})`
+    : !strong
+      ? `evidence ${e.statistic.toFixed(1)} < ${e.threshold}`
+      : lift < settings.minLift
+        ? `strong evidence but only ${pct(lift)} above normal (${pct(settings.minLift)} needed)`
+        : `below the floor of ${pct(settings.floor)}`;
+  return {
+    at,
+    windowStart: w.windowStart,
+    windowMinutes,
+    total,
+    negative,
+    estimate,
+    share,
+    baseline,
+    z,
+    pValue,
+    status: elevated ? 'elevated' : 'normal',
+    sustained: false,
+    reason,
+    evidence: e,
+  };
+}
+
 export function evaluateWindow(
   series: BucketSeries,
   at: number,
   settings: TrendSettings,
   windowMinutes: number,
   exclude: ReadonlyArray<{ from: number; to: number }> = [],
+  /** false: the window may keep an alert open but not open one (the scan opens them). */
+  canOpen = true,
 ): WindowEvaluation {
   const windowStart = at - windowMinutes * MINUTE;
-  const { total, negative } = series.sum(windowStart, at);
-  const share = total > 0 ? negative / total : 0;
+  const counts = series.sum(windowStart, at);
+  const { total, negative, estimate } = counts;
+  const share = estimatedShare(counts);
   const baseline = ewmaBaseline(series, {
     end: windowStart,
     lookbackMs: settings.baselineLookbackHours * HOUR,
     halfLifeMs: settings.baselineHalfLifeHours * HOUR,
     exclude,
   });
-  const base = { at, windowStart, windowMinutes, total, negative, share, baseline };
+  const base = { at, windowStart, windowMinutes, total, negative, estimate, share, baseline };
   const historyHours = baseline?.historyHours ?? 0;
   const historyMentions = baseline?.mentions ?? 0;
   if (!baseline || historyHours < settings.minHistoryHours || historyMentions < settings.minHistoryMentions) {
@@ -102,7 +170,7 @@ export function evaluateWindow(
       reason: `too little history to know what is normal: ${need.join('; ')}`,
     };
   }
-  const { z, pValue } = excessTest(negative, total, baseline.share, baseline.effectiveN, settings.dispersion);
+  const { z, pValue } = excessTest(share * total, total, baseline.share, baseline.effectiveN, settings.dispersion);
   if (total < settings.minVolume) {
     return {
       ...base,
@@ -115,9 +183,13 @@ export function evaluateWindow(
   }
   const lift = share - baseline.share;
   const sustained = pValue < settings.sustainPValue && share >= settings.floor;
-  const elevated = pValue < settings.openPValue && lift >= settings.minLift && share >= settings.floor;
+  const elevated = canOpen && pValue < settings.openPValue && lift >= settings.minLift && share >= settings.floor;
   let reason: string;
-  if (elevated) reason = `negative share ${pct(share)} vs ${pct(baseline.share)} normally (p = ${pv(pValue)})`;
+  if (!canOpen)
+    reason = sustained
+      ? `still significant (p = ${pv(pValue)} < ${settings.sustainPValue})`
+      : `not significant (p = ${pv(pValue)})`;
+  else if (elevated) reason = `negative share ${pct(share)} vs ${pct(baseline.share)} normally (p = ${pv(pValue)})`;
   else if (pValue >= settings.openPValue) reason = `not significant (p = ${pv(pValue)} ≥ ${settings.openPValue})`;
   else if (lift < settings.minLift)
     reason = `significant but only ${pct(lift)} above normal (${pct(settings.minLift)} needed)`;

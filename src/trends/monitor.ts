@@ -109,6 +109,12 @@ export interface TrendMonitorOptions {
    */
   judge?: (m: ScoredMention) => boolean | undefined;
   /**
+   * A judged mention's contribution to the estimated negatives (./prevalence). Default: 1 if judged
+   * negative, else 0 (classify and count; the oracle's human labels). The composition root gives the
+   * configured estimator with the serving model's rates (`mentionEstimator`).
+   */
+  estimate?: (m: ScoredMention, negative: boolean) => number;
+  /**
    * Why the model cannot read a text (null: it can), for mentions that do not say (`unreadable` absent:
    * read back from the store). Give the serving model's check (`(t) => slot.unreadable(t)`); the default
    * is the model-free check (no word, emoticon or emoji at all), which agrees with it except on texts
@@ -170,6 +176,7 @@ export class TrendMonitor {
   private readonly sinks: ChatSink[];
   private readonly logger?: TrendMonitorOptions['logger'];
   private readonly judge: (m: ScoredMention) => boolean | undefined;
+  private readonly estimate: (m: ScoredMention, negative: boolean) => number;
   private readonly renderChart: ChartRenderer | null | undefined;
   private readonly prefix: string;
   private readonly onEvent?: (e: MonitorEvent) => void;
@@ -189,6 +196,7 @@ export class TrendMonitor {
       !notRead(m) && (m.unreadable !== undefined ? m.unreadable : unreadable(String(m.text ?? ''))) === null
         ? judge(m)
         : undefined;
+    this.estimate = opts.estimate ?? ((_m, negative) => (negative ? 1 : 0));
     this.renderChart = opts.renderChart;
     this.prefix = opts.keyPrefix ?? 'trends';
     this.onEvent = opts.onEvent;
@@ -302,7 +310,10 @@ export class TrendMonitor {
     const events = ctx.pending.splice(0);
     events.push(
       ...ctx.detector.ingest(
-        [...ctx.unjudged.splice(0), ...fresh.map((j) => ({ time: j.time, negative: j.negative }))],
+        [
+          ...ctx.unjudged.splice(0),
+          ...fresh.map((j) => ({ time: j.time, negative: j.negative, estimate: this.estimate(j.m, j.negative) })),
+        ],
         ctx.snoozedUntil,
       ),
     );
@@ -412,7 +423,7 @@ export class TrendMonitor {
       const negative = this.judge(m);
       if (negative === undefined) continue;
       const time = Date.parse(m.createdAt);
-      (time < below ? observations : unjudged).push({ time, negative });
+      (time < below ? observations : unjudged).push({ time, negative, estimate: this.estimate(m, negative) });
       if (time >= recent) seen.set(m.id, time);
     }
     detector.load(observations);

@@ -5,6 +5,8 @@
  * Times are in minutes/hours of the mentions' own clock (created_at), never the wall clock: a replay at
  * 10,000× real time alerts exactly as the live stream did.
  */
+import { PREVALENCE_METHODS, type PrevalenceMethod } from './prevalence';
+
 export interface TrendSettings {
   /** Mentions are counted in buckets of this many minutes; the detector evaluates at each bucket end. */
   bucketMinutes: number;
@@ -38,6 +40,21 @@ export interface TrendSettings {
   cooldownMinutes: number;
   /** Updates of an open alert are posted at most this often. */
   updateEveryMinutes: number;
+  /**
+   * The multi-scale scan (./scan): windows from one bucket to this many minutes, weighed by their
+   * likelihood ratio. 0: off — the fixed windows open alerts, as before the scan.
+   */
+  scanMinutes: number;
+  /** The scan opens an alert when its log-likelihood ratio reaches this. */
+  scanThreshold: number;
+  /** The rise the scan looks for: the normal odds of a negative mention multiplied by this. */
+  scanOddsRatio: number;
+  /** The surge in volume the scan looks for (× the usual mentions for those hours); ≤ 1: volume unused. */
+  scanVolumeRatio: number;
+  /** Extra-Poisson variance of the mentions' volume against the usual for the hour, measured on quiet days. */
+  volumeDispersion: number;
+  /** How a window's negative share is estimated from the model's answers (./prevalence). */
+  prevalence: PrevalenceMethod;
 }
 
 export const DEFAULT_TREND_SETTINGS: Readonly<TrendSettings> = Object.freeze({
@@ -57,6 +74,12 @@ export const DEFAULT_TREND_SETTINGS: Readonly<TrendSettings> = Object.freeze({
   closeAfterMinutes: 90,
   cooldownMinutes: 180,
   updateEveryMinutes: 60,
+  scanMinutes: 0,
+  scanThreshold: 6,
+  scanOddsRatio: 2,
+  scanVolumeRatio: 2,
+  volumeDispersion: 4.6,
+  prevalence: 'cc',
 });
 
 export const MINUTE = 60_000;
@@ -83,10 +106,48 @@ export function checkTrendSettings(s: TrendSettings): TrendSettings {
     );
   if (s.baselineLookbackHours * 60 <= Math.max(s.windowMinutes, s.longWindowMinutes))
     problems.push(`the baseline look-back (${s.baselineLookbackHours} h) must be longer than the windows`);
+  if (s.scanMinutes !== 0 && s.scanMinutes % s.bucketMinutes !== 0)
+    problems.push(
+      `the scan (${s.scanMinutes} min) must be a whole number of buckets (${s.bucketMinutes} min), or 0 (off)`,
+    );
+  if (s.scanMinutes !== 0 && s.baselineLookbackHours * 60 <= s.scanMinutes)
+    problems.push(
+      `the baseline look-back (${s.baselineLookbackHours} h) must be longer than the scan (${s.scanMinutes} min)`,
+    );
+  if (s.scanMinutes !== 0 && !(s.scanOddsRatio > 1))
+    problems.push(`TREND_SCAN_ODDS_RATIO (${s.scanOddsRatio}) must be above 1: the scan looks for a rise`);
   if (s.minHistoryHours > s.baselineLookbackHours)
     problems.push(
       `TREND_MIN_HISTORY_HOURS (${s.minHistoryHours}) cannot exceed TREND_BASELINE_LOOKBACK_HOURS (${s.baselineLookbackHours})`,
     );
   if (problems.length) throw new Error(`trend settings: ${problems.join('; ')}`);
   return s;
+}
+
+/**
+ * `base` with `key=value` overrides (the CLIs' `--set`), checked: a known key, a number ≥ 0 (or one of
+ * the prevalence methods for `prevalence`), and settings that hang together. Throws naming the problem.
+ */
+export function withSettings(base: Readonly<TrendSettings>, pairs: readonly string[]): TrendSettings {
+  const settings: TrendSettings = { ...base };
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const key = pair.slice(0, at) as keyof TrendSettings;
+    const raw = pair.slice(at + 1);
+    if (at < 1 || !(key in DEFAULT_TREND_SETTINGS))
+      throw new Error(
+        `--set ${JSON.stringify(pair)}: expected key=value with a key among ${Object.keys(DEFAULT_TREND_SETTINGS).join(', ')}`,
+      );
+    if (key === 'prevalence') {
+      if (!(PREVALENCE_METHODS as readonly string[]).includes(raw))
+        throw new Error(`--set ${pair}: prevalence is one of ${PREVALENCE_METHODS.join(', ')}`);
+      settings.prevalence = raw as PrevalenceMethod;
+      continue;
+    }
+    const value = Number(raw);
+    if (raw === '' || !Number.isFinite(value) || value < 0)
+      throw new Error(`--set ${pair}: the value must be a number ≥ 0`);
+    settings[key] = value;
+  }
+  return checkTrendSettings(settings);
 }

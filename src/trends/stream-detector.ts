@@ -23,7 +23,10 @@ import { step, type StepAction, type StreamState } from './state-machine';
 /** A mention as the detector sees it. */
 export interface Observation {
   time: number;
+  /** The model labelled it negative. */
   negative: boolean;
+  /** Its contribution to the estimated negatives (./prevalence); default 1 if negative, else 0. */
+  estimate?: number;
 }
 
 /** An alert of this stream, past or open (epoch ms). */
@@ -124,7 +127,7 @@ export class StreamDetector {
 
   /** Adds history (e.g. read back from the store after a restart) without evaluating anything. */
   load(history: Iterable<Observation>): void {
-    for (const o of history) this.series.add(o.time, o.negative);
+    for (const o of history) this.series.add(o.time, o.negative, o.estimate);
   }
 
   /**
@@ -139,7 +142,7 @@ export class StreamDetector {
     const late = judged === undefined ? 0 : sorted.findIndex((o) => o.time >= judged);
     const lateCount = late < 0 ? sorted.length : late;
     if (lateCount > 0) {
-      for (const o of sorted.slice(0, lateCount)) this.series.add(o.time, o.negative);
+      for (const o of sorted.slice(0, lateCount)) this.series.add(o.time, o.negative, o.estimate);
       const oldest = this.journal[0]?.at ?? Infinity;
       const beyond = sorted.slice(0, lateCount).filter((o) => o.time < oldest - this.bucketMs).length;
       events.push(...this.rejudge(snoozedUntil, { late: lateCount, beyond }));
@@ -154,7 +157,7 @@ export class StreamDetector {
         next += this.bucketMs;
       }
       if (this.lastEvaluatedAt === undefined) this.lastEvaluatedAt = next - this.bucketMs;
-      this.series.add(o.time, o.negative);
+      this.series.add(o.time, o.negative, o.estimate);
     }
     this.series.prune(this.horizon());
     this.trimJournal();
@@ -355,7 +358,7 @@ export class StreamDetector {
   /** Buckets before this are no longer needed by any window or baseline, re-judged ones included. */
   private horizon(): number {
     const at = this.lastEvaluatedAt ?? 0;
-    const longest = Math.max(this.settings.windowMinutes, this.settings.longWindowMinutes);
+    const longest = Math.max(this.settings.windowMinutes, this.settings.longWindowMinutes, this.settings.scanMinutes);
     return at - REJUDGE_HOURS * HOUR - longest * MINUTE - this.settings.baselineLookbackHours * HOUR;
   }
 }

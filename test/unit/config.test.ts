@@ -79,6 +79,12 @@ describe('loadConfig', () => {
       trendCloseAfterMinutes: 90,
       trendCooldownMinutes: 180,
       trendUpdateMinutes: 60,
+      trendScanMinutes: 0,
+      trendScanThreshold: 6,
+      trendScanOddsRatio: 2,
+      trendScanVolumeRatio: 2,
+      trendVolumeDispersion: 4.6,
+      trendPrevalence: 'cc',
       bundledReplay: true,
       bundledReplaySpeed: 6000,
       // Teams
