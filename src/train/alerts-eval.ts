@@ -169,11 +169,10 @@ export function realStream(tweets: readonly EvalTweet[], s: TrendSettings, rates
       .map((t) => ({ time: t.time, negative: t.label === 'negative', estimate: t.label === 'negative' ? 1 : 0 }));
     oracle.push(...spans(stream, runDetector(human, s, end)));
   }
-  const strip = (a: AlertSpan) => ({ stream: a.stream, opened_at: a.opened_at, resolved_at: a.resolved_at });
   const score = scoreAgainstOracle(alerts, oracle, new Date(end).toISOString());
   return {
-    alerts: alerts.map(strip) as AlertSpan[],
-    oracle_alerts: oracle.map(strip) as AlertSpan[],
+    alerts,
+    oracle_alerts: oracle,
     precision: score.precision,
     recall: score.recall,
     median_delay_minutes: score.median_delay_minutes,

@@ -95,7 +95,9 @@ export function evaluateScan(
   const { baseline, usualBySlot } = scanBaseline(series, at, settings, exclude);
   if (!baseline || baseline.historyHours < settings.minHistoryHours || baseline.mentions < settings.minHistoryMentions)
     return null;
-  const w = scanWindows(series, at, settings, baseline, usualBySlot);
+  // Alerts resolved by now: the scan starts after the last one.
+  const lastEnd = Math.max(-Infinity, ...exclude.filter((e) => e.to <= at).map((e) => e.to));
+  const w = scanWindows(series, at, settings, baseline, usualBySlot, lastEnd);
   if (!w) return null;
   const { total, negative, estimate } = w.counts;
   const share = estimatedShare(w.counts);

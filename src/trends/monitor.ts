@@ -44,7 +44,14 @@ import type { AlertRecord, Store } from '../store/types';
 import { buildAlertContent, type AlertContent, type AlertKind, type ChartRenderer } from './content';
 import { countOtherLanguages, notRead, type OtherLanguages } from './languages';
 import { pct, type Evaluation } from './detector';
-import { DEFAULT_TREND_SETTINGS, HOUR, MINUTE, checkTrendSettings, type TrendSettings } from './settings';
+import {
+  DEFAULT_TREND_SETTINGS,
+  HOUR,
+  MINUTE,
+  checkTrendSettings,
+  longestWindowMinutes,
+  type TrendSettings,
+} from './settings';
 import type { ChatSink, StreamNotice } from './sink';
 import type { Peak, StreamState } from './state-machine';
 import {
@@ -327,7 +334,7 @@ export class TrendMonitor {
   }
 
   private longestWindowMs(): number {
-    return Math.max(this.settings.windowMinutes, this.settings.longWindowMinutes) * MINUTE;
+    return longestWindowMinutes(this.settings) * MINUTE;
   }
 
   /** How far back mentions are remembered by id (a poll read twice is counted once), re-judged ones included. */

@@ -105,6 +105,8 @@ export function usualVolumeBySlot(
 /**
  * Scans the windows ending at `at` against `baseline` (the history before `at − scanMinutes`) and
  * returns the one with the most evidence (the earliest, on a tie), or null when there is no mention.
+ * No window reaches back before `notBefore` (the end of the last alert): a storm already told is not
+ * evidence for a new alert once its own has resolved.
  */
 export function scanWindows(
   series: BucketSeries,
@@ -112,6 +114,7 @@ export function scanWindows(
   settings: TrendSettings,
   baseline: Baseline,
   usualBySlot: number[] | null,
+  notBefore = -Infinity,
 ): ScanWindow | null {
   const b = series.bucketMs;
   const p0 = baseline.share;
@@ -120,7 +123,7 @@ export function scanWindows(
   let best: ScanWindow | null = null;
   const acc: Counts = { total: 0, negative: 0, estimate: 0 };
   let usual = 0;
-  for (let start = at - b; start >= at - settings.scanMinutes * MINUTE; start -= b) {
+  for (let start = at - b; start >= Math.max(at - settings.scanMinutes * MINUTE, notBefore); start -= b) {
     const c = series.sum(start, start + b);
     acc.total += c.total;
     acc.negative += c.negative;

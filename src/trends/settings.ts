@@ -85,6 +85,14 @@ export const DEFAULT_TREND_SETTINGS: Readonly<TrendSettings> = Object.freeze({
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 
+/**
+ * The longest span a judgement looks at before its baseline: the fixed windows and the scan. What the
+ * detector keeps in memory and what the monitor reads back after a restart both follow from it.
+ */
+export function longestWindowMinutes(s: TrendSettings): number {
+  return Math.max(s.windowMinutes, s.longWindowMinutes, s.scanMinutes);
+}
+
 /** Checks the settings hang together (the schema checks each one alone); throws naming the problem. */
 export function checkTrendSettings(s: TrendSettings): TrendSettings {
   const problems: string[] = [];
@@ -104,15 +112,11 @@ export function checkTrendSettings(s: TrendSettings): TrendSettings {
     problems.push(
       `TREND_SUSTAIN_PVALUE (${s.sustainPValue}) must be at least TREND_OPEN_PVALUE (${s.openPValue}): staying open is easier than opening`,
     );
-  if (s.baselineLookbackHours * 60 <= Math.max(s.windowMinutes, s.longWindowMinutes))
-    problems.push(`the baseline look-back (${s.baselineLookbackHours} h) must be longer than the windows`);
+  if (s.baselineLookbackHours * 60 <= longestWindowMinutes(s))
+    problems.push(`the baseline look-back (${s.baselineLookbackHours} h) must be longer than the windows and the scan`);
   if (s.scanMinutes !== 0 && s.scanMinutes % s.bucketMinutes !== 0)
     problems.push(
       `the scan (${s.scanMinutes} min) must be a whole number of buckets (${s.bucketMinutes} min), or 0 (off)`,
-    );
-  if (s.scanMinutes !== 0 && s.baselineLookbackHours * 60 <= s.scanMinutes)
-    problems.push(
-      `the baseline look-back (${s.baselineLookbackHours} h) must be longer than the scan (${s.scanMinutes} min)`,
     );
   if (s.scanMinutes !== 0 && !(s.scanOddsRatio > 1))
     problems.push(`TREND_SCAN_ODDS_RATIO (${s.scanOddsRatio}) must be above 1: the scan looks for a rise`);

@@ -17,7 +17,7 @@
  */
 import { BucketSeries, bucketStart } from './buckets';
 import { evaluate, type Evaluation } from './detector';
-import { HOUR, MINUTE, checkTrendSettings, type TrendSettings } from './settings';
+import { HOUR, MINUTE, checkTrendSettings, longestWindowMinutes, type TrendSettings } from './settings';
 import { step, type StepAction, type StreamState } from './state-machine';
 
 /** A mention as the detector sees it. */
@@ -358,8 +358,12 @@ export class StreamDetector {
   /** Buckets before this are no longer needed by any window or baseline, re-judged ones included. */
   private horizon(): number {
     const at = this.lastEvaluatedAt ?? 0;
-    const longest = Math.max(this.settings.windowMinutes, this.settings.longWindowMinutes, this.settings.scanMinutes);
-    return at - REJUDGE_HOURS * HOUR - longest * MINUTE - this.settings.baselineLookbackHours * HOUR;
+    return (
+      at -
+      REJUDGE_HOURS * HOUR -
+      longestWindowMinutes(this.settings) * MINUTE -
+      this.settings.baselineLookbackHours * HOUR
+    );
   }
 }
 

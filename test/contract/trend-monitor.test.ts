@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
 import type { AlertContent } from '../../src/trends/content';
 import { TrendMonitor, type TrendAlertData } from '../../src/trends/monitor';
+import { DEFAULT_TREND_SETTINGS } from '../../src/trends/settings';
 import type { ChatSink } from '../../src/trends/sink';
 import type { Observation } from '../../src/trends/stream-detector';
 import { H, T0, batches, synth } from '../helpers/synthetic-stream';
@@ -151,6 +152,63 @@ it('a restart in the middle of the alert neither forgets it nor opens it again (
   expect((alerts[0].data as unknown as TrendAlertData).peak).toEqual((ref.data as unknown as TrendAlertData).peak);
   expect([...before.kinds(), ...after.kinds()]).toEqual(reference.sink.kinds());
   await store.close();
+});
+
+describe('the scan, with probabilistic estimates (TREND_SCAN_MINUTES, TREND_PREVALENCE=pcc)', () => {
+  const SCAN = {
+    ...DEFAULT_TREND_SETTINGS,
+    scanMinutes: 720,
+    prevalence: 'pcc' as const,
+    dispersion: 1.2,
+    // A look-back short enough that what a restart reads back depends on the scan's 12 h, not the 3 h window.
+    longWindowMinutes: 0,
+    baselineLookbackHours: 30,
+  };
+  const scanOn = (store: Store, sinks: ChatSink[]) =>
+    new TrendMonitor({
+      store,
+      sinks,
+      renderChart: null,
+      settings: SCAN,
+      estimate: (m) => m.prediction!.probabilities.negative,
+    });
+
+  async function run(cut?: number) {
+    const path = dbPath();
+    const sinks = [new Recorder(), new Recorder()];
+    let store = await openStore({ sqlitePath: path });
+    let monitor = scanOn(store, [sinks[0]]);
+    for (const [i, b] of BATCHES.entries()) {
+      if (i === cut) {
+        await store.close();
+        store = await openStore({ sqlitePath: path });
+        monitor = scanOn(store, [sinks[1]]);
+      }
+      await feed(store, monitor, b);
+    }
+    const alerts = await store.listAlerts(STREAM);
+    await store.close();
+    return { alerts, kinds: sinks.flatMap((r) => r.kinds()), opened: sinks[0].messages[0]?.content };
+  }
+
+  it('opens earlier than the fixed windows, says why, and a restart in the middle changes nothing', async () => {
+    const windows = await continuousRun();
+    const scan = await run();
+    expect(scan.alerts).toHaveLength(1);
+    expect(Date.parse(scan.alerts[0].openedAt)).toBeLessThan(Date.parse(windows.alerts[0].openedAt));
+    expect(scan.opened?.why?.signal).toMatch(/^share( and volume)?$/);
+    expect(scan.opened?.why?.sure).toMatch(/^evidence \d+\.\d for a threshold of 6:/);
+    // Restarted two hours into the spike: the history read back holds what the scan's baseline needs.
+    const cut = BATCHES.findIndex((b) => Date.parse(b[0].createdAt) >= T0 + 74 * H);
+    const restarted = await run(cut);
+    expect(restarted.alerts).toHaveLength(1);
+    expect(restarted.alerts[0]).toMatchObject({
+      openedAt: scan.alerts[0].openedAt,
+      resolvedAt: scan.alerts[0].resolvedAt,
+      state: 'resolved',
+    });
+    expect(restarted.kinds).toEqual(scan.kinds);
+  });
 });
 
 describe('late mentions across a restart (a replica taking over reads the gap the other left)', () => {

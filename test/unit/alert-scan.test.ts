@@ -3,8 +3,8 @@ import { duration, whyNow } from '../../src/trends/content';
 import { evaluate, evaluateScan } from '../../src/trends/detector';
 import { mentionEstimate, mentionEstimator } from '../../src/trends/prevalence';
 import { riseShare, shareEvidence, usualVolumeBySlot, volumeEvidence } from '../../src/trends/scan';
-import { DEFAULT_TREND_SETTINGS, withSettings } from '../../src/trends/settings';
-import { measureConfusionRates } from '../../src/sentiment/confusion-rates';
+import { DEFAULT_TREND_SETTINGS, longestWindowMinutes, withSettings } from '../../src/trends/settings';
+import { measureConfusionRates, ratesFromManifest } from '../../src/sentiment/confusion-rates';
 import {
   DAY,
   bootstrapStream,
@@ -117,6 +117,18 @@ describe('the scan in the detector', () => {
     expect(ev.evidence!.usualVolume).toBeCloseTo(40, 0);
   });
 
+  it('never reaches back into an alert already resolved: a told storm is no evidence for a new one', () => {
+    const series = history();
+    fill(series, T0 + 72 * H, 4, 40, 0.9);
+    fill(series, T0 + 76 * H, 4, 20, 0.4);
+    const at = T0 + 80 * H;
+    expect(evaluateScan(series, at, S)!.status).toBe('elevated'); // the spike is still in its 12 h
+    const told = [{ from: T0 + 71 * H, to: T0 + 77 * H }];
+    const ev = evaluateScan(series, at, S, told)!;
+    expect(ev.windowStart).toBeGreaterThanOrEqual(T0 + 77 * H);
+    expect(ev.status).toBe('normal');
+  });
+
   it('knows nothing before the history (24 h and 150 mentions before its longest window)', () => {
     const series = new BucketSeries(15 * 60_000);
     fill(series, T0, 30, 20, 0.4);
@@ -146,8 +158,22 @@ describe('prevalence estimates', () => {
     'constructed',
   );
 
-  it('measures the rates', () => {
+  it('measures the rates, and a manifest with malformed ones is refused naming the field', () => {
     expect(rates).toMatchObject({ tpr: 0.9, fpr: 0.2, meanOnNegative: 0.84, meanOnOther: 0.2, n: 200 });
+    expect(ratesFromManifest({ prevalence: rates }, 'm')).toEqual(rates);
+    expect(ratesFromManifest({}, 'm')).toBeUndefined();
+    expect(() => ratesFromManifest({ prevalence: { ...rates, fpr: 1.5 } }, 'models/x')).toThrow(
+      /^models\/x: metrics.prevalence is malformed: fpr: /,
+    );
+  });
+
+  it('the longest span judged covers the scan too (what a restart reads back)', () => {
+    expect(longestWindowMinutes({ ...S, longWindowMinutes: 0 })).toBe(720);
+    expect(longestWindowMinutes({ ...S, scanMinutes: 0 })).toBe(720);
+    expect(longestWindowMinutes({ ...S, longWindowMinutes: 0, scanMinutes: 0 })).toBe(180);
+    expect(() => withSettings(S, ['baselineLookbackHours=10', 'longWindowMinutes=0', 'minHistoryHours=6'])).toThrow(
+      /look-back \(10 h\) must be longer than the windows and the scan/,
+    );
   });
 
   it('adjusted counts recover the true share that a plain count compresses', () => {
