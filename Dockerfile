@@ -28,7 +28,7 @@ FROM toolchain AS build
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 # The build context is what .dockerignore lets through (sources, configs, models; no tests, docs or secrets).
 COPY . .
-RUN npm run build && test -f dist/src/main.js
+RUN npm run build && test -f dist/src/main.js && test -f dist/dashboard/app.js
 
 # ---- deps: production node_modules, including the native TensorFlow.js runtime ----
 FROM toolchain AS deps

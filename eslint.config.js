@@ -52,6 +52,11 @@ module.exports = defineConfig(
     ignores: [...ENTRY_POINTS, 'src/train/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [NO_ADAPTERS, NO_ENTRY_POINTS, NO_TRAINING] }] },
   },
+  // The dashboard's front end runs in the browser (bundled by src/http/dashboard/build.ts).
+  {
+    files: ['src/http/dashboard/client/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
   {
     files: ['adapters/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [NO_ENTRY_POINTS] }] },

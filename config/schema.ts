@@ -225,6 +225,25 @@ export const configSchema = z.object({
     ),
   }),
 
+  ...section('Dashboard', {
+    dashboardSecret: doc(
+      optional(secret('at least 32 characters (e.g. `openssl rand -base64 48`)', /^\S{32,}$/)),
+      'Key of the HMAC-SHA256 that signs the dashboard\'s links (the "Open in dashboard" button of every alert) and its sessions. Unset with an open API (local mode on loopback): the dashboard needs no sign-in. Unset otherwise: the dashboard is off and alerts carry no link. Changing it revokes every link and session (docs/dashboard.md).',
+    ),
+    dashboardBaseUrl: doc(
+      optional(url(['https:', 'http:'])),
+      'The address people open Sentinel at (the Cloud Run service URL, or the domain in front of it): the links in alerts start with it. Unset: http://127.0.0.1:PORT in local mode; in production mode alerts then carry no link.',
+    ),
+    dashboardLinkDays: doc(
+      integer(1, 90).default(7),
+      "How long an alert's link opens the dashboard, in days from the message (the link is refreshed with each update of the alert).",
+    ),
+    dashboardSessionHours: doc(
+      integer(1, 720).default(12),
+      'How long the dashboard stays open in a browser after following a link, in hours.',
+    ),
+  }),
+
   ...section('Model and scoring', {
     modelDir: doc(
       nonEmpty('a directory path').default('models/sentinel-bilstm'),
@@ -726,6 +745,7 @@ export const SETTING_PREFIXES = [
   'DIGEST_',
   'MLFLOW_',
   'PROMOTE_',
+  'DASHBOARD_',
 ] as const;
 
 /** Every environment variable the schema reads. */
@@ -800,6 +820,17 @@ export function checkMode(config: Config): void {
     problems.push({
       setting: 'MODEL_CHALLENGER',
       message: `names a registry version (${config.modelChallenger}) but MODEL_BUCKET is not set: a challenger comes from the bucket`,
+    });
+  if (config.mode === 'production' && config.dashboardSecret && !config.dashboardBaseUrl)
+    problems.push({
+      setting: 'DASHBOARD_BASE_URL',
+      message:
+        'not set while DASHBOARD_SECRET is: alerts could not link to the dashboard; set the address people open Sentinel at (the Cloud Run service URL)',
+    });
+  if (config.mode === 'production' && config.dashboardBaseUrl?.startsWith('http:'))
+    problems.push({
+      setting: 'DASHBOARD_BASE_URL',
+      message: `is http:, refused in production mode: the dashboard shows customers' tweets and its links are credentials; use https://`,
     });
   if (config.mode === 'production') problems.push(...productionProblems(config));
   if (problems.length > 0) {

@@ -18,8 +18,12 @@
  * and refuses to start without X, PostgreSQL and a chat sink. The image runs the build of this file
  * (`node dist/src/main.js`) as PID 1: it must handle SIGTERM itself, from its first line on.
  */
-import { checkMode, ConfigError, loadConfig, redactConfig, type Config } from '../config/schema';
+import { checkMode, ConfigError, isLoopback, loadConfig, redactConfig, type Config } from '../config/schema';
 import { buildServer } from './http/server';
+import { DashboardAccess } from './http/dashboard/access';
+import { dashboardAssetsDir } from './http/dashboard/assets';
+import { LiveUpdates } from './http/dashboard/live';
+import { Overview } from './http/dashboard/overview';
 import { ApiAuth } from './http/auth';
 import { HealthBoard, type DependencyHealth } from './ops/health';
 import { createLogger, type Logger } from './log';
@@ -214,6 +218,8 @@ export async function main(env: Record<string, string | undefined> = process.env
       sinks: to,
       logger,
       unreadable: (t) => slot.unreadable(t),
+      // Built further down with the HTTP server; called only once an alert is posted.
+      dashboardLink: (alertId) => dashboardLink(alertId),
       estimate: mentionEstimator(
         trendSettings.prevalence,
         () => {
@@ -371,6 +377,44 @@ export async function main(env: Record<string, string | undefined> = process.env
   const auth = ApiAuth.fromEntries(config.apiKeys);
   if (auth.open) logger.warn(`HTTP API open to this machine: no API_KEYS, listening on ${config.host} only`);
   else logger.info({ keys: auth.keyNames }, `HTTP API: ${auth.keyNames.length} API key(s)`);
+  // The read-only dashboard (src/http/dashboard): open on loopback in local mode, signed links otherwise.
+  const dashboardAccess = new DashboardAccess({
+    secret: config.dashboardSecret,
+    open: auth.open && isLoopback(config.host),
+    linkDays: config.dashboardLinkDays,
+    sessionHours: config.dashboardSessionHours,
+  });
+  const dashboardBase =
+    config.dashboardBaseUrl?.replace(/\/+$/, '') ??
+    (config.mode === 'local'
+      ? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`
+      : undefined);
+  /** The link an alert's "Open in dashboard" button carries (null: the dashboard is off or has no address). */
+  const dashboardLink = (alertId: string): string | null => {
+    const path = dashboardAccess.alertPath(alertId);
+    return path && dashboardBase ? `${dashboardBase}${path}` : null;
+  };
+  if (dashboardAccess.mode === 'off')
+    logger.info('dashboard off: set DASHBOARD_SECRET to serve it with signed links (docs/dashboard.md)');
+  const overview = new Overview({
+    store,
+    streams: () => (digestStreamNames ??= digestStreams(config)),
+    settings: trendSettings,
+    unreadable: (t) => slot.unreadable(t),
+    acknowledgements: [slackAcknowledgements(store, logger), teamsAcknowledgements(store, logger)],
+    logger,
+  });
+  const dashboard =
+    dashboardAccess.mode === 'off'
+      ? undefined
+      : {
+          access: dashboardAccess,
+          overview,
+          live: new LiveUpdates({ fingerprint: () => overview.fingerprint(), logger }),
+          assetsDir: dashboardAssetsDir(),
+          secureCookies: config.mode === 'production',
+          logger,
+        };
   // What /ready reports besides the model and the store: each part adds its own check.
   const health = new HealthBoard();
   health.register('mentions', () => leaderWork.jobs()?.poller?.health() ?? null); // polled by the leader only
@@ -399,6 +443,7 @@ export async function main(env: Record<string, string | undefined> = process.env
         `${e.method} ${e.route} answered ${e.status}: ${e.message}`,
       ),
     leader: () => leadership.status(),
+    dashboard,
   });
   running.app = app;
   // Before listen: the adapters mount their routes on the same server.
@@ -432,6 +477,11 @@ export async function main(env: Record<string, string | undefined> = process.env
   try {
     const address = await app.listen({ port: config.port, host: config.host });
     logger.info({ url: address }, `listening on ${address}`);
+    if (dashboardAccess.mode === 'open' && dashboardBase)
+      logger.info(
+        { url: `${dashboardBase}/dashboard` },
+        `dashboard: ${dashboardBase}/dashboard (open on this machine)`,
+      );
     logger.debug(
       {
         routes: [

@@ -154,6 +154,7 @@ export class ConsoleSink implements ChatSink {
       this.paint(colour, `├${rule}`),
       ...wrapText(terminal(alertText(alert)), inner).map(row),
       ...(chart ? ['│', ...wrapLine(`Chart (last 24 h): ${chart}`, inner, 2).map(row)] : []),
+      ...(alert.dashboardUrl ? wrapLine(`Dashboard: ${alert.dashboardUrl}`, inner, 2).map(row) : []),
       this.paint(colour, `└${rule}`),
       '',
     ];

@@ -20,6 +20,7 @@ import { otherLanguagesText } from '../../src/trends/languages';
 import { stripControls } from '../../src/chat/text';
 
 type Block = types.KnownBlock;
+type Button = types.Button;
 export interface SlackMessage {
   text: string;
   blocks: Block[];
@@ -30,6 +31,8 @@ export const ACTION = {
   trueLabel: 'sentinel_true_label',
   ack: 'sentinel_alert_ack',
   snooze: 'sentinel_alert_snooze',
+  /** A link button: Slack opens the URL and still sends the click, which is only acknowledged. */
+  dashboard: 'sentinel_open_dashboard',
 } as const;
 
 export const LABEL_EMOJI: Record<Label, string> = {
@@ -362,12 +365,25 @@ export function alertHeadline(c: AlertSnapshot, marks: AlertMarks): SlackMessage
       'sentinel_alert_marks',
     ),
   ];
+  const dashboard: Button[] = c.dashboardUrl
+    ? [
+        {
+          type: 'button',
+          action_id: ACTION.dashboard,
+          text: { type: 'plain_text', text: 'Open in dashboard', emoji: true },
+          url: c.dashboardUrl,
+        },
+      ]
+    : [];
+  if (resolved && dashboard.length)
+    blocks.push({ type: 'actions', block_id: 'sentinel_alert_actions', elements: dashboard });
   if (!resolved) {
     const value = JSON.stringify({ a: c.alertId, s: c.stream });
     blocks.push({
       type: 'actions',
       block_id: 'sentinel_alert_actions',
       elements: [
+        ...dashboard,
         {
           type: 'button',
           action_id: ACTION.ack,

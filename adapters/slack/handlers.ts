@@ -263,6 +263,11 @@ export function registerHandlers(bolt: App, deps: HandlerDeps): void {
     }
   };
 
+  // "Open in dashboard" is a link: the browser opens it; the click Slack sends too only needs its ack.
+  bolt.action<BlockButtonAction>(ACTION.dashboard, async ({ ack }) => {
+    await ack();
+  });
+
   bolt.action<BlockButtonAction>(ACTION.ack, async (args) => {
     await args.ack();
     const where = messageOf(args.body);

@@ -330,10 +330,17 @@ export interface CardChart {
   title: string;
 }
 
+/**
+ * Teams refuses a card over about 28 KB, and the chart travels inside it as a data URI. The charts are
+ * palette PNGs of about 16 KB (src/trends/chart.ts): one larger than this is left out rather than the
+ * whole card refused (the card links the dashboard, which shows the same chart).
+ */
+export const MAX_CARD_CHART_CHARS = 22 * 1024;
+
 export function chartOf(content: AlertContent): CardChart | undefined {
-  return content.chart
-    ? { url: `data:image/png;base64,${content.chart.png.toString('base64')}`, title: content.chart.title }
-    : undefined;
+  if (!content.chart) return undefined;
+  const url = `data:image/png;base64,${content.chart.png.toString('base64')}`;
+  return url.length <= MAX_CARD_CHART_CHARS ? { url, title: content.chart.title } : undefined;
 }
 
 const KIND = {
@@ -490,6 +497,7 @@ export function alertCard(
       ),
     ],
     [
+      ...(c.dashboardUrl ? [{ type: 'Action.OpenUrl', title: '📈 Open in dashboard', url: c.dashboardUrl }] : []),
       submit('✅ Real bad buzz', { sentinel: 'alertVote', alertId: c.alertId, correct: true }, 'positive'),
       submit('❌ False alarm', { sentinel: 'alertVote', alertId: c.alertId, correct: false }, 'destructive'),
       // Once it is over there is nothing left to acknowledge or snooze (as on Slack's headline).

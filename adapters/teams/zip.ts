@@ -3,8 +3,7 @@
  * no ZIP64, no encryption) on node:zlib, enough for a Teams app package. Entries get a fixed timestamp
  * (1980-01-01 00:00), so the same files always give the same bytes.
  */
-import { deflateRawSync } from 'node:zlib';
-import { crc32 } from '../../src/charts/raster';
+import { crc32, deflateRawSync } from 'node:zlib';
 
 export interface ZipEntry {
   /** Path inside the archive, with `/` separators. */

@@ -12,7 +12,8 @@
  *    mrkdwn `escapeText` (adapters/slack/blocks.ts: blocks and the `text` fallback alike), Adaptive Card
  *    and Teams message markdown `md`, Teams plain text `plain` (adapters/teams/cards.ts), the terminal
  *    `terminal` (adapters/console/console-sink.ts). Charts draw no tweet text (src/trends/chart.ts only
- *    draws the stream name and figures, in an ASCII pixel font).
+ *    draws the stream name and figures, as SVG text that ECharts escapes); the dashboard's page inserts
+ *    every text as a DOM text node (src/http/dashboard/client/app.ts).
  */
 import { decodeEntities } from '../sentiment/normalize';
 import type { AlertContent } from '../trends/content';

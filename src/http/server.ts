@@ -22,6 +22,7 @@ import type { WatchedStore } from '../store/health';
 import { worst, type DependencyHealth, type HealthBoard } from '../ops/health';
 import type { LeaderStatus } from '../ops/leadership';
 import { ApiAuth, protect } from './auth';
+import { dashboardRoutes, type DashboardDeps } from './dashboard/routes';
 import { FEEDBACK_ROUTES, feedbackRoutes } from './feedback-route';
 import { ApiError, acceptJsonOnly, answerWrongMethods, commonIssueError, errorBody, kindOf, reject } from './json-api';
 
@@ -48,6 +49,8 @@ export interface ServerDeps {
    * `scoring` when the model failed (`code` scoring_failed). Must not throw.
    */
   onServerError?: (e: ServerError) => void;
+  /** The read-only dashboard (./dashboard), when it is on. */
+  dashboard?: Omit<DashboardDeps, 'readiness'>;
 }
 
 /** A 5xx answered: what, and the error behind it (its message, as logged). */
@@ -272,6 +275,7 @@ export function buildServer({
   leader,
   registries = [],
   onServerError,
+  dashboard,
 }: ServerDeps): FastifyInstance {
   const app = fastify({
     loggerInstance: logger,
@@ -364,7 +368,7 @@ export function buildServer({
   const storeHealth = store && 'health' in store ? (store as WatchedStore).health.bind(store) : undefined;
 
   // Ready = can do its main job: a model and a store. Every other dependency is reported, not fatal.
-  app.get('/ready', async (_request, reply) => {
+  const readiness = async (): Promise<{ code: number; body: Record<string, unknown> }> => {
     const state = slot.current();
     const storeFailing = [storeHealth?.(), predictionLog?.health()].find((h) => h && !h.ok);
     const dependencies: Record<string, DependencyHealth> = {
@@ -386,11 +390,12 @@ export function buildServer({
         : {}),
       ...health?.report(),
     };
-    if (!state.ready) return reply.code(503).send({ ready: false, reason: state.reason, dependencies });
+    if (!state.ready) return { code: 503, body: { ready: false, reason: state.reason, dependencies } };
     if (storeFailing)
-      return reply
-        .code(503)
-        .send({ ready: false, reason: storeFailing.reason, since: storeFailing.since, dependencies });
+      return {
+        code: 503,
+        body: { ready: false, reason: storeFailing.reason, since: storeFailing.since, dependencies },
+      };
     const { name, version, backend, labels, maxLength } = state.scorer.info;
     // Where the model came from (GCS, the local cache or the shipped directory) and, for a fallback, why.
     const origin = state.origin ? { origin: state.origin } : {};
@@ -398,14 +403,23 @@ export function buildServer({
     // Who leads: { role: 'leader' | 'follower' | 'single', holder, token, since } (src/ops/leadership.ts).
     const leaderField = leader ? { leader: leader() } : {};
     return {
-      ready: true,
-      status,
-      model: { name, version, backend, labels, maxLength },
-      ...origin,
-      dependencies,
-      ...leaderField,
+      code: 200,
+      body: {
+        ready: true,
+        status,
+        model: { name, version, backend, labels, maxLength },
+        ...origin,
+        dependencies,
+        ...leaderField,
+      },
     };
+  };
+  app.get('/ready', async (_request, reply) => {
+    const { code, body } = await readiness();
+    return reply.code(code).send(body);
   });
+
+  if (dashboard) dashboardRoutes(app as unknown as FastifyInstance, { ...dashboard, readiness });
 
   app.get('/metrics', { config: { scope: 'metrics' } }, async (_request, reply) => {
     const merged = registries.length ? Registry.merge([metrics.registry, ...registries]) : metrics.registry;

@@ -2,9 +2,11 @@
  * The AMOC chart of the alert evaluation ("activity monitoring operating characteristic", Fawcett and Provost,
  * KDD 1999): for each detector setting, false alarms per stream-week against the median delay from a storm's
  * start to its first alert. One curve a detector, one point a threshold; down and to the left is better.
- * Drawn with the shared raster of src/charts/raster.ts in the style of the reliability diagram.
+ * Drawn by ECharts (src/charts/render.ts) on a grid with fixed margins, so that `amocLayout` knows where
+ * every value lands in the picture.
  */
-import { encodePng, GLYPH_H, Raster, type Rgb } from '../charts/raster';
+import { renderChartPng, renderChartSvg, type ChartOption } from '../charts/render';
+import { PALETTE, rgba } from '../charts/palette';
 
 export interface AmocPoint {
   falseAlarmsPerWeek: number;
@@ -28,23 +30,16 @@ export interface AmocOptions {
 }
 
 export const AMOC_COLOURS = {
-  text: [34, 34, 34],
-  muted: [105, 105, 105],
-  axis: [130, 130, 130],
-  grid: [232, 232, 232],
-  /** Okabe–Ito yellow, blended lightly: none of the curves uses it. */
-  goal: [240, 228, 66],
-  /** Okabe–Ito (colour-blind safe): blue, vermillion, green, purple, orange, sky blue; reused past six. */
-  curves: [
-    [0, 114, 178],
-    [213, 94, 0],
-    [0, 158, 115],
-    [204, 121, 167],
-    [230, 159, 0],
-    [86, 180, 233],
-  ],
-} as const satisfies Record<string, Rgb | readonly Rgb[]>;
-export const GOAL_ALPHA = 0.3;
+  text: PALETTE.text,
+  muted: PALETTE.muted,
+  axis: PALETTE.axis,
+  grid: PALETTE.grid,
+  /** Okabe–Ito yellow, translucent: none of the curves uses it. */
+  goal: PALETTE.yellow,
+  /** Okabe–Ito (colour-blind safe): blue, vermillion, bluish green, reddish purple, orange, sky blue. */
+  curves: [PALETTE.blue, PALETTE.negative, PALETTE.resolved, PALETTE.purple, PALETTE.trigger, PALETTE.volume],
+} as const;
+export const GOAL_ALPHA = 0.35;
 
 /** 1-2-5 steps for false alarms, so that the axis holds at most 8 ticks and reaches at least 1. */
 function falseAlarmAxis(max: number): { max: number; step: number } {
@@ -62,16 +57,15 @@ function delayAxis(max: number): { max: number; step: number } {
   return { max: step * Math.ceil(top / step - 1e-9), step };
 }
 
-/** Where the chart sits in a width × height image; `axes` gives the scales and pixel mapping for some data. */
+/**
+ * Where the plot sits in a width × height picture (ECharts' grid, fixed margins: title and subtitle above,
+ * tick labels, the axis title and the legend below); `axes` gives the scales and the pixel of a value.
+ */
 export function amocLayout(width = 720, height = 480) {
-  const margin = 12;
-  const ch = GLYPH_H;
-  const plotLeft = margin + ch + 8 + Raster.textWidth('000 min', 1) + 6;
-  const plotRight = width - 24;
-  const plotTop = 8 + 2 * ch + 8 + ch + 16;
-  // Two legend rows, items flowing left to right; under the plot: ticks, tick labels, axis title.
-  const legendTop = height - margin - 2 * (ch + 6) + 6;
-  const plotBottom = legendTop - 14 - (6 + ch + 6 + ch);
+  const plotLeft = 84;
+  const plotRight = width - 32;
+  const plotTop = 76;
+  const plotBottom = height - 104;
   const axes = (curves: readonly AmocCurve[], goal?: AmocOptions['goal']) => {
     const pts = curves.flatMap((c) => c.points);
     const x = falseAlarmAxis(Math.max(goal?.falseAlarmsPerWeek ?? 0, ...pts.map((p) => p.falseAlarmsPerWeek)));
@@ -79,122 +73,276 @@ export function amocLayout(width = 720, height = 480) {
     return {
       x,
       y,
-      X: (v: number) => Math.round(plotLeft + (v / x.max) * (plotRight - plotLeft)),
-      Y: (v: number) => Math.round(plotBottom - (v / y.max) * (plotBottom - plotTop)),
+      X: (v: number) => plotLeft + (v / x.max) * (plotRight - plotLeft),
+      Y: (v: number) => plotBottom - (v / y.max) * (plotBottom - plotTop),
     };
   };
-  return { margin, plotLeft, plotRight, plotTop, plotBottom, legendTop, axes };
-}
-
-/** The pixel font is ASCII: accents stripped, typography mapped, anything else '?'. */
-function ascii(text: string): string {
-  return text
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .replace(/\u2264/g, '<=')
-    .replace(/\u2265/g, '>=')
-    .replace(/\u00d7/g, 'x')
-    .replace(/[\u2010-\u2015\u2212]/g, '-')
-    .replace(/[\u2018\u2019]/g, "'")
-    .replace(/[\u201c\u201d]/g, '"')
-    .replace(/\u2026/g, '...')
-    .replace(/[^\x20-\x7e]/gu, '?');
+  return { plotLeft, plotRight, plotTop, plotBottom, axes };
 }
 
 const tick = (v: number) => String(Number(v.toFixed(6)));
+const HOLLOW = 'hollow marker on the top edge: nothing detected';
 
-/**
- * The AMOC chart as a PNG (default 720×480). A threshold at which nothing was detected is drawn as a hollow
- * marker on the top edge, off the line: joining it to the curve would read as a measured delay of the axis
- * maximum, while leaving it out would hide that the threshold was tried.
- */
-export function amocPng(curves: readonly AmocCurve[], opts: AmocOptions): Buffer {
-  const width = opts.width ?? 720;
-  const height = opts.height ?? 480;
+function check(curves: readonly AmocCurve[], width: number, height: number): void {
   if (![width, height].every(Number.isInteger) || width < 400 || height < 300 || width > 4096 || height > 4096)
-    throw new Error('AMOC chart: width and height must be integers from 400x300 to 4096x4096');
+    throw new Error('AMOC chart: width and height must be integers from 400×300 to 4096×4096');
   if (curves.length === 0) throw new Error('AMOC chart: no curves');
   for (const p of curves.flatMap((c) => c.points))
     if (!(p.falseAlarmsPerWeek >= 0) || (p.medianDelayMinutes !== null && !(p.medianDelayMinutes >= 0)))
       throw new Error(`AMOC chart: point "${p.label}" has a negative or non-numeric rate or delay`);
-  const C = AMOC_COLOURS;
+}
+
+const MARKER_R = 5;
+const LABEL_GAP = 5;
+type Side = 'right' | 'left' | 'top' | 'bottom';
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+const overlaps = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+
+/** Where ECharts puts a 12 px label on `side` of a marker at (x, y) (width estimated at 0.6 em a character). */
+function labelBox([x, y]: number[], text: string, side: Side): Box {
+  const w = Math.ceil([...text].length * 7.2);
+  const h = 14;
+  const d = MARKER_R + LABEL_GAP;
+  if (side === 'right') return { left: x + d, right: x + d + w, top: y - h / 2, bottom: y + h / 2 };
+  if (side === 'left') return { left: x - d - w, right: x - d, top: y - h / 2, bottom: y + h / 2 };
+  if (side === 'top') return { left: x - w / 2, right: x + w / 2, top: y - d - h, bottom: y - d };
+  return { left: x - w / 2, right: x + w / 2, top: y + d, bottom: y + d + h };
+}
+
+/** Whether the segment from a to b passes through the box (sampled every 2 px). */
+function crosses(box: Box, [ax, ay]: number[], [bx, by]: number[]): boolean {
+  const n = Math.max(1, Math.ceil(Math.hypot(bx - ax, by - ay) / 2));
+  for (let i = 0; i <= n; i++) {
+    const [x, y] = [ax + ((bx - ax) * i) / n, ay + ((by - ay) * i) / n];
+    if (x > box.left && x < box.right && y > box.top && y < box.bottom) return true;
+  }
+  return false;
+}
+
+/**
+ * A side for each marker's label inside `frame` that covers no other marker and no label placed before it,
+ * preferring one that no line crosses; none: no label.
+ */
+function placeLabels<K>(
+  items: Array<{ key: K; xy: number[]; text: string }>,
+  lines: number[][][],
+  frame: Box,
+): Map<K, Side> {
+  const markers = items.map(({ xy: [x, y] }) => ({
+    left: x - MARKER_R,
+    right: x + MARKER_R,
+    top: y - MARKER_R,
+    bottom: y + MARKER_R,
+  }));
+  const taken: Box[] = [];
+  const out = new Map<K, Side>();
+  items.forEach(({ key, xy, text }, i) => {
+    if (!text) return;
+    const free = (['right', 'left', 'top', 'bottom'] as const)
+      .map((side) => ({ side, box: labelBox(xy, text, side) }))
+      .filter(
+        ({ box: b }) =>
+          b.left >= frame.left &&
+          b.right <= frame.right &&
+          b.top >= frame.top &&
+          b.bottom <= frame.bottom &&
+          !markers.some((m, j) => j !== i && overlaps(b, m)) &&
+          !taken.some((t) => overlaps(b, t)),
+      );
+    const clear = free.find(({ box }) => !lines.some((l) => l.slice(1).some((q, j) => crosses(box, l[j], q))));
+    const chosen = clear ?? free[0];
+    if (!chosen) return;
+    taken.push(chosen.box);
+    out.set(key, chosen.side);
+  });
+  return out;
+}
+
+/**
+ * The ECharts option. A threshold at which nothing was detected is drawn as a hollow marker on the top
+ * edge, off the line: joining it to the curve would read as a measured delay of the axis maximum, while
+ * leaving it out would hide that the threshold was tried.
+ */
+export function amocOption(curves: readonly AmocCurve[], opts: AmocOptions): ChartOption {
+  const width = opts.width ?? 720;
+  const height = opts.height ?? 480;
+  check(curves, width, height);
   const L = amocLayout(width, height);
   const { x: xAxis, y: yAxis, X, Y } = L.axes(curves, opts.goal);
-  const img = new Raster(width, height);
-  const ch = GLYPH_H;
-
-  const heading = ascii(opts.title);
-  img.text(heading, L.margin, 8, Raster.textWidth(heading, 2) <= width - 2 * L.margin ? 2 : 1, C.text);
-  if (opts.subtitle) img.text(ascii(opts.subtitle), L.margin, 8 + 2 * ch + 8, 1, C.muted);
-
-  // Grid and tick labels first, so that the goal shading tints the grid rather than hiding it.
   const hours = yAxis.step >= 60;
-  for (let v = 0; v <= yAxis.max + 1e-9; v += yAxis.step) {
-    if (v > 0 && v < yAxis.max) for (let x = L.plotLeft; x <= L.plotRight; x++) img.set(x, Y(v), C.grid);
-    const label = v === 0 ? '0' : hours ? `${tick(v / 60)} h` : `${v} min`;
-    img.rightAligned(label, L.plotLeft - 6, Y(v) - Math.floor(ch / 2) + 1, 1, C.text);
-  }
-  for (let v = 0; v <= xAxis.max + 1e-9; v += xAxis.step) {
-    if (v > 0 && v < xAxis.max) for (let y = L.plotTop; y <= L.plotBottom; y++) img.set(X(v), y, C.grid);
-    for (let y = L.plotBottom; y < L.plotBottom + 4; y++) img.set(X(v), y, C.axis);
-    img.centred(tick(v), X(v), L.plotBottom + 6, 1, C.text);
-  }
-  const title = "median delay from the storm's start";
-  img.text(title, L.margin, Math.round((L.plotTop + L.plotBottom + Raster.textWidth(title, 1)) / 2), 1, C.text, true);
-  img.centred('false alarms per stream-week', (L.plotLeft + L.plotRight) / 2, L.plotBottom + 6 + ch + 6, 1, C.text);
-
-  if (opts.goal) {
-    const gx = X(opts.goal.falseAlarmsPerWeek);
-    const gy = Y(opts.goal.medianDelayMinutes);
-    img.blendRect(L.plotLeft + 1, gy, gx - L.plotLeft, L.plotBottom - gy, C.goal, GOAL_ALPHA);
-    // Inside the region when it is tall enough, else just above it, so the word never floats free.
-    img.text('goal', L.plotLeft + 4, L.plotBottom - gy >= ch + 6 ? gy + 4 : gy - ch - 2, 1, C.muted);
-  }
-  for (let x = L.plotLeft; x <= L.plotRight; x++) [L.plotTop, L.plotBottom].forEach((y) => img.set(x, y, C.axis));
-  for (let y = L.plotTop; y <= L.plotBottom; y++) [L.plotLeft, L.plotRight].forEach((x) => img.set(x, y, C.axis));
-
-  // Threshold labels before the lines, and only where they do not overlap one already drawn.
-  const taken: Array<[number, number, number, number]> = [];
-  const sorted = curves.map((c) => [...c.points].sort((a, b) => a.falseAlarmsPerWeek - b.falseAlarmsPerWeek));
-  sorted.flat().forEach((p) => {
-    const label = ascii(p.label);
-    const w = Raster.textWidth(label, 1);
-    const px = X(p.falseAlarmsPerWeek);
-    const lx = px + 6 + w <= L.plotRight ? px + 6 : px - 6 - w;
-    const ly = (p.medianDelayMinutes === null ? L.plotTop : Y(p.medianDelayMinutes)) - ch - 3;
-    if (!label || taken.some(([x, y, x2, y2]) => lx <= x2 && lx + w >= x && ly <= y2 && ly + ch >= y)) return;
-    taken.push([lx - 2, ly - 1, lx + w + 2, ly + ch + 1]);
-    img.text(label, lx, ly, 1, C.muted);
+  const colour = (i: number) => AMOC_COLOURS.curves[i % AMOC_COLOURS.curves.length];
+  // Threshold labels beside their marker, on the first side (right, left, above, below) where they cover no
+  // other marker and no label already placed, inside the picture; none free: left out. A white halo keeps the
+  // letters legible where a line crosses them.
+  const pointLabel = {
+    show: true,
+    formatter: '{b}',
+    distance: LABEL_GAP,
+    color: PALETTE.muted,
+    fontSize: 12,
+    textBorderColor: '#ffffff',
+    textBorderWidth: 3,
+  };
+  const at = (p: AmocPoint) => [
+    X(p.falseAlarmsPerWeek),
+    p.medianDelayMinutes === null ? L.plotTop : Y(p.medianDelayMinutes),
+  ];
+  const places = placeLabels(
+    curves.flatMap((c) => c.points).map((p) => ({ key: p, xy: at(p), text: p.label })),
+    curves.map((c) =>
+      c.points
+        .filter((p) => p.medianDelayMinutes !== null)
+        .sort((a, b) => a.falseAlarmsPerWeek - b.falseAlarmsPerWeek)
+        .map(at),
+    ),
+    { left: L.plotLeft + 2, top: L.plotTop - 12, right: width - 4, bottom: L.plotBottom - 2 },
+  );
+  const point = (p: AmocPoint, y: number) => {
+    const side = places.get(p);
+    return {
+      name: p.label,
+      value: [p.falseAlarmsPerWeek, y],
+      label: side ? { position: side } : { show: false },
+    };
+  };
+  const goalTall = !!opts.goal && L.plotBottom - Y(opts.goal.medianDelayMinutes) >= 24;
+  const anyHollow = curves.some((c) => c.points.some((p) => p.medianDelayMinutes === null));
+  const series: NonNullable<ChartOption['series']> = curves.flatMap((c, i) => {
+    const sorted = [...c.points].sort((a, b) => a.falseAlarmsPerWeek - b.falseAlarmsPerWeek);
+    const seen = sorted.filter((p) => p.medianDelayMinutes !== null);
+    const unseen = sorted.filter((p) => p.medianDelayMinutes === null);
+    return [
+      {
+        type: 'line' as const,
+        name: c.name,
+        color: colour(i),
+        data: seen.map((p) => point(p, p.medianDelayMinutes!)),
+        symbol: 'circle',
+        symbolSize: 8,
+        lineStyle: { width: 2.5 },
+        label: pointLabel,
+        clip: false,
+        z: 3,
+        ...(i === 0 && opts.goal
+          ? {
+              markArea: {
+                silent: true,
+                itemStyle: { color: rgba(AMOC_COLOURS.goal, GOAL_ALPHA) },
+                // Inside the region when it is tall enough, else just above it, so the word never floats free.
+                label: {
+                  show: true,
+                  position: goalTall ? ('insideTopLeft' as const) : [6, -18],
+                  color: PALETTE.muted,
+                  fontSize: 12,
+                },
+                data: [
+                  [
+                    { name: 'goal', coord: [0, 0] },
+                    { coord: [opts.goal.falseAlarmsPerWeek, opts.goal.medianDelayMinutes] },
+                  ],
+                ],
+              },
+            }
+          : {}),
+      },
+      // Nothing detected: hollow, on the top edge, not joined (same name: one legend entry with the curve).
+      {
+        type: 'scatter' as const,
+        name: c.name,
+        color: colour(i),
+        data: unseen.map((p) => point(p, yAxis.max)),
+        symbol: 'emptyCircle',
+        symbolSize: 9,
+        itemStyle: { borderWidth: 2, opacity: 1 },
+        label: pointLabel,
+        clip: false,
+        z: 4,
+      },
+    ];
   });
+  if (anyHollow)
+    series.push({
+      type: 'scatter',
+      name: HOLLOW,
+      color: PALETTE.muted,
+      symbol: 'emptyCircle',
+      symbolSize: 9,
+      itemStyle: { borderWidth: 2, opacity: 1 },
+      data: [],
+    });
+  const axisCommon = {
+    axisLine: { show: true, lineStyle: { color: PALETTE.axis } },
+    axisTick: { show: true, lineStyle: { color: PALETTE.axis } },
+    splitLine: { show: true, lineStyle: { color: PALETTE.grid } },
+    axisLabel: { color: PALETTE.text, fontSize: 12 },
+    nameTextStyle: { color: PALETTE.text, fontSize: 13 },
+    nameLocation: 'middle' as const,
+    min: 0,
+  };
+  return {
+    title: {
+      text: opts.title,
+      subtext: opts.subtitle,
+      left: 16,
+      top: 10,
+      textStyle: { fontSize: 17, fontWeight: 'bold', color: PALETTE.text },
+      subtextStyle: { fontSize: 13, color: PALETTE.muted },
+      itemGap: 6,
+    },
+    grid: {
+      left: L.plotLeft,
+      right: width - L.plotRight,
+      top: L.plotTop,
+      bottom: height - L.plotBottom,
+      // Fixed margins: ECharts 6 would otherwise shrink the grid to keep axis names inside the picture.
+      outerBoundsMode: 'none',
+    },
+    xAxis: {
+      ...axisCommon,
+      type: 'value',
+      max: xAxis.max,
+      interval: xAxis.step,
+      name: 'false alarms per stream-week',
+      nameGap: 28,
+      axisLabel: { ...axisCommon.axisLabel, formatter: (v: number) => tick(v) },
+    },
+    yAxis: {
+      ...axisCommon,
+      type: 'value',
+      max: yAxis.max,
+      interval: yAxis.step,
+      name: "median delay from the storm's start",
+      nameGap: 58,
+      axisLabel: {
+        ...axisCommon.axisLabel,
+        formatter: (v: number) => (v === 0 ? '0' : hours ? `${tick(v / 60)} h` : `${v} min`),
+      },
+    },
+    legend: {
+      bottom: 12,
+      left: L.plotLeft - 8,
+      right: width - L.plotRight,
+      itemWidth: 26,
+      itemHeight: 12,
+      itemGap: 20,
+      textStyle: { color: PALETTE.text, fontSize: 13 },
+      data: [...new Set([...curves.map((c) => c.name), ...(anyHollow ? [HOLLOW] : [])])],
+    },
+    series,
+  };
+}
 
-  sorted.forEach((points, i) => {
-    const colour = C.curves[i % C.curves.length];
-    const seen = points.filter((p) => p.medianDelayMinutes !== null);
-    img.polyline(
-      seen.map((p) => [X(p.falseAlarmsPerWeek), Y(p.medianDelayMinutes ?? 0)]),
-      colour,
-      2,
-    );
-    for (const p of points) {
-      const [px, py] = [X(p.falseAlarmsPerWeek), p.medianDelayMinutes === null ? L.plotTop : Y(p.medianDelayMinutes)];
-      img.rect(px - 3, py - 3, 7, 7, colour);
-      if (p.medianDelayMinutes === null) img.rect(px - 2, py - 2, 5, 5, [255, 255, 255]);
-    }
-  });
+/** The AMOC chart as ECharts draws it in SVG (default 720×480). */
+export function amocSvg(curves: readonly AmocCurve[], opts: AmocOptions): string {
+  return renderChartSvg(amocOption(curves, opts), { width: opts.width ?? 720, height: opts.height ?? 480 });
+}
 
-  // Legend: items flow left to right and wrap onto the second row.
-  const items = curves.map((c, i): [string, Rgb, boolean] => [ascii(c.name), C.curves[i % C.curves.length], false]);
-  if (curves.some((c) => c.points.some((p) => p.medianDelayMinutes === null)))
-    items.push(['hollow marker on the top edge: nothing detected', C.muted, true]);
-  let [lx, ly] = [L.plotLeft, L.legendTop];
-  for (const [label, colour, hollow] of items) {
-    const w = 22 + Raster.textWidth(label, 1) + 18;
-    if (lx > L.plotLeft && lx + w > width - L.margin) [lx, ly] = [L.plotLeft, ly + ch + 6];
-    if (!hollow) img.rect(lx, ly + 3, 16, 2, colour);
-    img.rect(lx + 5, ly + 1, 7, 7, colour);
-    if (hollow) img.rect(lx + 6, ly + 2, 5, 5, [255, 255, 255]);
-    img.text(label, lx + 22, ly, 1, C.text);
-    lx += w;
-  }
-  return encodePng(img.width, img.height, img.data);
+/** The AMOC chart as a PNG (default 720×480). */
+export function amocPng(curves: readonly AmocCurve[], opts: AmocOptions): Buffer {
+  return renderChartPng(amocOption(curves, opts), { width: opts.width ?? 720, height: opts.height ?? 480 });
 }

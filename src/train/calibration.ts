@@ -16,9 +16,10 @@
  *   deterministic, no random start.
  * - `reliabilityPng`: the reliability diagram (accuracy against confidence per bin, before and after
  *   calibration, the diagonal, the ECE of each in the legend, and the share of rows per bin under it),
- *   drawn with the shared raster of src/charts/raster.ts like the confusion matrix.
+ *   drawn by ECharts (src/charts/render.ts) like the confusion matrix.
  */
-import { encodePng, GLYPH_H, Raster, type Rgb } from '../charts/raster';
+import { renderChartPng, renderChartSvg, type ChartOption } from '../charts/render';
+import { PALETTE } from '../charts/palette';
 
 export interface CalibrationBin {
   /** Confidence range of the bin: (lower, upper]. */
@@ -250,17 +251,17 @@ export function fitTemperature(
 // The reliability diagram.
 
 export const RELIABILITY_COLOURS = {
-  text: [34, 34, 34],
-  muted: [105, 105, 105],
-  axis: [130, 130, 130],
-  grid: [232, 232, 232],
-  /** Before calibration: orange. */
-  before: [236, 134, 48],
-  /** After calibration: blue. */
-  after: [31, 104, 180],
+  text: PALETTE.text,
+  muted: PALETTE.muted,
+  axis: PALETTE.axis,
+  grid: PALETTE.grid,
+  /** Before calibration: Okabe–Ito reddish purple. */
+  before: PALETTE.purple,
+  /** After calibration: Okabe–Ito blue. */
+  after: PALETTE.blue,
   /** The diagonal (perfect calibration), drawn over the bars. */
-  diagonal: [20, 20, 20],
-} as const satisfies Record<string, Rgb>;
+  diagonal: PALETTE.text,
+} as const;
 
 export interface ReliabilityOptions {
   /** Legend names of the two series (default "before calibration" / "after calibration"). */
@@ -270,43 +271,204 @@ export interface ReliabilityOptions {
   height?: number;
 }
 
-/** Where the diagram sits in a width × height image: the plot frame and the share-of-rows strip under it. */
+/**
+ * Where the diagram sits in a width × height picture (ECharts' two grids, fixed margins): the plot, and
+ * under it the strip of the share of rows per bin, then the confidence axis.
+ */
 export function reliabilityLayout(width = 600, height = 450) {
-  const margin = 12;
-  const ch = GLYPH_H;
-  const plotLeft = margin + ch + 8 + Raster.textWidth('100%', 1) + 6;
+  const plotLeft = 64;
   const plotRight = width - 24;
-  const plotTop = 8 + 2 * ch + 8 + ch + 16;
-  const legendRows = 3;
-  const legendTop = height - margin - legendRows * (ch + 6) + 6;
-  // Under the plot: the strip (share of rows per bin), the confidence ticks and the axis title.
-  const stripH = Math.max(24, Math.round(height * 0.08));
-  const stripBottom = legendTop - 14 - (6 + ch + 6 + ch);
+  const plotTop = 70;
+  const stripBottom = height - 56;
+  const stripH = Math.max(28, Math.round(height * 0.1));
   const stripTop = stripBottom - stripH;
-  const plotBottom = stripTop - 10;
-  return { margin, plotLeft, plotRight, plotTop, plotBottom, stripTop, stripBottom, legendTop };
+  const plotBottom = stripTop - 14;
+  return { plotLeft, plotRight, plotTop, plotBottom, stripTop, stripBottom };
 }
 
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
-}
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** Printable with the raster's font: accents stripped, dashes and quotes mapped, anything else kept. */
-function ascii(text: string): string {
-  return text
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[\u2012-\u2015]/g, '-')
-    .replace(/[\u2018\u2019]/g, "'")
-    .replace(/[\u201c\u201d]/g, '"')
-    .replace(/\u2026/g, '...')
-    .replace(/\u00d7/g, 'x');
+function checkDiagram(before: readonly CalibrationBin[], after: readonly CalibrationBin[], w: number, h: number) {
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 400 || h < 300 || w > 4096 || h > 4096)
+    throw new Error(`reliability diagram: width and height must be integers from 400×300 to 4096×4096`);
+  if (before.length === 0 || before.length !== after.length)
+    throw new Error(`reliability diagram: ${before.length} bins before and ${after.length} after (need the same, ≥ 1)`);
+  for (const b of [...before, ...after])
+    if (![b.count, b.accuracy, b.confidence].every(Number.isFinite) || b.count < 0 || b.accuracy < 0 || b.accuracy > 1)
+      throw new Error('reliability diagram: a bin has a negative count or an accuracy outside 0..1');
 }
 
 /**
- * The reliability diagram as a PNG (default 600×450): for each confidence bin, the accuracy of its rows as a
- * bar, before (orange, left) and after (blue, right) calibration; the diagonal where accuracy equals
- * confidence; under the plot, the share of rows in each bin; in the legend, each series' ECE.
+ * The reliability diagram's ECharts option: for each confidence bin, the accuracy of its rows as a bar,
+ * before (purple, left) and after (blue, right) calibration; the diagonal where accuracy equals confidence;
+ * under the plot, the share of rows in each bin; in the legend, each series' ECE.
+ */
+export function reliabilityOption(
+  before: readonly CalibrationBin[],
+  after: readonly CalibrationBin[],
+  title: string,
+  opts: ReliabilityOptions = {},
+): ChartOption {
+  const width = opts.width ?? 600;
+  const height = opts.height ?? 450;
+  checkDiagram(before, after, width, height);
+  const C = RELIABILITY_COLOURS;
+  const L = reliabilityLayout(width, height);
+  const k = before.length;
+  const slot = (L.plotRight - L.plotLeft) / k;
+  const barWidth = Math.max(1, Math.floor(slot * 0.42));
+  const nBefore = before.reduce((s, b) => s + b.count, 0);
+  const nAfter = after.reduce((s, b) => s + b.count, 0);
+  const shares = (bins: readonly CalibrationBin[], n: number) => bins.map((b) => (n ? b.count / n : 0));
+  const topShare = Math.max(1e-9, ...shares(before, nBefore), ...shares(after, nAfter));
+  const beforeName = `${opts.beforeLabel ?? 'before calibration'}: ECE ${pct(eceOfBins(before))}`;
+  const afterName = `${opts.afterLabel ?? 'after calibration'}: ECE ${pct(eceOfBins(after))}`;
+  const diagonalName = 'perfect calibration (accuracy = confidence)';
+  // Bars on a category axis of the bins (each bin exactly 1/k of the width), the diagonal and the ticks on a
+  // value axis 0..1 over the same width. An empty bin draws nothing; a bin with rows but no right answer
+  // still shows a sliver (barMinHeight).
+  const bars = (values: Array<number | '-'>, name: string, colour: string, axis: number) => ({
+    type: 'bar' as const,
+    name,
+    color: colour,
+    xAxisIndex: axis,
+    yAxisIndex: axis === 0 ? 0 : 1,
+    barWidth,
+    barGap: `${(100 / barWidth).toFixed(2)}%`,
+    barMinHeight: 1,
+    data: values,
+    emphasis: { disabled: true },
+  });
+  const accuracy = (bins: readonly CalibrationBin[]) => bins.map((b) => (b.count ? b.accuracy : '-'));
+  const rowShare = (bins: readonly CalibrationBin[], n: number) => shares(bins, n).map((s) => (s > 0 ? s : '-'));
+  const binAxis = (gridIndex: number) => ({
+    type: 'category' as const,
+    gridIndex,
+    data: before.map((_, i) => String(i)),
+    show: false,
+  });
+  const unitAxis = (gridIndex: number) => ({
+    type: 'value' as const,
+    gridIndex,
+    position: 'bottom' as const,
+    min: 0,
+    max: 1,
+    interval: 0.1,
+    axisLine: { show: true, lineStyle: { color: C.axis } },
+  });
+  const grid = (top: number, bottom: number) => ({
+    left: L.plotLeft,
+    right: width - L.plotRight,
+    top,
+    bottom: height - bottom,
+    // Fixed margins: ECharts 6 would otherwise shrink the grid to keep axis names inside the picture.
+    outerBoundsMode: 'none' as const,
+  });
+  return {
+    title: {
+      text: title,
+      subtext: `top-label confidence in ${k} equal bins; bars: accuracy of each bin (${nBefore} rows)`,
+      left: 14,
+      top: 8,
+      textStyle: { fontSize: 16, fontWeight: 'bold', color: C.text },
+      subtextStyle: { fontSize: 12, color: C.muted },
+      itemGap: 5,
+    },
+    grid: [grid(L.plotTop, L.plotBottom), grid(L.stripTop, L.stripBottom)],
+    xAxis: [
+      binAxis(0),
+      binAxis(1),
+      {
+        ...unitAxis(0),
+        axisTick: { show: false },
+        axisLabel: { show: false },
+        splitLine: { show: true, lineStyle: { color: C.grid } },
+      },
+      {
+        ...unitAxis(1),
+        splitLine: { show: false },
+        axisTick: { show: true, lineStyle: { color: C.axis } },
+        axisLabel: { color: C.text, fontSize: 12, formatter: (v: number) => v.toFixed(1) },
+        name: 'confidence (largest probability)',
+        nameLocation: 'middle',
+        nameGap: 26,
+        nameTextStyle: { color: C.text, fontSize: 13 },
+      },
+    ],
+    yAxis: [
+      {
+        type: 'value',
+        gridIndex: 0,
+        min: 0,
+        max: 1,
+        interval: 0.2,
+        axisLine: { show: true, lineStyle: { color: C.axis } },
+        splitLine: { show: true, lineStyle: { color: C.grid } },
+        axisLabel: { color: C.text, fontSize: 12, formatter: (v: number) => `${Math.round(v * 100)}%` },
+        name: 'accuracy',
+        nameLocation: 'middle',
+        nameGap: 44,
+        nameTextStyle: { color: C.text, fontSize: 13 },
+      },
+      {
+        type: 'value',
+        gridIndex: 1,
+        min: 0,
+        max: topShare,
+        interval: topShare,
+        axisLine: { show: true, lineStyle: { color: C.axis } },
+        splitLine: { show: false },
+        axisLabel: {
+          color: C.muted,
+          fontSize: 11,
+          formatter: (v: number) => (v > 0 ? pct(v).replace('.0%', '%') : ''),
+        },
+        name: 'rows',
+        nameLocation: 'middle',
+        nameGap: 44,
+        nameTextStyle: { color: C.muted, fontSize: 12 },
+      },
+    ],
+    // Inside the plot, top left: above the diagonal, where a calibrated model has no bars.
+    legend: {
+      orient: 'vertical',
+      left: L.plotLeft + 8,
+      top: L.plotTop + 8,
+      itemWidth: 18,
+      itemHeight: 11,
+      itemGap: 6,
+      padding: [6, 8],
+      backgroundColor: 'rgba(255, 255, 255, 0.9)',
+      textStyle: { color: C.text, fontSize: 12 },
+      data: [beforeName, afterName, { name: diagonalName, icon: 'path://M0 13 L22 0 L24 1.5 L2 14.5 Z' }],
+    },
+    series: [
+      bars(accuracy(before), beforeName, C.before, 0),
+      bars(accuracy(after), afterName, C.after, 0),
+      bars(rowShare(before, nBefore), beforeName, C.before, 1),
+      bars(rowShare(after, nAfter), afterName, C.after, 1),
+      {
+        type: 'line',
+        name: diagonalName,
+        color: C.diagonal,
+        xAxisIndex: 2,
+        yAxisIndex: 0,
+        data: [
+          [0, 0],
+          [1, 1],
+        ],
+        symbol: 'none',
+        lineStyle: { width: 1.5, color: C.diagonal },
+        z: 5,
+        silent: true,
+      },
+    ],
+  };
+}
+
+/**
+ * The reliability diagram as a PNG (default 600×450), drawn by ECharts (src/charts/render.ts): see
+ * `reliabilityOption`.
  */
 export function reliabilityPng(
   before: readonly CalibrationBin[],
@@ -314,149 +476,21 @@ export function reliabilityPng(
   title: string,
   opts: ReliabilityOptions = {},
 ): Buffer {
-  const width = opts.width ?? 600;
-  const height = opts.height ?? 450;
-  if (
-    !Number.isInteger(width) ||
-    !Number.isInteger(height) ||
-    width < 400 ||
-    height < 300 ||
-    width > 4096 ||
-    height > 4096
-  )
-    throw new Error(`reliability diagram: width and height must be integers from 400×300 to 4096×4096`);
-  if (before.length === 0 || before.length !== after.length)
-    throw new Error(`reliability diagram: ${before.length} bins before and ${after.length} after (need the same, ≥ 1)`);
-  for (const b of [...before, ...after])
-    if (![b.count, b.accuracy, b.confidence].every(Number.isFinite) || b.count < 0 || b.accuracy < 0 || b.accuracy > 1)
-      throw new Error('reliability diagram: a bin has a negative count or an accuracy outside 0..1');
-  const C = RELIABILITY_COLOURS;
-  const L = reliabilityLayout(width, height);
-  const img = new Raster(width, height);
-  const ch = GLYPH_H;
-
-  const heading = ascii(title);
-  const headingScale = Raster.textWidth(heading, 2) <= width - 2 * L.margin ? 2 : 1;
-  img.text(heading, L.margin, 8, headingScale, C.text);
-  const nBefore = before.reduce((s, b) => s + b.count, 0);
-  img.text(
-    ascii(`top-label confidence in ${before.length} equal bins; bars: accuracy of each bin (${nBefore} rows)`).slice(
-      0,
-      Math.floor((width - 2 * L.margin) / 6),
-    ),
-    L.margin,
-    8 + 2 * ch + 8,
-    1,
-    C.muted,
-  );
-
-  const plotW = L.plotRight - L.plotLeft;
-  const plotH = L.plotBottom - L.plotTop;
-  const X = (c: number) => L.plotLeft + c * plotW;
-  const Y = (a: number) => L.plotBottom - a * plotH;
-
-  // Grid at 0.2 steps and the accuracy axis' labels.
-  for (let i = 0; i <= 5; i++) {
-    const y = Math.round(Y(i / 5));
-    const x = Math.round(X(i / 5));
-    if (i > 0 && i < 5) {
-      for (let xx = L.plotLeft; xx <= L.plotRight; xx++) img.set(xx, y, C.grid);
-      for (let yy = L.plotTop; yy <= L.plotBottom; yy++) img.set(x, yy, C.grid);
-    }
-    img.rightAligned(`${i * 20}%`, L.plotLeft - 6, y - Math.floor(ch / 2) + 1, 1, C.text);
-  }
-  const midY = (L.plotTop + L.plotBottom) / 2;
-  img.text('accuracy', L.margin, Math.round(midY + Raster.textWidth('accuracy', 1) / 2), 1, C.text, true);
-
-  // Bars: each bin's slot split in two, before on the left, after on the right.
-  const k = before.length;
-  const slot = plotW / k;
-  const barW = Math.max(1, Math.floor((slot - 3) / 2));
-  const bar = (bins: readonly CalibrationBin[], side: 0 | 1, colour: Rgb) => {
-    bins.forEach((b, i) => {
-      if (b.count === 0) return;
-      const x = Math.round(L.plotLeft + i * slot + 1 + side * (barW + 1));
-      const h = Math.round(b.accuracy * plotH);
-      if (h > 0) img.rect(x, L.plotBottom - h, barW, h, colour);
-      else img.rect(x, L.plotBottom - 1, barW, 1, colour); // an empty-accuracy bin still shows it has rows
-    });
-  };
-  bar(before, 0, C.before);
-  bar(after, 1, C.after);
-
-  // Share of rows per bin, same colours, scaled to the largest share.
-  const nAfter = after.reduce((s, b) => s + b.count, 0);
-  const shares = (bins: readonly CalibrationBin[], n: number) => bins.map((b) => (n ? b.count / n : 0));
-  const sb = shares(before, nBefore);
-  const sa = shares(after, nAfter);
-  const top = Math.max(1e-9, ...sb, ...sa);
-  const stripH = L.stripBottom - L.stripTop;
-  [sb, sa].forEach((s, side) =>
-    s.forEach((share, i) => {
-      if (share <= 0) return;
-      const h = Math.max(1, Math.round((share / top) * stripH));
-      const x = Math.round(L.plotLeft + i * slot + 1 + side * (barW + 1));
-      img.rect(x, L.stripBottom - h, barW, h, side ? C.after : C.before);
-    }),
-  );
-  for (let x = L.plotLeft; x <= L.plotRight; x++) img.set(x, L.stripBottom, C.axis);
-  img.rightAligned('rows', L.plotLeft - 6, Math.round((L.stripTop + L.stripBottom) / 2) - ch, 1, C.muted);
-  img.rightAligned(`${pct(top).replace('.0%', '%')}`, L.plotLeft - 6, L.stripTop, 1, C.muted);
-
-  // Axes (frame) and the confidence ticks under the strip.
-  for (let x = L.plotLeft; x <= L.plotRight; x++) {
-    img.set(x, L.plotBottom, C.axis);
-    img.set(x, L.plotTop, C.axis);
-  }
-  for (let y = L.plotTop; y <= L.plotBottom; y++) {
-    img.set(L.plotLeft, y, C.axis);
-    img.set(L.plotRight, y, C.axis);
-  }
-  const tickY = L.stripBottom + 6;
-  for (let i = 0; i <= 5; i++) {
-    const x = Math.round(X(i / 5));
-    for (let y = L.stripBottom; y < L.stripBottom + 4; y++) img.set(x, y, C.axis);
-    img.centred((i / 5).toFixed(1), x, tickY, 1, C.text);
-  }
-  img.centred('confidence (largest probability)', (L.plotLeft + L.plotRight) / 2, tickY + ch + 6, 1, C.text);
-
-  // The diagonal last, over the bars.
-  img.polyline(
-    [
-      [X(0), Y(0)],
-      [X(1), Y(1)],
-    ],
-    C.diagonal,
-    1,
-  );
-
-  // Legend: one item a row.
-  const items: Array<[string, (x: number, y: number) => void]> = [
-    [
-      `${ascii(opts.beforeLabel ?? 'before calibration')}: ECE ${pct(eceOfBins(before))}`,
-      (x, y) => img.rect(x + 3, y, 10, ch - 1, C.before),
-    ],
-    [
-      `${ascii(opts.afterLabel ?? 'after calibration')}: ECE ${pct(eceOfBins(after))}`,
-      (x, y) => img.rect(x + 3, y, 10, ch - 1, C.after),
-    ],
-    [
-      'diagonal: perfect calibration (accuracy = confidence)',
-      (x, y) =>
-        img.polyline(
-          [
-            [x, y + ch - 1],
-            [x + 15, y],
-          ],
-          C.diagonal,
-          1,
-        ),
-    ],
-  ];
-  items.forEach(([label, swatch], r) => {
-    const y = L.legendTop + r * (ch + 6);
-    swatch(L.plotLeft, y);
-    img.text(label, L.plotLeft + 22, y, 1, C.text);
+  return renderChartPng(reliabilityOption(before, after, title, opts), {
+    width: opts.width ?? 600,
+    height: opts.height ?? 450,
   });
-  return encodePng(img.width, img.height, img.data);
+}
+
+/** The same diagram as ECharts draws it in SVG. */
+export function reliabilitySvg(
+  before: readonly CalibrationBin[],
+  after: readonly CalibrationBin[],
+  title: string,
+  opts: ReliabilityOptions = {},
+): string {
+  return renderChartSvg(reliabilityOption(before, after, title, opts), {
+    width: opts.width ?? 600,
+    height: opts.height ?? 450,
+  });
 }

@@ -1,26 +1,26 @@
 /**
- * Confusion matrix as a heat map: SVG (vector, any viewer) and PNG (for chat uploads and model cards).
+ * Confusion matrix as a heat map, drawn by ECharts (src/charts/render.ts): SVG (vector, any viewer) and
+ * PNG (for chat uploads and model cards).
  *
  * Rows are the true labels, columns the predicted ones. Each cell shows its count and its share of the row
- * (the recall of that true class on the diagonal) and is shaded by that share, so a model that is good on a
- * rare class reads as good even when the class is small. Row totals are shown on the right.
- *
- * The PNG is drawn without native code, with the shared raster, 5×8 pixel font and PNG encoder of
- * src/charts/raster.ts.
+ * (the recall of that true class on the diagonal) and is shaded by that share, white to Okabe–Ito blue
+ * (one hue, so it reads the same with any colour-vision deficiency and in greyscale), so a model that is
+ * good on a rare class reads as good even when the class is small. Row totals are shown on the right, the
+ * scale under the matrix.
  */
-import { encodePng, Raster } from '../charts/raster';
+import { renderChartSvg, svgToPng, type ChartOption } from '../charts/render';
+import { PALETTE, rgbOf } from '../charts/palette';
 
-export { encodePng };
+/** The shade of a share of 0 (white) and of 1 (Okabe–Ito blue). */
+export const CONFUSION_SCALE = ['#ffffff', PALETTE.blue] as const;
 
-interface Layout {
-  k: number;
-  cell: { w: number; h: number };
+/** Where the matrix sits in the picture: its top-left corner, the cell size and the picture's size. */
+export interface ConfusionLayout {
   left: number;
   top: number;
+  cell: { w: number; h: number };
   width: number;
   height: number;
-  rowTotals: number[];
-  shares: number[][];
 }
 
 function validate(confusion: readonly (readonly number[])[], labels: readonly string[]): void {
@@ -34,122 +34,164 @@ function validate(confusion: readonly (readonly number[])[], labels: readonly st
   }
 }
 
-function layout(
-  confusion: readonly (readonly number[])[],
-  labels: readonly string[],
-  cellW: number,
-  cellH: number,
-  left: number,
-  top: number,
-  right: number,
-  bottom: number,
-): Layout {
+/** Approximate width of a text in Noto Sans at `size` px (0.6 em a character: generous for Latin). */
+const textWidth = (text: string, size: number) => Math.ceil([...text].length * size * 0.6);
+
+/** The layout for these labels and title (cells wide enough for the longest label, the title never cut). */
+export function confusionLayout(labels: readonly string[], title: string): ConfusionLayout {
   const k = labels.length;
-  const rowTotals = confusion.map((row) => row.reduce((a, b) => a + b, 0));
-  const shares = confusion.map((row, i) => row.map((v) => (rowTotals[i] > 0 ? v / rowTotals[i] : 0)));
+  const longest = Math.max(...labels.map((l) => textWidth(l, 15)));
+  const cell = { w: Math.max(140, longest + 24), h: 84 };
+  const left = Math.max(110, longest + 64);
+  const top = 104;
+  const right = 110;
+  const bottom = 66;
   return {
-    k,
-    cell: { w: cellW, h: cellH },
     left,
     top,
-    width: left + k * cellW + right,
-    height: top + k * cellH + bottom,
-    rowTotals,
-    shares,
+    cell,
+    width: Math.max(left + k * cell.w + right, textWidth(title, 19) + 48),
+    height: top + k * cell.h + bottom,
   };
 }
 
-/** White → dark blue (ColorBrewer "Blues" end points). */
-function shade(share: number): [number, number, number] {
-  const from = [247, 251, 255];
-  const to = [8, 48, 107];
+/** The colour of a cell whose row share is `share` (linear from white to blue, as the visual map draws it). */
+export function confusionShade(share: number): [number, number, number] {
+  const [from, to] = CONFUSION_SCALE.map(rgbOf);
   const t = Math.max(0, Math.min(1, share));
   return [0, 1, 2].map((i) => Math.round(from[i] + (to[i] - from[i]) * t)) as [number, number, number];
 }
 
-const hex = (rgb: readonly number[]) => `#${rgb.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
-function percent(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
+/** WCAG relative luminance of an sRGB colour. */
+function luminance(rgb: readonly number[]): number {
+  const [r, g, b] = rgb.map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+/** The text colour (white or the palette's dark text) with the higher contrast on a cell of this share. */
+export function confusionInk(share: number): string {
+  const bg = luminance(confusionShade(share));
+  const dark = luminance(rgbOf(PALETTE.text));
+  return 1.05 / (bg + 0.05) > (bg + 0.05) / (dark + 0.05) ? '#ffffff' : PALETTE.text;
 }
 
+/** The ECharts option of the heat map (plain data, no functions: the dashboard can draw the same). */
+export function confusionOption(confusion: number[][], labels: readonly string[], title: string): ChartOption {
+  validate(confusion, labels);
+  const L = confusionLayout(labels, title);
+  const k = labels.length;
+  const rowTotals = confusion.map((row) => row.reduce((a, b) => a + b, 0));
+  const share = (i: number, j: number) => (rowTotals[i] > 0 ? confusion[i][j] / rowTotals[i] : 0);
+  // Fixed: ECharts 6 would otherwise shrink the grid to keep the axis names inside the picture.
+  const grid = {
+    left: L.left,
+    top: L.top,
+    width: k * L.cell.w,
+    height: k * L.cell.h,
+    outerBoundsMode: 'none' as const,
+  };
+  const axisLabel = { color: PALETTE.text, fontSize: 15 };
+  const axisName = { color: PALETTE.muted, fontSize: 14, fontWeight: 'bold' as const };
+  return {
+    title: {
+      text: title,
+      left: 'center',
+      top: 12,
+      textStyle: { fontSize: 19, fontWeight: 'bold', color: PALETTE.text },
+    },
+    grid,
+    xAxis: {
+      type: 'category',
+      position: 'top',
+      data: [...labels],
+      name: 'predicted',
+      nameLocation: 'middle',
+      nameGap: 34,
+      nameTextStyle: axisName,
+      axisLabel,
+      axisLine: { show: false },
+      axisTick: { show: false },
+      splitArea: { show: false },
+    },
+    yAxis: [
+      {
+        type: 'category',
+        inverse: true,
+        data: [...labels],
+        name: 'true',
+        nameLocation: 'middle',
+        nameRotate: 90,
+        nameGap: L.left - 40,
+        nameTextStyle: axisName,
+        axisLabel,
+        axisLine: { show: false },
+        axisTick: { show: false },
+      },
+      {
+        type: 'category',
+        inverse: true,
+        position: 'right',
+        data: rowTotals.map(String),
+        name: 'row total',
+        nameLocation: 'start',
+        nameGap: 12,
+        nameTextStyle: { color: PALETTE.muted, fontSize: 13, align: 'left', padding: [0, 0, 0, 4] },
+        axisLabel: { color: PALETTE.muted, fontSize: 15, margin: 16 },
+        axisLine: { show: false },
+        axisTick: { show: false },
+      },
+    ],
+    visualMap: {
+      type: 'continuous',
+      dimension: 2,
+      min: 0,
+      max: 1,
+      calculable: false,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 12,
+      itemWidth: 14,
+      itemHeight: Math.min(240, k * L.cell.w - 80),
+      text: ['100% of the true row', '0%'],
+      textStyle: { color: PALETTE.muted, fontSize: 13 },
+      inRange: { color: [...CONFUSION_SCALE] },
+      seriesIndex: 0,
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data: confusion.flatMap((row, i) =>
+          row.map((count, j) => ({
+            value: [j, i, share(i, j)],
+            label: {
+              formatter: `{count|${count}}\n{share|${percent(share(i, j))}}`,
+              color: confusionInk(share(i, j)),
+            },
+          })),
+        ),
+        label: {
+          show: true,
+          rich: {
+            count: { fontSize: 22, fontWeight: 'bold', lineHeight: 30 },
+            share: { fontSize: 14, lineHeight: 20 },
+          },
+        },
+        itemStyle: { borderColor: PALETTE.grid, borderWidth: 1 },
+        emphasis: { disabled: true },
+      },
+    ],
+  };
+}
+
+/** The heat map as ECharts draws it in SVG. */
 export function confusionSvg(confusion: number[][], labels: readonly string[], title: string): string {
-  validate(confusion, labels);
-  const longest = Math.max(...labels.map((l) => [...l].length));
-  const L = layout(confusion, labels, Math.max(130, longest * 9 + 16), 80, Math.max(150, 60 + longest * 9), 90, 90, 30);
-  const { k, cell, left, top } = L;
-  L.width = Math.max(L.width, Math.ceil([...title].length * 10.5) + 40);
-  const font = 'font-family="Helvetica, Arial, sans-serif"';
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}" ${font}>`,
-    `<title>${escapeXml(title)}</title>`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="${L.width / 2}" y="28" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">${escapeXml(title)}</text>`,
-    `<text x="${left + (k * cell.w) / 2}" y="${top - 38}" text-anchor="middle" font-size="15" font-weight="bold" fill="#444">predicted</text>`,
-    `<text transform="translate(28 ${top + (k * cell.h) / 2}) rotate(-90)" text-anchor="middle" font-size="15" font-weight="bold" fill="#444">true</text>`,
-    `<text x="${left + k * cell.w + 12}" y="${top - 12}" font-size="12" fill="#666">row total</text>`,
-  );
-  labels.forEach((label, j) => {
-    parts.push(
-      `<text x="${left + j * cell.w + cell.w / 2}" y="${top - 12}" text-anchor="middle" font-size="14" fill="#222">${escapeXml(label)}</text>`,
-    );
-  });
-  labels.forEach((label, i) => {
-    const cy = top + i * cell.h + cell.h / 2;
-    parts.push(
-      `<text x="${left - 12}" y="${cy + 5}" text-anchor="end" font-size="14" fill="#222">${escapeXml(label)}</text>`,
-    );
-    parts.push(`<text x="${left + k * cell.w + 12}" y="${cy + 5}" font-size="13" fill="#444">${L.rowTotals[i]}</text>`);
-    for (let j = 0; j < k; j++) {
-      const share = L.shares[i][j];
-      const x = left + j * cell.w;
-      const y = top + i * cell.h;
-      const ink = share > 0.5 ? '#ffffff' : '#111111';
-      parts.push(
-        `<rect x="${x}" y="${y}" width="${cell.w}" height="${cell.h}" fill="${hex(shade(share))}" stroke="#ffffff" stroke-width="2"/>`,
-        `<text x="${x + cell.w / 2}" y="${y + cell.h / 2 - 2}" text-anchor="middle" font-size="20" font-weight="bold" fill="${ink}">${confusion[i][j]}</text>`,
-        `<text x="${x + cell.w / 2}" y="${y + cell.h / 2 + 20}" text-anchor="middle" font-size="13" fill="${ink}">${percent(share)}</text>`,
-      );
-    }
-  });
-  parts.push(
-    `<text x="${left}" y="${L.height - 10}" font-size="11" fill="#666">cells: count and share of the true row; shade = share</text>`,
-  );
-  parts.push('</svg>');
-  return `${parts.join('\n')}\n`;
+  const L = confusionLayout(labels, title);
+  return renderChartSvg(confusionOption(confusion, labels, title), { width: L.width, height: L.height });
 }
 
+/** The same heat map as a PNG (resvg, the fonts shipped through npm). */
 export function confusionPng(confusion: number[][], labels: readonly string[], title: string): Buffer {
-  validate(confusion, labels);
-  const longest = Math.max(...labels.map((l) => Raster.textWidth(l, 2)));
-  const L = layout(confusion, labels, Math.max(150, longest + 20), 84, Math.max(170, 70 + longest), 100, 110, 20);
-  const { k, cell, left, top } = L;
-  const width = Math.max(L.width, Raster.textWidth(title, 2) + 40);
-  const img = new Raster(width, L.height);
-  const dark = [34, 34, 34];
-  const grey = [90, 90, 90];
-  img.centred(title, width / 2, 16, 2, dark);
-  img.centred('predicted', left + (k * cell.w) / 2, top - 58, 2, grey);
-  img.text('true', 20, top + (k * cell.h) / 2 + Raster.textWidth('true', 2) / 2, 2, grey, true);
-  img.text('row total', left + k * cell.w + 10, top - 24, 1, grey);
-  labels.forEach((label, j) => img.centred(label, left + j * cell.w + cell.w / 2, top - 26, 2, dark));
-  labels.forEach((label, i) => {
-    const y = top + i * cell.h;
-    img.text(label, left - 12 - Raster.textWidth(label, 2), y + cell.h / 2 - 8, 2, dark);
-    img.text(String(L.rowTotals[i]), left + k * cell.w + 10, y + cell.h / 2 - 8, 2, grey);
-    for (let j = 0; j < k; j++) {
-      const share = L.shares[i][j];
-      const x = left + j * cell.w;
-      img.rect(x + 1, y + 1, cell.w - 2, cell.h - 2, shade(share));
-      const ink = share > 0.5 ? [255, 255, 255] : [17, 17, 17];
-      img.centred(String(confusion[i][j]), x + cell.w / 2, y + 16, 3, ink);
-      img.centred(percent(share), x + cell.w / 2, y + 52, 2, ink);
-    }
-  });
-  return encodePng(img.width, img.height, img.data);
+  return svgToPng(confusionSvg(confusion, labels, title));
 }

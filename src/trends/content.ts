@@ -5,11 +5,12 @@
  * Every message carries the same figures: the negative share of the window vs the baseline, the volume
  * (vs the usual volume), how fast it rose, a 24 h text sparkline, the most negative mentions with links,
  * the terms over-represented in the negative mentions ("what it is about") and a PNG chart of the last
- * 24 h with the alert period shaded. A resolution also says how long it lasted and its peak. When the
- * window held mentions in languages the model does not read, how many, per language (./languages).
+ * 24 h (the alert shaded from its opening, the window that opened it, the expected share and its normal
+ * range). A resolution also says how long it lasted and its peak. When the window held mentions in
+ * languages the model does not read, how many, per language (./languages).
  */
 import type { ScoredMention } from '../mentions/types';
-import { renderTrendChart, type TrendChartInput } from './chart';
+import { renderTrendChart, type TrendAlertPeriod, type TrendChartInput } from './chart';
 import { pct, type Evaluation } from './detector';
 import type { Signal } from './scan';
 import { HOUR, MINUTE, type TrendSettings } from './settings';
@@ -70,6 +71,8 @@ export interface AlertContent {
    * which signal crossed (the share, or the share and the volume) and the evidence against its threshold.
    */
   why?: { signal: Signal; now: string; sure: string };
+  /** The dashboard on this alert (a signed, expiring link outside local mode); absent when it is off. */
+  dashboardUrl?: string;
   chart?: { png: Buffer; width: number; height: number; title: string };
 }
 
@@ -177,15 +180,15 @@ export function buildAlertContent(input: ContentInput): AlertContent {
   const render = input.renderChart === undefined ? renderTrendChart : input.renderChart;
   if (render) {
     const title = `${stream}: negative mentions, last 24 h (${kind === 'resolved' ? 'resolved' : 'alert'})`;
-    const alertFrom = input.openedAt - input.openWindowMinutes * MINUTE;
-    const periods = detector.alertPeriods
-      .filter((p) => (p.resolvedAt ?? Infinity) > to - 24 * HOUR)
-      .map((p) => ({
-        from: iso(p.openedAt - p.windowMinutes * MINUTE),
-        ...(p.resolvedAt !== undefined ? { to: iso(p.resolvedAt) } : {}),
-      }));
-    if (!periods.some((p) => p.from === iso(alertFrom)))
-      periods.push({ from: iso(alertFrom), ...(input.resolvedAt !== undefined ? { to: iso(input.resolvedAt) } : {}) });
+    // Every alert from its opening (the time the messages give); this one with the window that opened it.
+    const periods: TrendAlertPeriod[] = detector.alertPeriods
+      .filter((p) => p.openedAt !== input.openedAt && (p.resolvedAt ?? Infinity) > to - 24 * HOUR)
+      .map((p) => ({ from: iso(p.openedAt), ...(p.resolvedAt !== undefined ? { to: iso(p.resolvedAt) } : {}) }));
+    periods.push({
+      from: iso(input.openedAt),
+      ...(input.resolvedAt !== undefined ? { to: iso(input.resolvedAt) } : {}),
+      windowStart: iso(input.openedAt - input.openWindowMinutes * MINUTE),
+    });
     const width = 800;
     const height = 360;
     const png = render({
@@ -197,6 +200,7 @@ export function buildAlertContent(input: ContentInput): AlertContent {
         ...(h.baseline !== undefined ? { baseline: h.baseline } : {}),
       })),
       alertPeriods: periods,
+      dispersion: settings.dispersion,
       title,
       width,
       height,

@@ -10,7 +10,8 @@
  *     share counts as above normal when the detector would keep an alert open on it (p < the sustain level)
  *     and it is at least TREND_MIN_LIFT above;
  *   - the usual volume of a day (the history's average), the hourly negative share (a text sparkline, and
- *     the PNG chart of src/trends/chart.ts with the expected share and the alerts shaded);
+ *     the PNG chart of src/trends/chart.ts with the expected share, its normal range, and the alerts shaded
+ *     from their opening after the window that opened them);
  *   - the main themes of the negative mentions: the weighted log-odds terms of alerts (./terms) against the
  *     baseline period;
  *   - the alerts of the day (open at any time in it) and how they ended: resolved or still open, who
@@ -31,17 +32,17 @@ import { comparisonLine, type ChallengerComparison } from '../feedback/shadow';
 import { decodeOnce } from '../chat/text';
 import type { ScoredMention } from '../mentions/types';
 import { unreadableReason } from '../sentiment/readable';
-import type { AlertRecord, AlertVoteCount, Store } from '../store/types';
+import type { Store } from '../store/types';
 import { renderTrendChart } from './chart';
 import type { ChartRenderer } from './content';
 import { duration, negativeOf, oneLine, pValue, round, sameTweetKey, STATUS_URL } from './content';
 import { countOtherLanguages, notRead, otherLanguagesText, type OtherLanguages } from './languages';
+import { alertOutcomes, alertPeriodsAt, type AckReader, type DigestAck, type DigestAlert } from './alert-outcomes';
 import { evaluateWindow, pct } from './detector';
 import { dayBefore, dayName, digestDay, localClock, type DigestDay } from './digest-day';
-import type { TrendAlertData } from './monitor';
 import { DEFAULT_TREND_SETTINGS, HOUR, MINUTE, checkTrendSettings, type TrendSettings } from './settings';
 import { sparkline } from './sparkline';
-import { StreamDetector, type AlertPeriod } from './stream-detector';
+import { StreamDetector } from './stream-detector';
 import { distinctiveTerms, nameWords, type Term } from './terms';
 
 export { DigestDayError, type DigestDay } from './digest-day';
@@ -53,31 +54,7 @@ export interface DigestSink {
   digest(content: DigestContent): Promise<void>;
 }
 
-/** Someone who acknowledged an alert, as the chat platform recorded it. */
-export interface DigestAck {
-  platform: string;
-  /** The platform's user id (Slack `U…`) or a name where the platform gives one (Teams). */
-  user: string;
-  name?: string;
-  at: string;
-}
-
-/** Who acknowledged an alert on one platform (each adapter reads its own alert records). */
-export type AckReader = (alertId: string) => Promise<DigestAck[]>;
-
-export interface DigestAlert {
-  id: string;
-  headline: string;
-  openedAt: string;
-  resolvedAt?: string;
-  /** Since the opening, to the resolution (or to now for one still open, as stored). */
-  durationMinutes: number;
-  peakShare: number;
-  acknowledged: DigestAck[];
-  /** null: not known here (no reader of alert votes). */
-  votes: Pick<AlertVoteCount, 'real' | 'falseAlarm'> | null;
-  verdict: 'real' | 'false alarm' | 'disputed' | 'not judged' | null;
-}
+export type { AckReader, DigestAck, DigestAlert } from './alert-outcomes';
 
 export interface DigestContent {
   stream: string;
@@ -226,14 +203,7 @@ export class Digests {
     const negatives = inDay.filter((j) => j.negative);
 
     // The detector as it stood: the history, the alerts left out of the baseline.
-    const periods: AlertPeriod[] = alerts
-      .filter((a) => Date.parse(a.openedAt) < to)
-      .map((a) => ({
-        openedAt: Date.parse(a.openedAt),
-        ...(a.resolvedAt && Date.parse(a.resolvedAt) < to ? { resolvedAt: Date.parse(a.resolvedAt) } : {}),
-        windowMinutes: Number((a.data as Partial<TrendAlertData>).windowMinutes) || s.windowMinutes,
-      }))
-      .sort((a, b) => a.openedAt - b.openedAt);
+    const periods = alertPeriodsAt(alerts, to, s.windowMinutes);
     const detector = new StreamDetector(stream, s, { alertPeriods: periods });
     detector.load(judged.map((j) => ({ time: j.time, negative: j.negative })));
     const dayMinutes = Math.round((to - from) / MINUTE);
@@ -283,8 +253,9 @@ export class Digests {
           { exclude: nameWords(stream), limit: 6 },
         )
       : [];
-    const dayAlerts = await this.alertsOf(
+    const dayAlerts = await alertOutcomes(
       alerts.filter((a) => Date.parse(a.openedAt) < to && (a.resolvedAt ? Date.parse(a.resolvedAt) >= from : true)),
+      { store, acknowledgements: this.opts.acknowledgements, logger: this.opts.logger },
     );
     const accuracy = accuracyReport(judgments, { from: accuracyFrom, to: day.to });
     const votes = { received: Math.max(0, votesFrom - votesTo) };
@@ -335,12 +306,15 @@ export class Digests {
           negative: h.negative,
           ...(h.baseline !== undefined ? { baseline: h.baseline } : {}),
         })),
+        // Each alert from its opening (the time the digest gives), after the window that opened it.
         alertPeriods: periods
           .filter((p) => p.openedAt - p.windowMinutes * MINUTE < to && (p.resolvedAt ?? Infinity) > from)
           .map((p) => ({
-            from: iso(p.openedAt - p.windowMinutes * MINUTE),
+            from: iso(p.openedAt),
             ...(p.resolvedAt !== undefined ? { to: iso(p.resolvedAt) } : {}),
+            windowStart: iso(p.openedAt - p.windowMinutes * MINUTE),
           })),
+        dispersion: s.dispersion,
         title,
         width,
         height,
@@ -348,53 +322,6 @@ export class Digests {
       content.chart = { png, width, height, title };
     }
     return content;
-  }
-
-  private async alertsOf(records: AlertRecord[]): Promise<DigestAlert[]> {
-    const sorted = [...records].sort((a, b) => a.openedAt.localeCompare(b.openedAt));
-    const ids = sorted.map((a) => a.id);
-    let votes: Map<string, AlertVoteCount> | null = null;
-    if (ids.length) {
-      try {
-        votes = new Map((await this.opts.store.alertVotes(ids)).map((v) => [v.alertId, v]));
-      } catch (err) {
-        this.opts.logger?.warn({ err }, `digest: cannot read the votes on alerts: ${(err as Error).message}`);
-      }
-    }
-    const out: DigestAlert[] = [];
-    for (const a of sorted) {
-      const data = a.data as Partial<TrendAlertData>;
-      const acknowledged: DigestAck[] = [];
-      for (const read of this.opts.acknowledgements ?? []) {
-        try {
-          acknowledged.push(...(await read(a.id)));
-        } catch (err) {
-          this.opts.logger?.warn({ err, alert: a.id }, `digest: cannot read who acknowledged ${a.id}`);
-        }
-      }
-      const v = votes ? (votes.get(a.id) ?? { real: 0, falseAlarm: 0 }) : null;
-      const end = a.resolvedAt ?? a.updatedAt;
-      out.push({
-        id: a.id,
-        headline: alertTitle(a),
-        openedAt: a.openedAt,
-        ...(a.resolvedAt ? { resolvedAt: a.resolvedAt } : {}),
-        durationMinutes: Math.max(0, Math.round((Date.parse(end) - Date.parse(a.openedAt)) / MINUTE)),
-        peakShare: Number(data.peak?.share ?? data.latest?.share ?? NaN),
-        acknowledged: acknowledged.sort((x, y) => x.at.localeCompare(y.at)),
-        votes: v,
-        verdict: !v
-          ? null
-          : v.real + v.falseAlarm === 0
-            ? 'not judged'
-            : v.real > v.falseAlarm
-              ? 'real'
-              : v.falseAlarm > v.real
-                ? 'false alarm'
-                : 'disputed',
-      });
-    }
-    return out;
   }
 }
 
@@ -424,18 +351,6 @@ export async function digestsFor(digests: DigestProvider, args: string): Promise
   const out: DigestContent[] = [];
   for (const stream of streams) out.push(await digests.digestFor(stream, day ?? (await digests.yesterday(stream))));
   return out;
-}
-
-/**
- * An alert named by its opening, not by its latest message (the record's headline is whatever was said
- * last): "Bad buzz on Southwest: 64 % negative when it opened (normally 42 %)".
- */
-function alertTitle(a: AlertRecord): string {
-  const opened = (a.data as Partial<TrendAlertData>).opened;
-  return opened && Number.isFinite(opened.share)
-    ? `Bad buzz on ${a.stream}: ${pct(opened.share)} negative when it opened` +
-        (Number.isFinite(opened.baseline) ? ` (normally ${pct(opened.baseline)})` : '')
-    : `Bad buzz on ${a.stream}`;
 }
 
 /** The digest as the chat layer shows it: its mentions' text decoded once (src/chat/text.ts). */

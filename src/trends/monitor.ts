@@ -132,6 +132,8 @@ export interface TrendMonitorOptions {
   renderChart?: ChartRenderer | null;
   /** Prefix of the keys kept in the Store's checkpoint table (default `trends`). */
   keyPrefix?: string;
+  /** The dashboard's link to an alert, for its "Open in dashboard" button (null: none). */
+  dashboardLink?: (alertId: string) => string | null;
   /** Called after each alert transition, delivered or not (replays and tests). */
   onEvent?: (e: MonitorEvent) => void;
 }
@@ -175,6 +177,22 @@ interface StreamContext {
   unjudged: Observation[];
 }
 
+/** The default prefix of the monitor's keys in the Store's checkpoint table. */
+export const DEFAULT_KEY_PREFIX = 'trends';
+
+/**
+ * The last boundary the stream's detector judged, as the monitor stored it (ISO; null before the first):
+ * the stream's data clock, readable by any replica.
+ */
+export async function lastJudgedAt(
+  store: Pick<Store, 'getCheckpoint'>,
+  stream: string,
+  keyPrefix = DEFAULT_KEY_PREFIX,
+): Promise<string | null> {
+  const raw = await store.getCheckpoint(`${keyPrefix}/evaluated:${stream}`);
+  return raw && Number.isFinite(Date.parse(raw)) ? raw : null;
+}
+
 export const defaultJudge = (m: ScoredMention): boolean => m.prediction?.label === 'negative';
 
 export class TrendMonitor {
@@ -187,6 +205,7 @@ export class TrendMonitor {
   private readonly renderChart: ChartRenderer | null | undefined;
   private readonly prefix: string;
   private readonly onEvent?: (e: MonitorEvent) => void;
+  private readonly dashboardLink?: (alertId: string) => string | null;
   private readonly contexts = new Map<string, Promise<StreamContext>>();
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -205,7 +224,8 @@ export class TrendMonitor {
         : undefined;
     this.estimate = opts.estimate ?? ((_m, negative) => (negative ? 1 : 0));
     this.renderChart = opts.renderChart;
-    this.prefix = opts.keyPrefix ?? 'trends';
+    this.prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.dashboardLink = opts.dashboardLink;
     this.onEvent = opts.onEvent;
   }
 
@@ -634,7 +654,7 @@ export class TrendMonitor {
     ]);
     const judged = (ms: ScoredMention[]) => ms.filter((m) => this.judge(m) !== undefined);
     const inWindow = alertMentions.filter((m) => Date.parse(m.createdAt) >= ev.windowStart);
-    return buildAlertContent({
+    const content = buildAlertContent({
       kind,
       alertId: alert.id,
       stream,
@@ -651,6 +671,13 @@ export class TrendMonitor {
       otherLanguages: countOtherLanguages(inWindow),
       ...(this.renderChart !== undefined ? { renderChart: this.renderChart } : {}),
     });
+    try {
+      const url = this.dashboardLink?.(alert.id);
+      if (url) content.dashboardUrl = url;
+    } catch (err) {
+      this.logger?.warn({ err, alert: alert.id }, `no dashboard link on ${alert.id}: ${(err as Error).message}`);
+    }
+    return content;
   }
 
   /** Sends what is in the outboxes, in order, to the sinks that have not taken it; crosses off what they take. */

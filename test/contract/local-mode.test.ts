@@ -86,6 +86,9 @@ it('prints a real alert and its resolution, writes the charts, serves the API, a
   expect(count(out, '│ RESOLVED · Southwest')).toBe(1);
   expect(count(out, 'Bad buzz starting on Southwest')).toBe(1);
   expect(count(out, 'Over on Southwest after')).toBe(1);
+  // The dashboard: its address at start-up, and each alert box links the alert on it.
+  expect(out).toContain(`dashboard: http://127.0.0.1:${port}/dashboard (open on this machine)`);
+  expect(count(out, `http://127.0.0.1:${port}/dashboard/alerts/Southwest@2015-02-21T`)).toBe(2);
   const printed = out.split('\n').filter((l) => !l.startsWith('{')); // the rest are JSON log lines (not a TTY)
   expect(printed.some((l) => l.startsWith('│ '))).toBe(true);
   expect(printed.filter((l) => displayWidth(l) > 80)).toEqual([]);

@@ -995,6 +995,52 @@ describe('alerts through the ChatSink port', () => {
     expect(new Set(thread.map((m) => m.text)).size).toBe(MENTION_TEXTS.length);
     expect(api.ok('files.completeUploadExternal')).toHaveLength(1);
   });
+
+  it('"Open in dashboard": a link button on the headline, still there once it is over; its click is only acknowledged', async () => {
+    const id = `${STREAM}@2026-04-01T09:00:00.000Z`;
+    const url = `https://sentinel.example/dashboard/alerts/${encodeURIComponent(id)}?exp=1999999999&sig=${'s'.repeat(43)}`;
+    const at = '2026-04-01T09:00:00.000Z';
+    api.reset();
+    await slack.sink!.alertOpened(
+      content('opened', at, 0.7, { alertId: id, openedAt: at, dashboardUrl: url, chart: undefined }),
+    );
+    const [headline] = api.ok('chat.postMessage');
+    type Actions = { type: string; elements: Array<{ action_id: string; url?: string; text: { text: string } }> };
+    const actionsOf = (blocks: unknown) => (blocks as Actions[]).find((b) => b.type === 'actions')!;
+    const opened = actionsOf(headline.args.blocks);
+    expect(opened.elements.map((e) => e.text.text)).toEqual([
+      'Open in dashboard',
+      'Acknowledge',
+      'Snooze 1 h',
+      'Snooze 4 h',
+    ]);
+    expect(opened.elements[0]).toMatchObject({ action_id: 'sentinel_open_dashboard', url });
+
+    const ts = [...api.messages.values()].find(
+      (m) => !m.thread_ts && m.metadata?.event_payload.step === `${id}/#alerts/headline`,
+    )!.ts;
+    api.reset();
+    const res = await send(
+      blockAction({
+        user: 'UMANAGER',
+        channel: 'CALERTS',
+        messageTs: ts,
+        actionId: 'sentinel_open_dashboard',
+        value: '',
+        responseUrl: api.responseUrl('dashboard'),
+      }),
+    );
+    expect(res.status).toBe(200);
+    await slack.idle();
+    expect(api.calls).toEqual([]); // nothing posted, edited or answered
+
+    const end = '2026-04-01T12:00:00.000Z';
+    await slack.sink!.alertResolved(
+      content('resolved', end, 0.3, { alertId: id, openedAt: at, dashboardUrl: url, chart: undefined }),
+    );
+    const resolved = api.ok('chat.update').find((c) => c.args.ts === ts)!;
+    expect(actionsOf(resolved.args.blocks).elements.map((e) => e.action_id)).toEqual(['sentinel_open_dashboard']);
+  });
 });
 
 describe('exactly once towards people (issue 12): a post whose outcome is unknown is looked up, not redone', () => {

@@ -11,15 +11,29 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConsoleSink } from '../../adapters/console/console-sink';
 import { displayWidth } from '../../adapters/console/wrap';
+import { alertCard, alertReplyCard, chartOf } from '../../adapters/teams/cards';
+import { overWhite, PALETTE, rgbOf } from '../../src/charts/palette';
+import { svgToPng } from '../../src/charts/render';
 import { Poller } from '../../src/mentions/poller';
 import { ReplaySource } from '../../src/mentions/replay-source';
 import { loadScorer } from '../../src/sentiment/load';
 import type { BiLstmScorer } from '../../src/sentiment/bilstm-scorer';
 import { openStore } from '../../src/store/open';
 import type { Store } from '../../src/store/types';
-import type { AlertContent } from '../../src/trends/content';
+import {
+  renderTrendChart,
+  TREND_CHART_STYLE as S,
+  trendChartGeometry,
+  trendChartSvg,
+  type TrendChartGeometry,
+  type TrendChartInput,
+} from '../../src/trends/chart';
+import { alertText, type AlertContent } from '../../src/trends/content';
+import { Digests } from '../../src/trends/digest';
 import { TrendMonitor } from '../../src/trends/monitor';
 import type { ChatSink, StreamNotice } from '../../src/trends/sink';
+import { decodePng, near, type Image } from '../helpers/png';
+import { svgTexts } from '../helpers/svg';
 
 const SAMPLE = join(__dirname, '../../src/mentions/sample/airline-bad-buzz.csv');
 const dir = mkdtempSync(join(tmpdir(), 'sentinel-content-'));
@@ -31,6 +45,13 @@ printed.on('data', (d: Buffer) => (console_ += d.toString()));
 let store: Store;
 let scorer: BiLstmScorer;
 const texts = new Map<string, string>();
+/** What each chart was drawn from, by its PNG's bytes (the default renderer, recorded). */
+const chartInputs = new Map<string, TrendChartInput>();
+const recordChart = (input: TrendChartInput) => {
+  const png = renderTrendChart(input);
+  chartInputs.set(png.toString('base64'), input);
+  return png;
+};
 
 const recorder: ChatSink = {
   name: 'recorder',
@@ -47,6 +68,7 @@ beforeAll(async () => {
   const monitor = new TrendMonitor({
     store,
     sinks: [recorder, new ConsoleSink({ chartDir: join(dir, 'alerts'), out: printed, colour: false })],
+    renderChart: recordChart,
   });
   const poller = new Poller({ streams: [{ source, stream: 'Southwest' }], scorer, store, onScored: monitor.onScored });
   for (;;) {
@@ -140,6 +162,120 @@ it('the opening: a PNG chart of the last 24 h', () => {
   const chart = messages[0].chart!;
   expect(chart.title).toMatch(/^Southwest: negative mentions, last 24 h/);
   expect(pngSize(chart.png)).toEqual({ width: 800, height: 360 });
+});
+
+describe('the chart shows what the alert says (pixels at the positions of known events)', () => {
+  const HOUR = 3_600_000;
+  /** The chart as resvg draws it in full colour, with where its input puts things. */
+  const drawn = (c: AlertContent) => {
+    const input = chartInputs.get(c.chart!.png.toString('base64'))!;
+    expect(input).toBeDefined();
+    return { input, g: trendChartGeometry(input), img: decodePng(svgToPng(trendChartSvg(input))) };
+  };
+  /** Rows of column x inside the plot within `tolerance` of `rgb`. */
+  const rowsOf = (img: Image, x: number, g: TrendChartGeometry, rgb: readonly number[], tolerance: number) => {
+    const rows: number[] = [];
+    for (let y = Math.ceil(g.plot.top) + 3; y < g.plot.bottom; y++)
+      if (near(img.px(x, y), rgb, tolerance)) rows.push(y);
+    return rows;
+  };
+  const alertFill = overWhite(S.alert, S.alertAlpha);
+  const triggerFill = overWhite(S.trigger, S.triggerAlpha);
+
+  it('the opening: the alert band starts at the opening the message gives, the window that opened it before', () => {
+    const c = messages[0];
+    const { input, g, img } = drawn(c);
+    expect(c.chart!.png.equals(renderTrendChart(input))).toBe(true);
+    const opened = Date.parse(c.openedAt);
+    // The alert drawn from its opening (not from the start of its window), with that window apart.
+    const period = input.alertPeriods.find((p) => Date.parse(p.from) === opened)!;
+    expect(period).toBeDefined();
+    expect(period.to).toBeUndefined();
+    expect(period.windowStart).toBe(c.figures.windowStart);
+    expect(input.dispersion).toBeGreaterThan(0);
+    // The label says the time the message says.
+    expect(alertText(c)).toContain(`Open since       ${c.openedAt.slice(0, 10)} ${c.openedAt.slice(11, 16)} UTC`);
+    const words = svgTexts(trendChartSvg(input)).map((t) => t.text);
+    expect(words).toContain(`alert opened ${c.openedAt.slice(11, 16)}, ongoing`);
+    expect(words).toContain('window that triggered');
+
+    // The opening bucket's x: the band's colour just right of it, never just left of it (the window's there).
+    const edge = g.x(opened);
+    expect(edge).toBeGreaterThan(g.plot.left);
+    expect(edge).toBeLessThan(g.plot.right);
+    expect(rowsOf(img, Math.round(edge + 3), g, alertFill, 3).length).toBeGreaterThan(0);
+    expect(rowsOf(img, Math.round(edge - 3), g, alertFill, 3)).toEqual([]);
+    expect(rowsOf(img, Math.round(edge - 3), g, triggerFill, 3).length).toBeGreaterThan(0);
+    expect(near(img.px(Math.round(edge), Math.round(g.y(0.97))), rgbOf(S.alert), 40)).toBe(true);
+    // The window that triggered it starts where its figures start, and nothing is shaded before it.
+    const windowStart = g.x(Date.parse(c.figures.windowStart));
+    expect(rowsOf(img, Math.round(windowStart + 3), g, triggerFill, 3).length).toBeGreaterThan(0);
+    expect(rowsOf(img, Math.round(windowStart - 3), g, triggerFill, 3)).toEqual([]);
+    expect(rowsOf(img, Math.round(windowStart - 3), g, alertFill, 3)).toEqual([]);
+
+    // The share line is higher at the storm's peak hour than at a quiet hour before it.
+    const buckets = input.points
+      .filter((p) => p.total >= 5)
+      .map((p) => ({ t: Date.parse(p.at), share: p.negative / p.total }));
+    const peak = buckets.reduce((a, b) => (b.share > a.share ? b : a));
+    const quiet = buckets
+      .filter((b) => b.t + HOUR <= Date.parse(c.figures.windowStart))
+      .reduce((a, b) => (b.share < a.share ? b : a));
+    expect(peak.share - quiet.share).toBeGreaterThan(0.3);
+    const lineAt = (b: { t: number; share: number }) => {
+      const rows = rowsOf(img, Math.round(g.x(b.t + HOUR / 2)), g, rgbOf(PALETTE.negative), 40);
+      const y = g.y(b.share);
+      const nearest = rows.reduce((a, r) => (Math.abs(r - y) < Math.abs(a - y) ? r : a), Infinity);
+      expect(Math.abs(nearest - y)).toBeLessThanOrEqual(3);
+      return nearest;
+    };
+    expect(lineAt(peak)).toBeLessThan(lineAt(quiet) - 0.3 * (g.plot.bottom - g.plot.top));
+  });
+
+  it("the digest's day: the day's alert shaded from its opening, its window before it, in the digest's chart", async () => {
+    const digests = new Digests({ store, streams: () => ['Southwest'], timeZone: 'UTC', renderChart: recordChart });
+    const opened = messages[0];
+    const day = await digests.digestFor('Southwest', opened.openedAt.slice(0, 10));
+    expect(day.kind).toBe('notable');
+    expect(pngSize(day.chart!.png)).toEqual({ width: 800, height: 360 });
+    const input = chartInputs.get(day.chart!.png.toString('base64'))!;
+    const g = trendChartGeometry(input);
+    const img = decodePng(svgToPng(trendChartSvg(input)));
+    const edge = g.x(Date.parse(opened.openedAt));
+    expect(rowsOf(img, Math.round(edge + 3), g, alertFill, 3).length).toBeGreaterThan(0);
+    expect(rowsOf(img, Math.round(edge - 3), g, alertFill, 3)).toEqual([]);
+    expect(rowsOf(img, Math.round(edge - 3), g, triggerFill, 3).length).toBeGreaterThan(0);
+  });
+
+  it('the resolution: the band ends at the resolution, edged bluish green and labelled "resolved"', () => {
+    const r = messages.at(-1)!;
+    const { input, g, img } = drawn(r);
+    const resolved = Date.parse(r.resolvedAt!);
+    expect(input.alertPeriods.find((p) => p.to === r.resolvedAt)).toBeDefined();
+    const edge = g.x(resolved);
+    expect(near(img.px(Math.round(edge), Math.round(g.y(0.97))), rgbOf(S.resolved), 40)).toBe(true);
+    expect(rowsOf(img, Math.round(edge - 4), g, alertFill, 3).length).toBeGreaterThan(0);
+    expect(rowsOf(img, Math.round(edge + 4), g, alertFill, 3)).toEqual([]);
+    const words = svgTexts(trendChartSvg(input)).map((t) => t.text);
+    expect(
+      words.some((w) => w.startsWith('alert opened ') && w.endsWith(`resolved ${r.resolvedAt!.slice(11, 16)}`)),
+    ).toBe(true);
+  });
+
+  it('the Teams cards carry the chart as a data URI and stay under Teams’ 28 KB', () => {
+    const sizes = messages.map((c) => {
+      const { chart, ...snapshot } = c;
+      const card =
+        c.kind === 'opened'
+          ? alertCard(snapshot, chartOf(c), { real: 0, falseAlarm: 0 })
+          : alertReplyCard(snapshot, chartOf(c));
+      const json = JSON.stringify(card);
+      expect(json).toContain(`data:image/png;base64,${chart!.png.toString('base64')}`);
+      return json.length;
+    });
+    expect(sizes[0]).toBeLessThanOrEqual(28 * 1024);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(28 * 1024);
+  });
 });
 
 it('updates and the resolution carry the same figures; the resolution says how long and the peak', () => {

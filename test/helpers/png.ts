@@ -1,8 +1,7 @@
 /**
- * A small, independent PNG decoder for the chart tests, and a search for text drawn with the raster's font.
+ * A small, independent PNG decoder for the chart tests (RGB and RGBA, composited over white), and colour checks.
  */
 import { inflateSync } from 'node:zlib';
-import { Raster, type Rgb } from '../../src/charts/raster';
 
 // A small, independent PNG decoder: checks the signature and every chunk's CRC, reads IHDR, inflates the
 // IDAT stream and undoes the scanline filters (all five, although the encoder only writes "none").
@@ -44,9 +43,14 @@ export function decodePng(png: Buffer): Image {
   expect(chunks[chunks.length - 1]).toBe('IEND');
   const width = ihdr!.readUInt32BE(0);
   const height = ihdr!.readUInt32BE(4);
-  expect([ihdr![8], ihdr![9], ihdr![10], ihdr![11], ihdr![12]]).toEqual([8, 2, 0, 0, 0]); // 8-bit RGB
+  // 8-bit RGB or RGBA (what resvg writes), not interlaced.
+  const [depth, colourType, , , interlace] = [ihdr![8], ihdr![9], ihdr![10], ihdr![11], ihdr![12]];
+  expect(depth).toBe(8);
+  expect([2, 6]).toContain(colourType);
+  expect(interlace).toBe(0);
+  const bpp = colourType === 6 ? 4 : 3;
   const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * 3;
+  const stride = width * bpp;
   expect(raw.length).toBe((stride + 1) * height);
   const pixels = Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
@@ -54,9 +58,9 @@ export function decodePng(png: Buffer): Image {
     if (filter > 4) throw new Error(`row ${y}: unknown PNG filter ${filter}`);
     for (let i = 0; i < stride; i++) {
       const v = raw[y * (stride + 1) + 1 + i];
-      const a = i >= 3 ? pixels[y * stride + i - 3] : 0;
+      const a = i >= bpp ? pixels[y * stride + i - bpp] : 0;
       const b = y > 0 ? pixels[(y - 1) * stride + i] : 0;
-      const c = i >= 3 && y > 0 ? pixels[(y - 1) * stride + i - 3] : 0;
+      const c = i >= bpp && y > 0 ? pixels[(y - 1) * stride + i - bpp] : 0;
       let predictor = 0;
       if (filter === 1) predictor = a;
       else if (filter === 2) predictor = b;
@@ -73,34 +77,21 @@ export function decodePng(png: Buffer): Image {
     width,
     height,
     chunks,
+    // RGBA is composited over white: what a viewer shows on a white page.
     px: (x, y) => {
-      const o = y * stride + x * 3;
-      return [pixels[o], pixels[o + 1], pixels[o + 2]];
+      const o = y * stride + x * bpp;
+      const alpha = bpp === 4 ? pixels[o + 3] / 255 : 1;
+      const over = (v: number) => Math.round(v * alpha + 255 * (1 - alpha));
+      return [over(pixels[o]), over(pixels[o + 1]), over(pixels[o + 2])];
     },
   };
 }
 
+/** An RGB colour, 0–255 per channel. */
+export type Rgb = readonly number[];
+
 export const same = (a: readonly number[], b: Rgb) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 
-/** Whether `text`, drawn with the chart's pixel font in `rgb`, appears anywhere in the image. */
-export function containsText(img: Image, text: string, rgb: Rgb, scale = 1): boolean {
-  const w = Raster.textWidth(text, scale);
-  const h = 8 * scale;
-  const stamp = new Raster(w, h);
-  stamp.text(text, 0, 0, scale, [0, 0, 0]);
-  // mask[y * width + x] = 1 where the image has exactly the text colour.
-  const mask = new Uint8Array(img.width * img.height);
-  for (let y = 0; y < img.height; y++)
-    for (let x = 0; x < img.width; x++) mask[y * img.width + x] = same(img.px(x, y), rgb) ? 1 : 0;
-  const want = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) want[y * w + x] = stamp.get(x, y)[0] === 0 ? 1 : 0;
-  for (let y = 0; y + h <= img.height; y++) {
-    search: for (let x = 0; x + w <= img.width; x++) {
-      for (let dy = 0; dy < h; dy++) {
-        for (let dx = 0; dx < w; dx++) if (mask[(y + dy) * img.width + x + dx] !== want[dy * w + dx]) continue search;
-      }
-      return true;
-    }
-  }
-  return false;
-}
+/** Within `tolerance` on every channel: anti-aliased edges and blended bands are never exact. */
+export const near = (a: readonly number[], b: readonly number[], tolerance = 12) =>
+  a.every((v, i) => Math.abs(v - b[i]) <= tolerance);

@@ -1,4 +1,6 @@
-import { containsText, decodePng } from '../helpers/png';
+import { decodePng, near } from '../helpers/png';
+import { svgTexts } from '../helpers/svg';
+import { rgbOf } from '../../src/charts/palette';
 import {
   brierScore,
   calibrationBins,
@@ -9,6 +11,7 @@ import {
   RELIABILITY_COLOURS as C,
   reliabilityLayout,
   reliabilityPng,
+  reliabilitySvg,
   temperatureScale,
   untemper,
 } from '../../src/train/calibration';
@@ -154,7 +157,7 @@ describe('temperature scaling', () => {
   });
 });
 
-describe('reliability diagram (PNG)', () => {
+describe('reliability diagram (ECharts)', () => {
   // Before: over-confident; after: on the diagonal.
   const bins = (acc: (i: number) => number) =>
     Array.from({ length: 10 }, (_, i) => ({
@@ -167,56 +170,87 @@ describe('reliability diagram (PNG)', () => {
   const before = bins((i) => (i + 0.5) / 10 - 0.2);
   const after = bins((i) => (i + 0.5) / 10);
   const png = reliabilityPng(before, after, 'test model, validation split');
+  const svg = reliabilitySvg(before, after, 'test model, validation split');
   const img = decodePng(png);
   const L = reliabilityLayout(600, 450);
   const X = (c: number) => Math.round(L.plotLeft + c * (L.plotRight - L.plotLeft));
   const Y = (a: number) => Math.round(L.plotBottom - a * (L.plotBottom - L.plotTop));
+  const slot = (L.plotRight - L.plotLeft) / 10;
+  /** Columns inside the before (left) and after (right) bars of bin i: a quarter of a slot off its centre. */
+  const leftOf = (i: number) => Math.round(L.plotLeft + (i + 0.5) * slot - slot * 0.21);
+  const rightOf = (i: number) => Math.round(L.plotLeft + (i + 0.5) * slot + slot * 0.21);
+  const is = (p: readonly number[], hex: string) => near(p, rgbOf(hex), 3);
+  const words = svgTexts(svg).map((t) => t.text);
 
-  it('is a 600×450 RGB PNG on white, framed by the axes', () => {
+  it('is a 600×450 PNG on white, with the axes at the edges of the layout', () => {
     expect([img.width, img.height]).toEqual([600, 450]);
     expect(img.px(0, 0)).toEqual([255, 255, 255]);
-    expect(img.px(L.plotLeft, Math.round((L.plotTop + L.plotBottom) / 2))).toEqual([...C.axis]);
-    expect(img.px(L.plotRight, Math.round((L.plotTop + L.plotBottom) / 2))).toEqual([...C.axis]);
+    // Between ticks: accuracy 30 %, confidence 0.55.
+    const [midX, midY] = [X(0.55), Y(0.3)];
+    expect(img.px(L.plotLeft, midY)).toEqual(rgbOf(C.axis));
+    expect(img.px(L.plotLeft - 2, midY)).toEqual([255, 255, 255]);
+    expect(img.px(midX, L.stripBottom)).toEqual(rgbOf(C.axis));
+    expect(img.px(midX, L.stripBottom + 2)).toEqual([255, 255, 255]);
   });
 
   it('draws the diagonal over the bars (at confidence 0.5, 0.85 and near 0.2)', () => {
     for (const c of [0.2, 0.5, 0.85]) {
-      // The line is one pixel wide: the pixel at (c, c) or one of its vertical neighbours is the diagonal's.
-      const near = [-1, 0, 1].map((d) => img.px(X(c), Y(c) + d));
-      expect(near).toContainEqual([...C.diagonal]);
+      // The line is thin: the pixel at (c, c) or one of its vertical neighbours is dark.
+      const column = [-1, 0, 1].map((d) => img.px(X(c), Y(c) + d));
+      expect(column.some((p) => near(p, rgbOf(C.diagonal), 60))).toBe(true);
     }
   });
 
-  it('draws each bin as two bars, before (left, orange) and after (right, blue), as high as its accuracy', () => {
-    const slot = (L.plotRight - L.plotLeft) / 10;
+  it('draws each bin as two bars, before (left, purple) and after (right, blue), as high as its accuracy', () => {
     const i = 7; // accuracy 0.55 before, 0.75 after
-    const left = Math.round(L.plotLeft + i * slot + slot * 0.25);
-    const right = Math.round(L.plotLeft + i * slot + slot * 0.75);
-    expect(img.px(left, Y(0.5))).toEqual([...C.before]);
-    expect(img.px(left, Y(0.6))).not.toEqual([...C.before]);
-    expect(img.px(right, Y(0.7))).toEqual([...C.after]);
-    expect(img.px(right, Y(0.8))).not.toEqual([...C.after]);
+    expect(is(img.px(leftOf(i), Y(0.5)), C.before)).toBe(true);
+    expect(is(img.px(leftOf(i), Y(0.6)), C.before)).toBe(false);
+    expect(is(img.px(rightOf(i), Y(0.7)), C.after)).toBe(true);
+    expect(is(img.px(rightOf(i), Y(0.8)), C.after)).toBe(false);
     // No rows in bins 0–2: nothing drawn there.
-    expect(img.px(Math.round(L.plotLeft + 1.5 * slot), Y(0.05))).not.toEqual([...C.before]);
+    expect(is(img.px(leftOf(1), Y(0.02)), C.before)).toBe(false);
+    expect(is(img.px(rightOf(1), Y(0.02)), C.after)).toBe(false);
   });
 
-  it('has a legend with both colours and the ECE of each', () => {
-    const swatchY = (r: number) => L.legendTop + r * 14 + 3;
-    expect(img.px(L.plotLeft + 6, swatchY(0))).toEqual([...C.before]);
-    expect(img.px(L.plotLeft + 6, swatchY(1))).toEqual([...C.after]);
-    expect(containsText(img, 'before calibration: ECE 20.0%', C.text)).toBe(true);
-    expect(containsText(img, 'after calibration: ECE 0.0%', C.text)).toBe(true);
-    expect(containsText(img, 'after calibration: ECE 20.0%', C.text)).toBe(false);
+  it('shows the share of rows per bin in the strip under the plot, the fullest bin reaching its top', () => {
+    // Bin 9 has 180 of 840 rows (21.4 %), the most; bin 3 has 60 (7.1 %): a third of the strip.
+    expect(is(img.px(leftOf(9), L.stripTop + 3), C.before)).toBe(true);
+    expect(is(img.px(rightOf(9), L.stripTop + 3), C.after)).toBe(true);
+    expect(is(img.px(leftOf(3), L.stripBottom - 3), C.before)).toBe(true);
+    expect(is(img.px(leftOf(3), L.stripTop + 3), C.before)).toBe(false);
+    expect(words).toContain('21.4%');
   });
 
-  it('names the series as asked', () => {
-    const named = decodePng(
-      reliabilityPng(before, after, 't', { beforeLabel: 'served (T = 1)', afterLabel: 'T = 1.15' }),
+  it('has a legend with the ECE of each series, the axes named', () => {
+    expect(words).toEqual(
+      expect.arrayContaining([
+        'test model, validation split',
+        'before calibration: ECE 20.0%',
+        'after calibration: ECE 0.0%',
+        'perfect calibration (accuracy = confidence)',
+        'accuracy',
+        'confidence (largest probability)',
+        '80%',
+        '0.5',
+      ]),
     );
-    expect(containsText(named, 'served (T = 1): ECE 20.0%', C.text)).toBe(true);
+    expect(words).not.toContain('after calibration: ECE 20.0%');
   });
 
-  it('refuses mismatched bins', () => {
+  it('names the series as asked, accents and symbols included', () => {
+    const named = svgTexts(
+      reliabilitySvg(before, after, 'modèle étalonné', {
+        beforeLabel: 'served (T = 1)',
+        afterLabel: 'T = 1.15 — refit',
+      }),
+    ).map((t) => t.text);
+    expect(named).toEqual(
+      expect.arrayContaining(['modèle étalonné', 'served (T = 1): ECE 20.0%', 'T = 1.15 — refit: ECE 0.0%']),
+    );
+  });
+
+  it('refuses mismatched bins and impossible sizes', () => {
     expect(() => reliabilityPng(before, after.slice(1), 'x')).toThrow(/10 bins before and 9 after/);
+    expect(() => reliabilityPng(before, after, 'x', { width: 100 })).toThrow(/from 400×300/);
   });
 });

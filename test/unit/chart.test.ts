@@ -1,23 +1,25 @@
-import { type Rgb } from '../../src/charts/raster';
-import { containsText, decodePng, same, type Image } from '../helpers/png';
-import { confusionPng } from '../../src/train/confusion-chart';
-import { formatCount, renderTrendChart, TREND_CHART_COLOURS as C, type TrendPoint } from '../../src/trends/chart';
-
-/** The plot frame, found from the axis lines: left/right vertical axes and the time axis. */
-function plotBox(img: Image): { left: number; right: number; top: number; bottom: number } {
-  const mid = Math.floor(img.height / 2);
-  const axisCols = [...Array(img.width).keys()].filter((x) => same(img.px(x, mid), C.axis));
-  const left = axisCols[0];
-  const right = axisCols[axisCols.length - 1];
-  const rows = [...Array(img.height).keys()];
-  const top = rows.find((y) => same(img.px(left, y), C.axis))!;
-  const bottom = rows.filter((y) => same(img.px(left + 5, y), C.axis)).pop()!;
-  return { left, right, top, bottom };
-}
-
-/** Rows of line-coloured pixels in column x inside the plot. */
-const lineRows = (img: Image, x: number, box: { top: number; bottom: number }, rgb: Rgb = C.share) =>
-  [...Array(box.bottom - box.top + 1).keys()].map((i) => box.top + i).filter((y) => same(img.px(x, y), rgb));
+/**
+ * The alert/digest trend chart (src/trends/chart.ts, its option in chart-option.ts): text read in the SVG
+ * ECharts writes, pixels read in resvg's full-colour PNG at the positions the chart's fixed geometry gives,
+ * and the palette PNG that chat gets compared with it. The chart from a replayed bad-buzz day is tested in
+ * test/contract/trend-content.test.ts (it has the replay).
+ */
+import { Transformer } from '@napi-rs/image';
+import { overWhite, PALETTE, rgbOf } from '../../src/charts/palette';
+import { svgToPng } from '../../src/charts/render';
+import {
+  formatCount,
+  renderTrendChart,
+  TREND_CHART_STYLE as S,
+  trendChartGeometry,
+  trendChartSvg,
+  type TrendAlertPeriod,
+  type TrendChartGeometry,
+  type TrendChartInput,
+  type TrendPoint,
+} from '../../src/trends/chart';
+import { decodePng, near, type Image } from '../helpers/png';
+import { svgTexts } from '../helpers/svg';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2024-03-14T00:00:00Z');
@@ -26,22 +28,65 @@ const iso = (t: number) => new Date(t).toISOString();
 function hourly(f: (h: number) => Partial<TrendPoint>): TrendPoint[] {
   return Array.from({ length: 24 }, (_, h) => ({ at: iso(T0 + h * HOUR), total: 10, negative: 2, ...f(h) }));
 }
-/** Centre column of hour bucket h (of 24) in the plot. */
-const hourX = (box: { left: number; right: number }, h: number) =>
-  Math.round(box.left + ((h + 0.5) / 24) * (box.right - box.left));
-
-function render(points: TrendPoint[], alertPeriods: Array<{ from: string; to?: string }> = [], size = {}) {
-  return renderTrendChart({ stream: 'air-paradis', points, alertPeriods, title: 'Negative share', ...size });
+function chart(
+  points: TrendPoint[],
+  alertPeriods: TrendAlertPeriod[] = [],
+  more: Partial<TrendChartInput> = {},
+): TrendChartInput {
+  return { stream: 'air-paradis', points, alertPeriods, title: 'Negative share', ...more };
 }
+/** The chart as resvg draws it, in full colour (what the palette PNG approximates). */
+const raster = (input: TrendChartInput) => decodePng(svgToPng(trendChartSvg(input)));
+const texts = (input: TrendChartInput) => svgTexts(trendChartSvg(input)).map((t) => t.text);
+/** Centre column of hour bucket h. */
+const hourX = (g: TrendChartGeometry, h: number) => Math.round(g.x(T0 + (h + 0.5) * HOUR));
+const at = (g: TrendChartGeometry, hours: number) => Math.round(g.x(T0 + hours * HOUR));
+/** Rows of column x inside the plot whose pixel is within `tolerance` of `hex`. */
+const rowsOf = (img: Image, x: number, g: TrendChartGeometry, hex: string | number[], tolerance: number) => {
+  const rgb = typeof hex === 'string' ? rgbOf(hex) : hex;
+  const rows: number[] = [];
+  for (let y = Math.ceil(g.plot.top); y <= g.plot.bottom; y++) if (near(img.px(x, y), rgb, tolerance)) rows.push(y);
+  return rows;
+};
+const lineRows = (img: Image, x: number, g: TrendChartGeometry) => rowsOf(img, x, g, PALETTE.negative, 40);
+const WHITE = [255, 255, 255];
+const alertFill = overWhite(S.alert, S.alertAlpha);
+const triggerFill = overWhite(S.trigger, S.triggerAlpha);
+const normalFill = overWhite(S.normalBand, S.normalAlpha);
 
 // ---------------------------------------------------------------------------------------------------------
 
-describe('renderTrendChart: PNG output', () => {
-  it('is a valid PNG (signature, CRCs, IHDR, decodable pixels) of 800×360 by default', () => {
-    const img = decodePng(render(hourly(() => ({}))));
-    expect([img.width, img.height]).toEqual([800, 360]);
-    expect(img.chunks).toEqual(['IHDR', 'IDAT', 'IEND']);
-    expect(img.px(0, 0)).toEqual([255, 255, 255]);
+describe('renderTrendChart: the PNG', () => {
+  it('is a palette PNG of 800×360 by default that looks like the full-colour render', () => {
+    const input = chart(
+      hourly((h) => ({ negative: h % 6, baseline: 0.25 })),
+      [{ from: iso(T0 + 15 * HOUR), windowStart: iso(T0 + 12 * HOUR) }],
+      { dispersion: 2 },
+    );
+    const png = renderTrendChart(input);
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(png.toString('ascii', 12, 16)).toBe('IHDR');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([800, 360]);
+    expect(png[25]).toBe(3); // colour type 3: palette
+    const full = raster(input);
+    // Decoded by another decoder (the palette's colours, as RGB or RGBA).
+    const pixels = new Transformer(png).rawPixelsSync();
+    const channels = pixels.length / (800 * 360);
+    expect([3, 4]).toContain(channels);
+    let far = 0;
+    let sum = 0;
+    for (let y = 0; y < 360; y++)
+      for (let x = 0; x < 800; x++) {
+        const want = full.px(x, y);
+        const o = (y * 800 + x) * channels;
+        const diff = Math.max(...[0, 1, 2].map((c) => Math.abs(pixels[o + c] - want[c])));
+        sum += diff;
+        if (diff > 32) far++;
+      }
+    expect(sum / (800 * 360)).toBeLessThan(2);
+    expect(far / (800 * 360)).toBeLessThan(0.005);
+    // resvg's own PNG is 3 to 4 times larger.
+    expect(png.length * 2.5).toBeLessThan(svgToPng(trendChartSvg(input)).length);
   });
 
   it.each([
@@ -49,135 +94,260 @@ describe('renderTrendChart: PNG output', () => {
     [640, 300],
     [1600, 720],
   ])('honours width × height %i×%i', (width, height) => {
-    const img = decodePng(
-      render(
+    const png = renderTrendChart(
+      chart(
         hourly(() => ({})),
         [],
         { width, height },
       ),
     );
-    expect([img.width, img.height]).toEqual([width, height]);
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([width, height]);
   });
 
-  it('shows title, stream, UTC, hour labels and the date where it changes', () => {
-    const points = hourly(() => ({})).concat([{ at: iso(T0 + 24 * HOUR), total: 10, negative: 1 }]);
-    const img = decodePng(render(points.slice(20)));
-    expect(containsText(img, 'Negative share', C.text, 2)).toBe(true);
-    expect(containsText(img, 'stream: air-paradis', C.muted)).toBe(true);
-    expect(containsText(img, 'times in UTC', C.muted)).toBe(true);
-    expect(containsText(img, '22:00', C.text)).toBe(true);
-    expect(containsText(img, 'Thu 14 Mar 2024', C.muted)).toBe(true);
-    expect(containsText(img, 'Fri 15 Mar 2024', C.muted)).toBe(true);
-  });
-
-  it('is the same whatever order the points come in', () => {
+  it('is the same whatever order the points and the alerts come in', () => {
     const points = hourly((h) => ({ negative: h % 5, baseline: 0.2 }));
-    expect(render([...points].reverse()).equals(render(points))).toBe(true);
+    const alerts = [
+      { from: iso(T0 + 3 * HOUR), to: iso(T0 + 6 * HOUR), windowStart: iso(T0 + 2 * HOUR) },
+      { from: iso(T0 + 15 * HOUR), windowStart: iso(T0 + 12 * HOUR) },
+    ];
+    const a = renderTrendChart(chart(points, alerts, { dispersion: 2 }));
+    const b = renderTrendChart(chart([...points].reverse(), [...alerts].reverse(), { dispersion: 2 }));
+    expect(b.equals(a)).toBe(true);
   });
 });
 
-describe('renderTrendChart: what it draws', () => {
-  it('shades alert periods: pixels inside the band are light red, outside they are not', () => {
-    // Low bars (one tall bucket at 00:00 sets the scale) and a 20 % line leave the upper plot empty.
-    const points = hourly((h) => ({ total: h === 0 ? 100 : 10, negative: h === 0 ? 20 : 2 }));
-    const img = decodePng(render(points, [{ from: iso(T0 + 12 * HOUR), to: iso(T0 + 18 * HOUR) }]));
-    const box = plotBox(img);
-    const rows = [0.3, 0.4, 0.6].map((f) => Math.round(box.top + f * (box.bottom - box.top)));
-    const pink = ([r, g, b]: number[]) => r > 240 && g < 225 && b < 225 && g === b;
-    for (const y of rows) {
-      for (const h of [12, 14, 17]) expect(pink(img.px(hourX(box, h), y))).toBe(true);
-      for (const h of [3, 10, 19, 23]) expect(img.px(hourX(box, h), y)).toEqual([255, 255, 255]);
+describe('renderTrendChart: its text', () => {
+  it('says the title, the stream, that times are UTC; hours, and the date where it changes', () => {
+    const points = hourly(() => ({})).concat([{ at: iso(T0 + 24 * HOUR), total: 10, negative: 1 }]);
+    const t = texts(chart(points.slice(18)));
+    expect(t).toContain('Negative share');
+    expect(t).toContain('stream: air-paradis  ·  1 hour buckets  ·  times in UTC');
+    expect(t).toEqual(expect.arrayContaining(['18:00', '20:00', '22:00', '00:00']));
+    expect(t).toContain('Thu 14 Mar 2024');
+    expect(t).toContain('Fri 15 Mar 2024');
+    expect(t).toEqual(expect.arrayContaining(['0 %', '25 %', '50 %', '75 %', '100 %']));
+  });
+
+  it('names what it draws in a legend, at 12 px or more like every text of an 800×360 chart', () => {
+    const input = chart(
+      hourly(() => ({ baseline: 0.2 })),
+      [{ from: iso(T0 + 12 * HOUR) }],
+      { dispersion: 2 },
+    );
+    const svg = trendChartSvg(input);
+    const t = svgTexts(svg).map((x) => x.text);
+    for (const item of ['negative share', 'expected share', 'normal range (95 %)', 'mentions per hour'])
+      expect(t).toContain(item);
+    const sizes = [...svg.matchAll(/<text[^>]*?(?:font-size:|font: [a-z ]*?)(\d+(?:\.\d+)?)px/g)].map((m) => +m[1]);
+    expect(sizes.length).toBe(svgTexts(svg).length);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(12);
+    // No expected share or normal range to name when the input gives none.
+    const bare = texts(chart(hourly(() => ({}))));
+    expect(bare).not.toContain('expected share');
+    expect(bare).not.toContain('normal range (95 %)');
+  });
+
+  it('writes accents as they are, and the shipped font draws them (not boxes)', () => {
+    const input = (title: string) =>
+      chart(
+        hourly(() => ({})),
+        [],
+        { title, stream: 'Montréal-Été' },
+      );
+    const t = texts(input('Été à Montréal — ça commence'));
+    expect(t).toContain('Été à Montréal — ça commence');
+    expect(t).toContain('stream: Montréal-Été  ·  1 hour buckets  ·  times in UTC');
+    // The ink of "àçé" rises above and falls below that of "ace" and is as wide: accents and a cedilla,
+    // not the missing-glyph box (which sits on the baseline, cap-high).
+    const ink = (title: string) => {
+      const img = raster(input(title));
+      const dark: Array<[number, number]> = [];
+      for (let y = 0; y < 34; y++) for (let x = 0; x < 200; x++) if (img.px(x, y)[0] < 128) dark.push([x, y]);
+      const xs = dark.map((p) => p[0]);
+      const ys = dark.map((p) => p[1]);
+      return { left: Math.min(...xs), right: Math.max(...xs), top: Math.min(...ys), bottom: Math.max(...ys) };
+    };
+    const plain = ink('ace ace');
+    const accented = ink('àçé àçé');
+    expect(accented.top).toBeLessThan(plain.top - 2);
+    expect(accented.bottom).toBeGreaterThan(plain.bottom + 2);
+    expect(Math.abs(accented.right - accented.left - (plain.right - plain.left))).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('renderTrendChart: what it draws, where', () => {
+  // One tall bucket at 00:00 sets the volume scale, so the other bars stay under 25 %; the share is 60 %,
+  // the expected share 20 % with its normal range (n = 20, φ = 1: 20 % ± 17.5 points).
+  const points = hourly((h) => ({ total: h === 0 ? 80 : 20, negative: h === 0 ? 48 : 12, baseline: 0.2 }));
+  const alert = { from: iso(T0 + 14 * HOUR), to: iso(T0 + 18 * HOUR), windowStart: iso(T0 + 11 * HOUR) };
+  const input = chart(points, [alert], { dispersion: 1 });
+  const g = trendChartGeometry(input);
+  const img = raster(input);
+  const y = (share: number) => Math.round(g.y(share));
+
+  it('has a fixed plot: the same rectangle whatever the data', () => {
+    expect(g.plot).toEqual(trendChartGeometry(chart(hourly(() => ({ total: 1e6, negative: 0 })))).plot);
+    expect([g.width, g.height]).toEqual([800, 360]);
+    expect(g.x(T0)).toBe(g.plot.left);
+    expect(g.x(T0 + 24 * HOUR)).toBe(g.plot.right);
+    // The axis lines are where the geometry says.
+    expect(near(img.px(g.plot.left, y(0.5)), rgbOf(PALETTE.axis), 40)).toBe(true);
+    expect(near(img.px(hourX(g, 8), g.plot.bottom), rgbOf(PALETTE.axis), 40)).toBe(true);
+  });
+
+  it('volume: sky-blue bars on the right axis', () => {
+    expect(near(img.px(hourX(g, 5), y(0.1)), rgbOf(S.bars), 2)).toBe(true);
+    expect(near(img.px(hourX(g, 0), y(0.9)), rgbOf(S.bars), 2)).toBe(true); // the tall bucket
+  });
+
+  it('the negative share: a vermillion line at its share', () => {
+    for (const h of [3, 8, 21]) {
+      const rows = lineRows(img, hourX(g, h), g);
+      expect(rows.length).toBeGreaterThan(0);
+      expect(Math.abs((Math.min(...rows) + Math.max(...rows)) / 2 - g.y(0.6))).toBeLessThanOrEqual(2);
     }
-    expect(containsText(img, 'alert', C.alertEdge)).toBe(true);
   });
 
-  it('shades an open alert until the end of the chart and labels it ongoing', () => {
-    const points = hourly((h) => ({ total: h === 0 ? 100 : 10 }));
-    const img = decodePng(render(points, [{ from: iso(T0 + 12 * HOUR) }]));
-    const box = plotBox(img);
-    const y = Math.round(box.top + 0.4 * (box.bottom - box.top));
-    expect(img.px(hourX(box, 23), y)).not.toEqual([255, 255, 255]);
-    expect(img.px(box.right - 1, y)).not.toEqual([255, 255, 255]);
-    expect(img.px(hourX(box, 11), y)).toEqual([255, 255, 255]);
-    expect(containsText(img, 'alert, ongoing', C.alertEdge)).toBe(true);
+  it('the expected share: a dashed grey line, in its band of normal variation', () => {
+    const row = [...Array(hourX(g, 8) - hourX(g, 2)).keys()].map((i) => img.px(hourX(g, 2) + i, y(0.2)));
+    expect(row.some((p) => near(p, rgbOf(S.baseline), 30))).toBe(true);
+    expect(row.some((p) => !near(p, rgbOf(S.baseline), 60))).toBe(true);
+    // The band: 20 % ± 1.96·√(0.2·0.8/20) = 2.5 %..37.5 %, light blue above the bars.
+    const half = 1.96 * Math.sqrt((0.2 * 0.8) / 20);
+    expect(near(img.px(hourX(g, 6), y(0.33)), normalFill, 3)).toBe(true);
+    const band = rowsOf(img, hourX(g, 6), g, normalFill, 3);
+    expect(Math.abs(Math.min(...band) - g.y(0.2 + half))).toBeLessThanOrEqual(3);
+    expect(near(img.px(hourX(g, 6), y(0.2 + half + 0.05)), WHITE, 0)).toBe(true);
   });
 
+  it('the alert: a vermillion band from its opening, the window that triggered it orange before it', () => {
+    const high = y(0.85); // above the line, the band and the bars
+    expect(near(img.px(hourX(g, 15), high), alertFill, 3)).toBe(true);
+    expect(near(img.px(hourX(g, 12), high), triggerFill, 3)).toBe(true);
+    for (const h of [8, 20]) expect(img.px(hourX(g, h), high)).toEqual(WHITE);
+    // Its opening is a solid vermillion edge, its resolution a bluish-green one; caps along the top.
+    expect(near(img.px(at(g, 14), high), rgbOf(S.alert), 40)).toBe(true);
+    expect(near(img.px(at(g, 18), high), rgbOf(S.resolved), 40)).toBe(true);
+    expect(near(img.px(hourX(g, 15), Math.round(g.plot.top) + 1), rgbOf(S.alert), 12)).toBe(true);
+    expect(near(img.px(hourX(g, 12), Math.round(g.plot.top) + 1), rgbOf(S.trigger), 12)).toBe(true);
+    const t = texts(input);
+    expect(t).toContain('window that triggered');
+    expect(t).toContain('alert opened 14:00, resolved 18:00');
+  });
+});
+
+describe('renderTrendChart: the alert band starts at the opening the text gives', () => {
+  // Opened at 15:45 after a 3 h window: the band starts at 15:45, the window 12:45–15:45 is drawn apart.
+  const points = hourly((h) => ({ total: h === 0 ? 100 : 10 }));
+  const opened = T0 + 15.75 * HOUR;
+  const high = (g: TrendChartGeometry) => Math.round(g.y(0.85));
+
+  it('open: shaded from the opening to the end, "ongoing"; the window before it in orange', () => {
+    const input = chart(points, [{ from: iso(opened), windowStart: iso(opened - 3 * HOUR) }]);
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    const edge = g.x(opened);
+    expect(near(img.px(Math.round(edge + 3), high(g)), alertFill, 3)).toBe(true);
+    expect(near(img.px(Math.round(edge - 3), high(g)), triggerFill, 3)).toBe(true);
+    expect(near(img.px(Math.round(edge - 3), high(g)), alertFill, 3)).toBe(false);
+    expect(near(img.px(Math.round(g.plot.right) - 2, high(g)), alertFill, 3)).toBe(true);
+    // Before the window: nothing.
+    expect(img.px(Math.round(g.x(opened - 3 * HOUR) - 3), high(g))).toEqual(WHITE);
+    expect(texts(input)).toContain('alert opened 15:45, ongoing');
+  });
+
+  it('without the window: white just before the opening', () => {
+    const input = chart(points, [{ from: iso(opened) }]);
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    expect(near(img.px(Math.round(g.x(opened) + 3), high(g)), alertFill, 3)).toBe(true);
+    expect(img.px(Math.round(g.x(opened) - 3), high(g))).toEqual(WHITE);
+    expect(texts(input)).not.toContain('window that triggered');
+  });
+
+  it('an alert opened before the chart: shaded from its start, the opening said with its date', () => {
+    const input = chart(points, [{ from: iso(T0 - 5 * HOUR), to: iso(T0 + 4 * HOUR) }]);
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    expect(near(img.px(hourX(g, 2), high(g)), alertFill, 3)).toBe(true);
+    expect(img.px(hourX(g, 5), high(g))).toEqual(WHITE);
+    expect(texts(input)).toContain('alert opened 13 Mar 19:00, resolved 04:00');
+  });
+});
+
+describe('renderTrendChart: lines and bars', () => {
   it('draws the share line higher where the share is higher, on a linear 0–100 % scale', () => {
     const shares = [0.1, 0.5, 0.9];
-    const img = decodePng(render(hourly((h) => ({ total: 100, negative: 100 * shares[Math.floor(h / 8)] }))));
-    const box = plotBox(img);
-    const ys = [4, 12, 20].map((h) => Math.min(...lineRows(img, hourX(box, h), box)));
+    const input = chart(hourly((h) => ({ total: 100, negative: 100 * shares[Math.floor(h / 8)] })));
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    const ys = [4, 12, 20].map((h) => Math.min(...lineRows(img, hourX(g, h), g)));
     expect(ys[0]).toBeGreaterThan(ys[1]);
     expect(ys[1]).toBeGreaterThan(ys[2]);
-    const plotH = box.bottom - box.top;
-    ys.forEach((y, i) => expect(Math.abs(box.bottom - shares[i] * plotH - y)).toBeLessThanOrEqual(3));
+    ys.forEach((y, i) => expect(Math.abs(g.y(shares[i]) - y)).toBeLessThanOrEqual(4));
   });
 
-  it('leaves a gap in the line at buckets with no mentions, and draws the baseline dashed', () => {
-    const points = hourly((h) => (h === 10 ? { total: 0, negative: 0 } : { total: 50, negative: 25, baseline: 0.2 }));
-    const img = decodePng(render(points));
-    const box = plotBox(img);
-    expect(lineRows(img, hourX(box, 10), box)).toEqual([]);
-    expect(lineRows(img, hourX(box, 9), box).length).toBeGreaterThan(0);
-    expect(lineRows(img, hourX(box, 11), box).length).toBeGreaterThan(0);
-    // The baseline at 20 %: on some columns, off on others (dashed).
-    const y = Math.round(box.bottom - 0.2 * (box.bottom - box.top));
-    const row = [...Array(hourX(box, 8) - hourX(box, 2)).keys()].map((i) => img.px(hourX(box, 2) + i, y));
-    expect(row.some((p) => same(p, C.baseline))).toBe(true);
-    expect(row.some((p) => !same(p, C.baseline))).toBe(true);
+  it('leaves a gap in the line at a bucket with no mentions, and across a missing bucket', () => {
+    const empty = chart(hourly((h) => (h === 10 ? { total: 0, negative: 0 } : { total: 50, negative: 25 })));
+    const missing = chart(hourly(() => ({ total: 50, negative: 25 })).filter((_, h) => h !== 15));
+    for (const [input, h] of [
+      [empty, 10],
+      [missing, 15],
+    ] as const) {
+      const g = trendChartGeometry(input);
+      const img = raster(input);
+      expect(lineRows(img, hourX(g, h), g)).toEqual([]);
+      expect(lineRows(img, hourX(g, h - 1), g).length).toBeGreaterThan(0);
+      expect(lineRows(img, hourX(g, h + 1), g).length).toBeGreaterThan(0);
+    }
   });
 
-  it('leaves a gap across a missing bucket too', () => {
-    const points = hourly(() => ({ total: 50, negative: 25 })).filter((_, h) => h !== 15);
-    const img = decodePng(render(points));
-    const box = plotBox(img);
-    expect(lineRows(img, hourX(box, 15), box)).toEqual([]);
-    expect(lineRows(img, hourX(box, 14), box).length).toBeGreaterThan(0);
-    expect(lineRows(img, hourX(box, 16), box).length).toBeGreaterThan(0);
-  });
-
-  it('draws volume bars proportional to the mentions on the right axis', () => {
-    const img = decodePng(render(hourly((h) => ({ total: h === 6 ? 400 : h === 18 ? 100 : 0, negative: 0 }))));
-    const box = plotBox(img);
-    const barTop = (h: number) =>
-      lineRows(img, hourX(box, h), { top: box.top, bottom: box.bottom - 1 }, C.bars).reduce((a, b) => Math.min(a, b));
-    expect(box.bottom - barTop(6)).toBeGreaterThan(3.5 * (box.bottom - barTop(18)));
-    expect(containsText(img, '400', C.barsText)).toBe(true);
+  it('draws volume bars proportional to the mentions, on a right axis of round steps', () => {
+    const input = chart(hourly((h) => ({ total: h === 6 ? 400 : h === 18 ? 100 : 0, negative: 0 })));
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    const top = (h: number) => Math.min(...rowsOf(img, hourX(g, h), g, S.bars, 2));
+    expect((g.plot.bottom - top(6)) / (g.plot.bottom - top(18))).toBeCloseTo(4, 0);
+    expect(texts(input)).toEqual(expect.arrayContaining(['0', '100', '200', '300', '400']));
   });
 });
 
 describe('renderTrendChart: edge cases', () => {
   it('no points: a chart that says "no mentions"', () => {
-    const img = decodePng(render([], [{ from: iso(T0) }]));
+    const input = chart([], [{ from: iso(T0) }]);
+    expect(texts(input)).toEqual(
+      expect.arrayContaining(['Negative share', 'no mentions', 'there are no buckets to chart for this stream']),
+    );
+    const img = raster(input);
     expect([img.width, img.height]).toEqual([800, 360]);
-    expect(containsText(img, 'no mentions', C.text, 2)).toBe(true);
   });
 
   it('one point: a bar and a marker at its share (the bucket is taken as 1 h)', () => {
-    const img = decodePng(render([{ at: iso(T0 + 14 * HOUR), total: 120, negative: 30 }]));
-    const box = plotBox(img);
-    const rows = lineRows(img, Math.round((box.left + box.right) / 2), box);
+    const input = chart([{ at: iso(T0 + 14 * HOUR), total: 120, negative: 30 }]);
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    const rows = lineRows(img, Math.round((g.plot.left + g.plot.right) / 2), g);
     expect(rows.length).toBeGreaterThan(0);
-    const y = (Math.min(...rows) + Math.max(...rows)) / 2;
-    expect(Math.abs(box.bottom - 0.25 * (box.bottom - box.top) - y)).toBeLessThanOrEqual(2);
-    expect(containsText(img, '14:00', C.text)).toBe(true);
-    expect(containsText(img, '15:00', C.text)).toBe(true);
-    expect(containsText(img, 'stream: air-paradis  |  1 hour buckets  |  times in UTC', C.muted)).toBe(true);
+    expect(Math.abs((Math.min(...rows) + Math.max(...rows)) / 2 - g.y(0.25))).toBeLessThanOrEqual(2);
+    expect(texts(input)).toEqual(
+      expect.arrayContaining(['14:00', '15:00', 'stream: air-paradis  ·  1 hour buckets  ·  times in UTC']),
+    );
   });
 
   it('all buckets empty: no line, and says "no mentions in this period"', () => {
-    const img = decodePng(render(hourly(() => ({ total: 0, negative: 0 }))));
-    const box = plotBox(img);
-    for (let h = 0; h < 24; h++) expect(lineRows(img, hourX(box, h), box)).toEqual([]);
-    expect(containsText(img, 'no mentions in this period', C.text, 2)).toBe(true);
+    const input = chart(hourly(() => ({ total: 0, negative: 0 })));
+    const g = trendChartGeometry(input);
+    const img = raster(input);
+    for (let h = 0; h < 24; h++) expect(lineRows(img, hourX(g, h), g)).toEqual([]);
+    expect(texts(input)).toContain('no mentions in this period');
   });
 
   it('huge volumes: a readable right axis (k, M, B, T) and a line still at the right share', () => {
-    const img = decodePng(render(hourly((h) => ({ total: 7.6e12, negative: h < 12 ? 7.6e11 : 3.8e12 }))));
-    expect(containsText(img, '8T', C.barsText)).toBe(true);
-    const box = plotBox(img);
-    const y = Math.min(...lineRows(img, hourX(box, 18), box));
-    expect(Math.abs(box.bottom - 0.5 * (box.bottom - box.top) - y)).toBeLessThanOrEqual(2);
+    const input = chart(hourly((h) => ({ total: 7.6e12, negative: h < 12 ? 7.6e11 : 3.8e12 })));
+    expect(texts(input)).toContain('8T');
+    const g = trendChartGeometry(input);
+    const rows = lineRows(raster(input), hourX(g, 18), g);
+    expect(Math.abs((Math.min(...rows) + Math.max(...rows)) / 2 - g.y(0.5))).toBeLessThanOrEqual(2);
     expect([950, 1500, 2_000_000, 2.5e9, 8e12, 3e15].map(formatCount)).toEqual([
       '950',
       '1.5k',
@@ -188,17 +358,19 @@ describe('renderTrendChart: edge cases', () => {
     ]);
   });
 
-  it('non-ASCII text is drawn without boxes (accents stripped, dashes mapped)', () => {
-    const img = decodePng(
-      renderTrendChart({ stream: 'air-paradis', points: hourly(() => ({})), alertPeriods: [], title: 'Été — pic' }),
-    );
-    expect(containsText(img, 'Ete - pic', C.text, 2)).toBe(true);
+  it('a week of hourly buckets: daily ticks, the year once', () => {
+    const input = chart(Array.from({ length: 24 * 7 }, (_, h) => ({ at: iso(T0 + h * HOUR), total: 10, negative: 3 })));
+    const t = texts(input);
+    expect(t).toEqual(expect.arrayContaining(['14 Mar', '15 Mar', '20 Mar', '2024']));
+    expect(t.filter((x) => x === '2024')).toHaveLength(1);
   });
 });
 
 describe('renderTrendChart: invalid input names the problem', () => {
   const ok = () => hourly(() => ({}));
   const withPoint = (i: number, p: Partial<TrendPoint>) => ok().map((q, j) => (j === i ? { ...q, ...p } : q));
+  const render = (points: TrendPoint[], alerts: TrendAlertPeriod[] = [], more: Partial<TrendChartInput> = {}) =>
+    renderTrendChart(chart(points, alerts, more));
   it.each<[string, () => Buffer, RegExp]>([
     ['negative total', () => render(withPoint(3, { total: -1 })), /points\[3\]\.total must be a finite number ≥ 0/],
     ['negative count', () => render(withPoint(2, { negative: -5 })), /points\[2\]\.negative must be/],
@@ -216,27 +388,18 @@ describe('renderTrendChart: invalid input names the problem', () => {
       () => render(ok(), [{ from: iso(T0 + 5 * HOUR), to: iso(T0 + 2 * HOUR) }]),
       /alertPeriods\[0\]\.to .* is before its from/,
     ],
+    [
+      'trigger window after the opening',
+      () => render(ok(), [{ from: iso(T0 + 5 * HOUR), windowStart: iso(T0 + 6 * HOUR) }]),
+      /alertPeriods\[0\]\.windowStart .* is after its from/,
+    ],
+    ['bad window date', () => render(ok(), [{ from: iso(T0), windowStart: 'x' }]), /alertPeriods\[0\]\.windowStart/],
+    ['zero dispersion', () => render(ok(), [], { dispersion: 0 }), /dispersion must be a finite number > 0/],
+    ['NaN dispersion', () => render(ok(), [], { dispersion: NaN }), /dispersion must be a finite number > 0/],
     ['width too small', () => render(ok(), [], { width: 100 }), /width must be an integer from 320 to 4096/],
     ['fractional height', () => render(ok(), [], { height: 300.5 }), /height must be an integer/],
   ])('%s', (_name, run, message) => {
     expect(run).toThrow(message);
     expect(run).toThrow(/^trend chart: /);
-  });
-});
-
-describe('shared raster (src/charts/raster.ts) still serves the confusion matrix', () => {
-  it('confusionPng decodes as a valid PNG', () => {
-    const img = decodePng(
-      confusionPng(
-        [
-          [5, 1],
-          [2, 7],
-        ],
-        ['negative', 'positive'],
-        'test',
-      ),
-    );
-    expect(img.width).toBeGreaterThan(300);
-    expect(containsText(img, 'negative', [34, 34, 34], 2)).toBe(true);
   });
 });

@@ -113,6 +113,9 @@ describe('loadConfig', () => {
       // Learning loop
       mlflowExperimentName: 'sentinel',
       promoteMaxDrop: 0.01,
+      // Dashboard
+      dashboardLinkDays: 7,
+      dashboardSessionHours: 12,
     } satisfies Config);
   });
 
@@ -383,6 +386,25 @@ describe('modes', () => {
       ),
     ).not.toThrow();
     expect(() => checkMode(loadConfig({}))).not.toThrow(); // local mode needs nothing
+  });
+
+  it('the dashboard in production: its secret needs an https address, and a short secret is refused', () => {
+    const secret = 'a-dashboard-secret-of-more-than-32-chars';
+    expect(() =>
+      checkMode(
+        loadConfig({ ...production, DASHBOARD_SECRET: secret, DASHBOARD_BASE_URL: 'https://sentinel.example' }),
+      ),
+    ).not.toThrow();
+    expect(() => checkMode(loadConfig({ ...production, DASHBOARD_SECRET: secret }))).toThrow(
+      'DASHBOARD_BASE_URL: not set while DASHBOARD_SECRET is: alerts could not link to the dashboard',
+    );
+    expect(() =>
+      checkMode(loadConfig({ ...production, DASHBOARD_SECRET: secret, DASHBOARD_BASE_URL: 'http://sentinel.example' })),
+    ).toThrow('DASHBOARD_BASE_URL: is http:, refused in production mode');
+    expect(() => loadConfig({ DASHBOARD_SECRET: 'short' })).toThrow(
+      'DASHBOARD_SECRET: expected at least 32 characters (e.g. `openssl rand -base64 48`)',
+    );
+    expect(() => checkMode(loadConfig({ DASHBOARD_SECRET: secret }))).not.toThrow(); // local: the default address
   });
 
   it('production without them names each missing setting', () => {

@@ -97,6 +97,24 @@ test('the container: the image by digest, production mode, secrets from Secret M
   expect([container.startupProbe.httpGet.path, container.livenessProbe.httpGet.path]).toEqual(['/ready', '/health']);
 });
 
+test('the dashboard: off unless DASHBOARD_BASE_URL is set, then with its secret from Secret Manager', () => {
+  type Env = Array<{ name: string; value?: string; valueFrom?: { secretKeyRef: { name: string } } }>;
+  const envOf = (vars: Record<string, string>) => {
+    const service = run(vars).service as { spec: { template: { spec: { containers: Array<{ env: Env }> } } } };
+    return Object.fromEntries(
+      service.spec.template.spec.containers[0].env.map((e) => [
+        e.name,
+        e.value ?? `secret:${e.valueFrom!.secretKeyRef.name}`,
+      ]),
+    );
+  };
+  expect(envOf(VARS)).not.toHaveProperty('DASHBOARD_SECRET');
+  expect(envOf({ ...VARS, DASHBOARD_BASE_URL: 'https://sentinel-abc-ew.a.run.app' })).toMatchObject({
+    DASHBOARD_BASE_URL: 'https://sentinel-abc-ew.a.run.app',
+    DASHBOARD_SECRET: 'secret:sentinel-dashboard-secret',
+  });
+});
+
 test.each([
   [{ MAX_INSTANCES: 'many' }, "CLOUD_RUN_MAX_INSTANCES must be a whole number of at least 1, got 'many'"],
   [{ MAX_INSTANCES: '0' }, "CLOUD_RUN_MAX_INSTANCES must be a whole number of at least 1, got '0'"],

@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { parseCommand, userOf } from '../../adapters/teams/bot';
-import { answerCard, md, mdLink, parseSubmit, plain, type AnswerCardState } from '../../adapters/teams/cards';
+import {
+  answerCard,
+  chartOf,
+  MAX_CARD_CHART_CHARS,
+  md,
+  mdLink,
+  parseSubmit,
+  plain,
+  type AnswerCardState,
+} from '../../adapters/teams/cards';
 import { baseConversationId, conversationFrom } from '../../adapters/teams/conversations';
 import { activityProblem } from '../../adapters/teams/http';
 import { botFrameworkServiceUrls, loopbackServiceUrls } from '../../adapters/teams/service-url';
@@ -15,7 +24,7 @@ import { MANIFEST_DIR, colorIcon, outlineIcon } from '../../adapters/teams/icons
 import { PackageError, buildTeamsPackage } from '../../adapters/teams/package';
 import { reactionMeaning } from '../../adapters/teams/reactions';
 import { zip } from '../../adapters/teams/zip';
-import { crc32 } from '../../src/charts/raster';
+import { crc32 } from 'node:zlib';
 
 /** Reads a zip back (central directory → local headers → data), checking sizes and CRCs. */
 function unzip(buf: Buffer): Record<string, Buffer> {
@@ -350,5 +359,25 @@ describe('the app package', () => {
   it('ships the icons the generator draws (192×192 colour, 32×32 outline)', () => {
     expect(readFileSync(join(MANIFEST_DIR, 'color.png')).equals(colorIcon())).toBe(true);
     expect(readFileSync(join(MANIFEST_DIR, 'outline.png')).equals(outlineIcon())).toBe(true);
+  });
+});
+
+describe('alert card charts', () => {
+  const content = (png: Buffer) =>
+    ({
+      chart: { png, width: 800, height: 360, title: 'Southwest: negative mentions, last 24 h (alert)' },
+    }) as Parameters<typeof chartOf>[0];
+
+  it('embeds a chart of usual size as a data URI', () => {
+    const png = Buffer.alloc(15 * 1024, 1);
+    expect(chartOf(content(png))).toEqual({
+      url: `data:image/png;base64,${png.toString('base64')}`,
+      title: 'Southwest: negative mentions, last 24 h (alert)',
+    });
+  });
+
+  it('leaves out a chart that would push the card over Teams’ 28 KB, rather than have the card refused', () => {
+    const png = Buffer.alloc(Math.ceil((MAX_CARD_CHART_CHARS * 3) / 4) + 100, 1);
+    expect(chartOf(content(png))).toBeUndefined();
   });
 });
