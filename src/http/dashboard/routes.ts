@@ -13,8 +13,10 @@
  *
  * Access is ./access's: open in local mode, signed links and sessions otherwise, off without a secret.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../json-api';
 import { SESSION_COOKIE, type DashboardAccess } from './access';
@@ -135,17 +137,38 @@ export function dashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void
     },
   );
 
+  // Read once: the files change only with a new build (a new process). Sent gzipped to browsers that take
+  // it (610 KB of script is 210 KB), and 304 when the browser has this version (ETag).
+  const files = new Map<string, { raw: Buffer; gzip: Buffer; etag: string }>();
+  const asset = (name: string) => {
+    let f = files.get(name);
+    if (!f) {
+      const raw = readFileSync(join(deps.assetsDir, name));
+      f = {
+        raw,
+        gzip: gzipSync(raw, { level: 9 }),
+        etag: `"${createHash('sha256').update(raw).digest('base64url').slice(0, 22)}"`,
+      };
+      files.set(name, f);
+    }
+    return f;
+  };
   app.get<{ Params: { file: string } }>('/dashboard/assets/:file', async (request, reply) => {
     const type = ASSETS[request.params.file];
     if (!type) return reply.code(404).send(errorBody('not_found', `no dashboard asset named ${request.params.file}`));
-    const path = join(deps.assetsDir, request.params.file);
-    if (!existsSync(path))
+    if (!existsSync(join(deps.assetsDir, request.params.file)))
       return reply.code(503).send(errorBody('not_built', 'the dashboard is not built: run npm run build:dashboard'));
-    return reply
+    const f = asset(request.params.file);
+    reply
       .header('content-type', type)
       .header('cache-control', type === 'font/ttf' ? 'public, max-age=86400' : 'no-cache')
-      .header('x-content-type-options', 'nosniff')
-      .send(readFileSync(path));
+      .header('etag', f.etag)
+      .header('vary', 'accept-encoding')
+      .header('x-content-type-options', 'nosniff');
+    if (request.headers['if-none-match'] === f.etag) return reply.code(304).send();
+    if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? '')))
+      return reply.header('content-encoding', 'gzip').send(f.gzip);
+    return reply.send(f.raw);
   });
 
   app.get<{ Querystring: { range?: string } }>('/dashboard/api/overview', async (request, reply) => {
