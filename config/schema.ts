@@ -470,8 +470,8 @@ export const configSchema = z.object({
       'Alerts open on the multi-scale scan of every window from one bucket to this long (0: off, the fixed windows open them; 720 with TREND_PREVALENCE=pcc and TREND_DISPERSION=1.2 is the measured scan, docs/alerts.md).',
     ),
     trendScanThreshold: doc(
-      decimal(0.1, 1000).default(6),
-      "The scan's log-likelihood ratio that opens an alert (the false-alarm budget).",
+      decimal(0.1, 1000).default(7),
+      "The scan's log-likelihood ratio that opens an alert: the false-alarm budget. 7 is the lowest within 1 false alarm per stream per 2 weeks on the tuning days (npm run alerts:eval, docs/alerts.md).",
     ),
     trendScanOddsRatio: doc(
       decimal(1.01, 100).default(2),

@@ -389,7 +389,16 @@ async function main(argv: string[]): Promise<void> {
     Presets.shades_classic,
   );
   bar.start(total, 0);
-  const tick = () => bar.increment();
+  // The runs are synchronous, so the bar's own timer never fires while they go, and cli-progress turns
+  // its synchronous redraws off outside a terminal: in a log, redraw from here, every 15 s.
+  let nextLine = Date.now() + 15_000;
+  const tick = () => {
+    bar.increment();
+    if (!process.stderr.isTTY && Date.now() >= nextLine) {
+      bar.render();
+      nextLine = Date.now() + 15_000;
+    }
+  };
   const sweep = (s: (x: number) => TrendSettings, xs: number[]) =>
     xs.map((x) => ({
       x,

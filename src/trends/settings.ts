@@ -75,7 +75,7 @@ export const DEFAULT_TREND_SETTINGS: Readonly<TrendSettings> = Object.freeze({
   cooldownMinutes: 180,
   updateEveryMinutes: 60,
   scanMinutes: 0,
-  scanThreshold: 6,
+  scanThreshold: 7,
   scanOddsRatio: 2,
   scanVolumeRatio: 2,
   volumeDispersion: 4.6,

@@ -197,7 +197,7 @@ describe('the scan, with probabilistic estimates (TREND_SCAN_MINUTES, TREND_PREV
     expect(scan.alerts).toHaveLength(1);
     expect(Date.parse(scan.alerts[0].openedAt)).toBeLessThan(Date.parse(windows.alerts[0].openedAt));
     expect(scan.opened?.why?.signal).toMatch(/^share( and volume)?$/);
-    expect(scan.opened?.why?.sure).toMatch(/^evidence \d+\.\d for a threshold of 6:/);
+    expect(scan.opened?.why?.sure).toMatch(/^evidence \d+\.\d for a threshold of 7:/);
     // Restarted two hours into the spike: the history read back holds what the scan's baseline needs.
     const cut = BATCHES.findIndex((b) => Date.parse(b[0].createdAt) >= T0 + 74 * H);
     const restarted = await run(cut);

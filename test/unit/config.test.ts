@@ -80,7 +80,7 @@ describe('loadConfig', () => {
       trendCooldownMinutes: 180,
       trendUpdateMinutes: 60,
       trendScanMinutes: 0,
-      trendScanThreshold: 6,
+      trendScanThreshold: 7,
       trendScanOddsRatio: 2,
       trendScanVolumeRatio: 2,
       trendVolumeDispersion: 4.6,
