@@ -591,16 +591,16 @@ interface Label {
 function placeLabels(labels: Label[], g: Layout): Graphic[] {
   const s = g.scale;
   const [minX, maxX, gap] = [10 * s, g.width - 10 * s, 12 * s];
-  let todo = labels.filter((l) => l.width <= maxX - minX);
+  let shown = labels.filter((l) => l.width <= maxX - minX);
   for (;;) {
-    const x = todo.map((l) => Math.max(minX, Math.min(l.x0, maxX - l.width)));
-    for (let i = 1; i < x.length; i++) x[i] = Math.max(x[i], x[i - 1] + todo[i - 1].width + gap);
+    const x = shown.map((l) => Math.max(minX, Math.min(l.x0, maxX - l.width)));
+    for (let i = 1; i < x.length; i++) x[i] = Math.max(x[i], x[i - 1] + shown[i - 1].width + gap);
     for (let i = x.length - 1; i >= 0; i--) {
-      x[i] = Math.min(x[i], (i + 1 < x.length ? x[i + 1] - gap : maxX) - todo[i].width);
+      x[i] = Math.min(x[i], (i + 1 < x.length ? x[i + 1] - gap : maxX) - shown[i].width);
     }
-    const bad = todo.findIndex((l, i) => x[i] < minX || x[i] > l.over[1] || x[i] + l.width < l.over[0]);
-    if (bad < 0) return todo.flatMap((l, i) => labelGraphics(l, x[i], g));
-    todo = todo.filter((_, i) => i !== bad);
+    const misplaced = shown.findIndex((l, i) => x[i] < minX || x[i] > l.over[1] || x[i] + l.width < l.over[0]);
+    if (misplaced < 0) return shown.flatMap((l, i) => labelGraphics(l, x[i], g));
+    shown = shown.filter((_, i) => i !== misplaced);
   }
 }
 
