@@ -142,6 +142,9 @@ export class GcsServer {
         else res.destroy();
       });
     });
+    // Google's front ends keep an idle connection for 610 s; Node's 5 s default would close sockets the
+    // client's keep-alive agent is about to reuse, an ECONNRESET the real service does not cause.
+    this.server.keepAliveTimeout = 610_000;
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
