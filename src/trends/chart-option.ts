@@ -14,7 +14,7 @@
  *     along the plot's top, labelled above the plot "alert opened 15:45, ongoing" (or "…, resolved 18:20");
  *     the window whose figures opened it (`windowStart` → opening) as a faint orange area with a dashed
  *     outline and an orange cap, labelled "window that triggered";
- *   - time axis in UTC: hours ("14:00") with the date under the first tick and wherever the day changes;
+ *   - time axis in UTC or the zone given (`timeZone`): hours ("14:00") with the date under the first tick and wherever the day changes;
  *     a legend under it (12 px at 800×360, like every text).
  *
  * Buckets: `at` is the ISO start of each bucket; the bucket length is the smallest gap between two points
@@ -27,6 +27,7 @@
 import type { EChartsOption } from 'echarts';
 import { PALETTE, rgba, rgbOf } from '../charts/palette';
 import { normalRange } from './normal-range';
+import { isTimeZone, offsetMs } from './digest-day';
 
 export interface TrendPoint {
   /** ISO 8601 start of the bucket, with a time zone ("2024-03-14T14:00:00Z") or a bare date. */
@@ -62,6 +63,8 @@ export interface TrendChartInput {
   width?: number;
   /** Pixels, default 360 (200..4096). */
   height?: number;
+  /** IANA zone of the time axis and the times written on the chart (the digest's DIGEST_TIMEZONE). Default UTC. */
+  timeZone?: string;
 }
 
 /** The colours the chart draws with, from the shared palette (tests read pixels against them). */
@@ -115,6 +118,7 @@ interface Checked {
   width: number;
   height: number;
   dispersion: number | undefined;
+  timeZone: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -174,6 +178,9 @@ function validate(input: TrendChartInput): Checked {
     }
     dispersion = d;
   }
+  const timeZone = given(input.timeZone) ? input.timeZone : 'UTC';
+  if (typeof timeZone !== 'string' || !isTimeZone(timeZone))
+    fail(`timeZone must be an IANA time zone such as UTC or Europe/Paris (got ${JSON.stringify(timeZone)})`);
 
   const seen = new Map<number, number>();
   const buckets = input.points.map((p, i): Bucket => {
@@ -208,7 +215,7 @@ function validate(input: TrendChartInput): Checked {
     return { from, to, windowStart };
   });
   periods.sort((a, b) => a.from - b.from);
-  return { buckets, periods, width, height, dispersion };
+  return { buckets, periods, width, height, dispersion, timeZone };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -241,6 +248,7 @@ const dayOf = (t: number) => Math.floor(t / DAY);
 const clock = (t: number) => `${pad2(new Date(t).getUTCHours())}:${pad2(new Date(t).getUTCMinutes())}`;
 const shortDate = (t: number) => `${new Date(t).getUTCDate()} ${MONTHS[new Date(t).getUTCMonth()]}`;
 const longDate = (t: number) => `${WEEKDAYS[new Date(t).getUTCDay()]} ${shortDate(t)} ${new Date(t).getUTCFullYear()}`;
+// These read a wall-clock time (Layout.wall): the chart's zone is already applied.
 /** "15:45", or "21 Feb 15:45" when the chart spans more than a day. */
 const moment = (t: number, days: boolean) => (days ? `${shortDate(t)} ${clock(t)}` : clock(t));
 
@@ -310,6 +318,11 @@ interface Layout extends TrendChartGeometry {
   /** Top of the line of labels above the plot (alerts, trigger windows). */
   labelsTop: number;
   legend: { rows: LegendItem[][]; top: number[]; icon: number; gap: number };
+  /** The chart's zone, and the wall-clock time there of an instant, as if it were UTC (what the labels print). */
+  timeZone: string;
+  wall(t: number): number;
+  /** The instant whose wall-clock time there is `w` (the inverse of wall, but on the hour the clocks skip). */
+  instant(w: number): number;
 }
 
 interface LegendItem {
@@ -418,6 +431,9 @@ function layout(c: Checked): Layout {
     axisNames,
     labelsTop,
     legend: { rows, top, icon, gap },
+    timeZone: c.timeZone,
+    wall: c.timeZone === 'UTC' ? (t) => t : (t) => t + offsetMs(t, c.timeZone),
+    instant: c.timeZone === 'UTC' ? (w) => w : (w) => w - offsetMs(w - offsetMs(w, c.timeZone), c.timeZone),
   };
 }
 
@@ -436,8 +452,13 @@ function timeTicks(g: Layout): { step: number; ticks: number[] } {
   const spacing = (step: number) => (step < DAY ? textWidth('00:00', 12 * s) : textWidth('30 Sep', 12 * s)) + 22 * s;
   let step: number | undefined = steps.find((st) => st >= bucketMs && st / msPerPx >= spacing(st));
   step ??= Math.ceil(Math.max(spacing(DAY) * msPerPx, bucketMs) / (28 * DAY)) * 28 * DAY;
+  // Round times on the zone's clock ("00:00" there), as instants; a tick the clocks skip is not drawn.
   const ticks: number[] = [];
-  for (let t = Math.ceil((start - TICK_ORIGIN) / step) * step + TICK_ORIGIN; t <= end; t += step) ticks.push(t);
+  const [from, to] = [g.wall(start), g.wall(end)];
+  for (let w = Math.ceil((from - TICK_ORIGIN) / step) * step + TICK_ORIGIN; w <= to; w += step) {
+    const t = g.instant(w);
+    if (t >= start && t <= end && g.wall(t) === w && ticks[ticks.length - 1] !== t) ticks.push(t);
+  }
   return { step, ticks };
 }
 
@@ -447,10 +468,11 @@ function timeTicks(g: Layout): { step: number; ticks: number[] } {
  */
 function timeLabels(g: Layout, step: number, ticks: number[]): Map<number, string> {
   const s = g.scale;
-  const seconds = ticks.map((t, i) => {
-    const key = step < DAY ? dayOf(t) : new Date(t).getUTCFullYear();
-    const previous = i > 0 ? (step < DAY ? dayOf(ticks[i - 1]) : new Date(ticks[i - 1]).getUTCFullYear()) : undefined;
-    return key !== previous ? (step < DAY ? longDate(t) : String(key)) : undefined;
+  const walls = ticks.map((t) => g.wall(t));
+  const seconds = walls.map((w, i) => {
+    const key = step < DAY ? dayOf(w) : new Date(w).getUTCFullYear();
+    const previous = i > 0 ? (step < DAY ? dayOf(walls[i - 1]) : new Date(walls[i - 1]).getUTCFullYear()) : undefined;
+    return key !== previous ? (step < DAY ? longDate(w) : String(key)) : undefined;
   });
   // Drop a second-row label that would overlap the next one (the later, a day change, is kept).
   const px = ticks.map((t) => g.x(t));
@@ -463,7 +485,7 @@ function timeLabels(g: Layout, step: number, ticks: number[]): Map<number, strin
   }
   const labels = new Map<number, string>();
   ticks.forEach((t, i) => {
-    const first = step < DAY ? clock(t) : shortDate(t);
+    const first = step < DAY ? clock(walls[i]) : shortDate(walls[i]);
     labels.set(t, seconds[i] === undefined ? `{tick|${first}}` : `{tick|${first}}\n{date|${seconds[i]}}`);
   });
   return labels;
@@ -642,7 +664,7 @@ export function trendChartOption(input: TrendChartInput): TrendChartOption {
   const per = duration(bucketMs);
   const volumeName = `mentions per ${per}`;
   const subtitle = buckets.length
-    ? `stream: ${input.stream}  ·  ${per === 'hour' || per === 'day' ? `1 ${per}` : per} buckets  ·  times in UTC`
+    ? `stream: ${input.stream}  ·  ${per === 'hour' || per === 'day' ? `1 ${per}` : per} buckets  ·  times in ${g.timeZone}`
     : `stream: ${input.stream}`;
   const text = baseText(s);
   const base: EChartsOption = {
@@ -843,8 +865,8 @@ export function trendChartOption(input: TrendChartInput): TrendChartOption {
         over: [g.x(a.window.from) - w, x1 + w],
       });
     }
-    const opened = `opened ${moment(a.opened, days || a.opened < start)}, `;
-    const resolved = a.resolved !== undefined ? ` ${moment(a.resolved, days)}` : '';
+    const opened = `opened ${moment(g.wall(a.opened), days || a.opened < start)}, `;
+    const resolved = a.resolved !== undefined ? ` ${moment(g.wall(a.resolved), days)}` : '';
     const long = a.open ? `alert ${opened}ongoing` : `alert ${opened}resolved${resolved}`;
     const short = a.open ? 'alert, ongoing' : 'resolved';
     const x0 = g.x(a.from) + 5 * s;

@@ -57,8 +57,18 @@ function fields(t: number, timeZone: string): { y: number; m: number; d: number;
   return { y: get('year'), m: get('month'), d: get('day'), h: get('hour') % 24, min: get('minute'), s: get('second') };
 }
 
+/** Whether `timeZone` is a zone Intl knows (an IANA name, or UTC). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The zone's offset from UTC at instant `t`, in ms (Paris in winter: +3,600,000). */
-function offsetMs(t: number, timeZone: string): number {
+export function offsetMs(t: number, timeZone: string): number {
   const f = fields(t, timeZone);
   const whole = t - (((t % 1000) + 1000) % 1000);
   return Date.UTC(f.y, f.m - 1, f.d, f.h, f.min, f.s) - whole;

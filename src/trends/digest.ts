@@ -315,6 +315,7 @@ export class Digests {
             windowStart: iso(p.openedAt - p.windowMinutes * MINUTE),
           })),
         dispersion: s.dispersion,
+        timeZone: day.timeZone,
         title,
         width,
         height,

@@ -12,6 +12,7 @@ import {
   renderTrendChart,
   TREND_CHART_STYLE as S,
   trendChartGeometry,
+  trendChartOption,
   trendChartSvg,
   type TrendAlertPeriod,
   type TrendChartGeometry,
@@ -38,6 +39,10 @@ function chart(
 /** The chart as resvg draws it, in full colour (what the palette PNG approximates). */
 const raster = (input: TrendChartInput) => decodePng(svgToPng(trendChartSvg(input)));
 const texts = (input: TrendChartInput) => svgTexts(trendChartSvg(input)).map((t) => t.text);
+/** The time axis' ticks (instants) and the label of each. */
+const timeAxis = (input: TrendChartInput) =>
+  (trendChartOption(input).option.xAxis as { axisLabel: { customValues: number[]; formatter: (v: number) => string } })
+    .axisLabel;
 /** Centre column of hour bucket h. */
 const hourX = (g: TrendChartGeometry, h: number) => Math.round(g.x(T0 + (h + 0.5) * HOUR));
 const at = (g: TrendChartGeometry, hours: number) => Math.round(g.x(T0 + hours * HOUR));
@@ -126,6 +131,36 @@ describe('renderTrendChart: its text', () => {
     expect(t).toContain('Thu 14 Mar 2024');
     expect(t).toContain('Fri 15 Mar 2024');
     expect(t).toEqual(expect.arrayContaining(['0 %', '25 %', '50 %', '75 %', '100 %']));
+  });
+
+  it("draws a digest's day on its zone's clock: ticks at midnight there, the date there, the alert's time there", () => {
+    // Paris, 14 March 2024 (UTC+1): from 23:00 UTC the day before to 23:00 UTC.
+    const day = Date.parse('2024-03-13T23:00:00Z');
+    const points = Array.from({ length: 24 }, (_, h) => ({ at: iso(day + h * HOUR), total: 10, negative: 2 }));
+    const input = chart(points, [{ from: iso(day + 16 * HOUR), windowStart: iso(day + 13 * HOUR) }], {
+      timeZone: 'Europe/Paris',
+    });
+    const t = texts(input);
+    expect(t).toContain('stream: air-paradis  ·  1 hour buckets  ·  times in Europe/Paris');
+    expect(t).toContain('Thu 14 Mar 2024');
+    expect(t).not.toContain('Wed 13 Mar 2024');
+    expect(t).toContain('alert opened 16:00, ongoing'); // 15:00 UTC
+    const axis = timeAxis(input);
+    expect(axis.customValues[0]).toBe(day);
+    expect(axis.formatter(day)).toBe('{tick|00:00}\n{date|Thu 14 Mar 2024}');
+    // In UTC the same points start on the 13th at 23:00, and midnight is an hour later.
+    expect(timeAxis(chart(points)).customValues[0]).toBe(day + HOUR);
+  });
+
+  it('skips the hour the clocks skip (New York, 10 March 2024, 02:00 → 03:00)', () => {
+    const day = Date.parse('2024-03-10T05:00:00Z'); // midnight in New York (UTC−5)
+    const points = Array.from({ length: 23 }, (_, h) => ({ at: iso(day + h * HOUR), total: 10, negative: 2 }));
+    const input = chart(points, [], { timeZone: 'America/New_York', width: 2400 });
+    const axis = timeAxis(input);
+    const shown = axis.customValues.map((v) => /\{tick\|([^}]+)\}/.exec(axis.formatter(v))![1]);
+    const hours = [0, 1, ...Array.from({ length: 21 }, (_, h) => h + 3), 0];
+    expect(shown).toEqual(hours.map((h) => `${String(h).padStart(2, '0')}:00`));
+    expect(axis.customValues[2] - axis.customValues[1]).toBe(HOUR);
   });
 
   it('names what it draws in a legend, at 12 px or more like every text of an 800×360 chart', () => {
@@ -398,6 +433,7 @@ describe('renderTrendChart: invalid input names the problem', () => {
     ['NaN dispersion', () => render(ok(), [], { dispersion: NaN }), /dispersion must be a finite number > 0/],
     ['width too small', () => render(ok(), [], { width: 100 }), /width must be an integer from 320 to 4096/],
     ['fractional height', () => render(ok(), [], { height: 300.5 }), /height must be an integer/],
+    ['unknown zone', () => render(ok(), [], { timeZone: 'Paris' }), /timeZone must be an IANA time zone .*"Paris"/],
   ])('%s', (_name, run, message) => {
     expect(run).toThrow(message);
     expect(run).toThrow(/^trend chart: /);

@@ -30,6 +30,8 @@ import {
 } from '../../src/trends/digest';
 import { dayBefore, digestDay } from '../../src/trends/digest-day';
 import { DigestSchedule } from '../../src/trends/digest-schedule';
+import { renderTrendChart, trendChartOption, trendChartSvg, type TrendChartInput } from '../../src/trends/chart';
+import { svgTexts } from '../helpers/svg';
 import { ConsoleDigestSink } from '../../adapters/console/digest-sink';
 import { PassThrough } from 'node:stream';
 import { TrendMonitor, type TrendAlertData } from '../../src/trends/monitor';
@@ -242,6 +244,24 @@ describe('the day in a time zone', () => {
     expect(c.mentions).toBe((await counted(c.day.from, c.day.to)).mentions);
     expect(c.headline).toMatch(/^Southwest on Saturday 21 February 2015 \(America\/Chicago\): 1 alert/);
     expect(digestText(c)).toContain('(negative share, 00:00–24:00 America/Chicago)');
+  });
+
+  it('the chart is drawn on that clock too: midnight there, the date there', async () => {
+    const inputs: TrendChartInput[] = [];
+    const chicago = new Digests({
+      store,
+      streams: () => ['Southwest'],
+      timeZone: 'America/Chicago',
+      renderChart: (input) => (inputs.push(input), renderTrendChart(input)),
+    });
+    const c = await chicago.digestFor('Southwest', '2015-02-21');
+    expect(c.chart!.title).toBe('Southwest: negative mentions on 2015-02-21 (America/Chicago)');
+    const words = svgTexts(trendChartSvg(inputs[0])).map((t) => t.text);
+    expect(words).toContain('stream: Southwest  ·  1 hour buckets  ·  times in America/Chicago');
+    expect(words).toContain('Sat 21 Feb 2015');
+    expect(words).not.toContain('Fri 20 Feb 2015');
+    const axis = (trendChartOption(inputs[0]).option.xAxis as { axisLabel: { customValues: number[] } }).axisLabel;
+    expect(axis.customValues[0]).toBe(Date.parse(c.day.from));
   });
 
   it('23 and 25 hour days when the clocks change; yesterday from an instant', () => {
