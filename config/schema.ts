@@ -512,7 +512,7 @@ export const configSchema = z.object({
     ),
     retentionAlertDays: doc(
       integer(0, 36_500).default(365),
-      'Days a resolved alert (its record with its top mentions, its votes, its chat state) is kept after it resolved. 0: forever.',
+      'Days a resolved alert (its record with its top mentions, its votes, its chat state) is kept after Sentinel last saved it (its resolution, on a live stream). 0: forever.',
     ),
     retentionSchedule: doc(
       schedule().default('3600'),

@@ -7,7 +7,7 @@
  *   text of /predict and /sentiment predictions   created_at   RETENTION_PREDICTION_TEXT_DAYS (7)  — blanked
  *   /predict and /sentiment predictions + votes   created_at   RETENTION_PREDICTION_DAYS (90)
  *   mentions + their predictions x:<id> + votes   stored_at    RETENTION_MENTION_DAYS (90)
- *   resolved alerts + their votes                 resolved_at  RETENTION_ALERT_DAYS (365)
+ *   resolved alerts + their votes                 stored_at    RETENTION_ALERT_DAYS (365)
  *   chat state kept as JSON by the adapters       last write   see CHAT_STATES below
  *   votes on something no longer stored           voted_at     (an hour old: a race with a delete)
  *

@@ -206,6 +206,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `,
     },
   },
+  {
+    // Resolved alerts were kept by resolved_at, the mentions' clock: an alert of a replayed day (2015) was
+    // past its 365 days at the first retention run, votes and all. `stored_at` is the wall-clock time the
+    // monitor last saved the alert, as for mentions; alerts written before keep their old clock. A replica of the
+    // previous version leaves it NULL: retention then falls back to resolved_at (src/store/*.ts).
+    version: 7,
+    name: 'alerts kept by the wall clock',
+    sql: `
+      ALTER TABLE alerts ADD COLUMN stored_at {TIME};
+      UPDATE alerts SET stored_at = COALESCE(resolved_at, updated_at);
+    `,
+  },
 ];
 
 const TYPES: Record<Dialect, Record<'TIME' | 'JSON' | 'BOOL', string>> = {

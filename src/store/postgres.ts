@@ -438,12 +438,12 @@ class PostgresStore implements Store {
   async saveAlert(a: AlertRecord): Promise<void> {
     const r = alertRow(a);
     await this.query(
-      `INSERT INTO alerts (id, stream, state, opened_at, updated_at, resolved_at, data)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+      `INSERT INTO alerts (id, stream, state, opened_at, updated_at, resolved_at, data, stored_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (id) DO UPDATE SET stream = excluded.stream, state = excluded.state,
          opened_at = excluded.opened_at, updated_at = excluded.updated_at, resolved_at = excluded.resolved_at,
-         data = excluded.data`,
-      [r.id, r.stream, r.state, r.openedAt, r.updatedAt, r.resolvedAt, r.data],
+         data = excluded.data, stored_at = excluded.stored_at`,
+      [r.id, r.stream, r.state, r.openedAt, r.updatedAt, r.resolvedAt, r.data, nowIso()],
     );
   }
 
@@ -572,8 +572,9 @@ class PostgresStore implements Store {
           shadow AS (DELETE FROM shadow_predictions WHERE prediction_id IN (SELECT prediction_id FROM doomed)),
           predictions AS (DELETE FROM predictions WHERE id IN (SELECT prediction_id FROM doomed))
         DELETE FROM mentions WHERE id IN (SELECT id FROM doomed)`,
-      alerts: `WITH doomed AS (SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < $1
-            ORDER BY resolved_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+      alerts: `WITH doomed AS (SELECT id FROM alerts WHERE state = 'resolved'
+            AND COALESCE(stored_at, resolved_at) < $1 ORDER BY COALESCE(stored_at, resolved_at) LIMIT $2
+            FOR UPDATE SKIP LOCKED),
           votes AS (DELETE FROM feedback WHERE prediction_id IN (SELECT 'alert:' || id FROM doomed)),
           links AS (DELETE FROM message_links WHERE alert_id IN (SELECT id FROM doomed))
         DELETE FROM alerts WHERE id IN (SELECT id FROM doomed)`,

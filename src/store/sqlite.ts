@@ -369,12 +369,12 @@ class SqliteStore implements Store {
 
   async saveAlert(a: AlertRecord): Promise<void> {
     this.stmt(
-      `INSERT INTO alerts (id, stream, state, opened_at, updated_at, resolved_at, data)
-       VALUES (@id, @stream, @state, @openedAt, @updatedAt, @resolvedAt, @data)
+      `INSERT INTO alerts (id, stream, state, opened_at, updated_at, resolved_at, data, stored_at)
+       VALUES (@id, @stream, @state, @openedAt, @updatedAt, @resolvedAt, @data, @storedAt)
        ON CONFLICT (id) DO UPDATE SET stream = excluded.stream, state = excluded.state,
          opened_at = excluded.opened_at, updated_at = excluded.updated_at, resolved_at = excluded.resolved_at,
-         data = excluded.data`,
-    ).run(alertRow(a));
+         data = excluded.data, stored_at = excluded.stored_at`,
+    ).run({ ...alertRow(a), storedAt: nowIso() });
   }
 
   async openAlert(stream: string): Promise<AlertRecord | null> {
@@ -505,7 +505,8 @@ class SqliteStore implements Store {
         }
         case 'alerts': {
           const doomed = ids(
-            `SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < ? ORDER BY resolved_at LIMIT ?`,
+            `SELECT id FROM alerts WHERE state = 'resolved' AND COALESCE(stored_at, resolved_at) < ?
+               ORDER BY COALESCE(stored_at, resolved_at) LIMIT ?`,
           );
           if (doomed.length === 0) return 0;
           this.stmt(`DELETE FROM feedback WHERE prediction_id IN (SELECT 'alert:' || value FROM json_each(?))`).run(

@@ -62,6 +62,10 @@ async function seed(db: TestStore, store: Store): Promise<void> {
   await store.saveAlert(resolvedAlert('alert-400d', 400));
   await store.saveAlert(resolvedAlert('alert-300d', 300));
   await store.saveAlert({ ...resolvedAlert('alert-open', 500), state: 'open', resolvedAt: undefined });
+  await db.exec(
+    `UPDATE alerts SET stored_at = ${db.time(ago(400))} WHERE id IN ('alert-400d', 'alert-open');
+     UPDATE alerts SET stored_at = ${db.time(ago(300))} WHERE id = 'alert-300d'`,
+  );
   for (const id of [
     'api-100d',
     'cmd-95d',
@@ -151,6 +155,25 @@ describe.each([['sqlite'], ['postgres']] as const)('RetentionJob on %s', (kind) 
     // A second run finds nothing: deletes are idempotent.
     const again = await job.runOnce();
     expect(Object.values(again.removed).every((n) => n === 0)).toBe(true);
+  });
+
+  test("an alert is kept from when it was written, not from its mentions' time (a replayed 2015 day)", async () => {
+    // Saved today by a replay of February 2015: resolved 11 years ago on the mentions' clock.
+    const replayed = { ...resolvedAlert('replayed', 0), openedAt: '2015-02-21T15:30:00.000Z' };
+    await store.saveAlert({
+      ...replayed,
+      updatedAt: '2015-02-21T21:30:00.000Z',
+      resolvedAt: '2015-02-21T21:30:00.000Z',
+    });
+    await store.recordVote({ predictionId: 'alert:replayed', userId: 'h1:someone', correct: true });
+    const report = await new RetentionJob({ store, pauseMs: 0 }).runOnce();
+    expect(report.removed.alerts).toBe(1); // alert-400d only
+    expect((await store.listAlerts()).map((a) => a.id)).toContain('replayed');
+    expect(await store.alertVotes(['replayed'])).toEqual([{ alertId: 'replayed', real: 1, falseAlarm: 0 }]);
+    // A row a replica of the previous version wrote (no stored_at) falls back to resolved_at.
+    await db.exec(`UPDATE alerts SET stored_at = NULL WHERE id = 'replayed'`);
+    expect((await new RetentionJob({ store, pauseMs: 0 }).runOnce()).removed.alerts).toBe(1);
+    expect((await store.listAlerts()).map((a) => a.id)).not.toContain('replayed');
   });
 
   test('0 days keeps a kind forever; longer settings keep more', async () => {

@@ -844,7 +844,7 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       expect(await store.findLink('teams', 'c', 'm')).toBeNull();
     });
 
-    test('alerts: resolved ones past their time go with their votes and links; an open one never', async () => {
+    test('alerts: resolved ones saved longer ago than their time go with their votes and links; an open one never', async () => {
       const { store, location } = await fresh();
       const resolved = (id: string, at: string) =>
         alert(id, { state: 'resolved', openedAt: at, updatedAt: at, resolvedAt: at });
@@ -854,6 +854,11 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       for (const a of ['old', 'recent', 'still-open'])
         await store.recordVote({ predictionId: `alert:${a}`, userId: 'h1:u', correct: true });
       await store.linkMessage({ platform: 'slack', channel: 'C', messageId: 'h', alertId: 'old' });
+      // Kept from when they were last saved (the wall clock), as mentions are.
+      await backend.exec(
+        location,
+        `UPDATE alerts SET stored_at = CASE id WHEN 'recent' THEN ${backend.time(ago(10))} ELSE ${backend.time(ago(400))} END`,
+      );
       expect(await store.prune('alerts', ago(365), 500)).toBe(1);
       expect((await store.listAlerts()).map((a) => a.id).sort()).toEqual(['recent', 'still-open']);
       expect(await votes(location)).toEqual(['alert:recent', 'alert:still-open']);
