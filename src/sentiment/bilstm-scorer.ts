@@ -125,7 +125,7 @@ export class BiLstmScorer implements Scorer {
     const ensemble = this.opts.ensemble;
     if (!ensemble) return bilstm;
     const linear = ensemble.linearProbabilities(docs);
-    return bilstm.map((p, i) => ensemble.combine(p, linear[i]));
+    return bilstm.map((p, i) => ensemble.combine(p, linear[i], docs[i]));
   }
 
   /** Occlusion: each word is removed in turn and the text re-scored, all variants in one batch. */

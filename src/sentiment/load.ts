@@ -117,7 +117,7 @@ function readEnsembleFile(dir: string): EnsembleFile {
 function loadEnsemble(dir: string): Ensemble | undefined {
   if (!existsSync(join(dir, ENSEMBLE_FILE))) return undefined;
   const file = readEnsembleFile(dir);
-  return new Ensemble(loadLinearModel(join(dir, file.linear)), file.stacker, file.temperature);
+  return new Ensemble(loadLinearModel(join(dir, file.linear)), file.stacker, file.temperature, file.lexicon);
 }
 
 /** A converted Keras model's labels and input length, for the manifest written at import. */

@@ -2,18 +2,20 @@
  * Stratified k-fold cross-validation of the whole recipe on one labelled file (the training split): for each
  * fold, everything the shipped model learns is learned again on the other folds — vocabulary, embeddings,
  * BiLSTM (early stopping on a dev share of them), linear model, stacker and temperature — and the fold is
- * scored by the ensemble, by its BiLSTM alone, and by the two TF-IDF peers trained on the same rows.
+ * scored by the ensemble, by its BiLSTM alone, and by the two TF-IDF peers trained on the same rows; for a
+ * recipe whose stacker reads a word list, also by the same ensemble without it (what the word list adds).
  *
  * Only the training split is used: the validation split is never trained on, not even by a fold's model.
  */
 import * as tf from '@tensorflow/tfjs';
 import { normalizeTweet } from '../sentiment/normalize';
 import { Vocabulary } from '../sentiment/vocabulary';
-import { stack } from '../sentiment/ensemble';
-import { splitOffFold, stratifiedFolds, type LabelledText } from './dataset';
+import { stack, type Lexicon } from '../sentiment/ensemble';
+import { LABELS, splitOffFold, stratifiedFolds, type LabelledText } from './dataset';
 import { fitFeatures, trainBaseline, type ClassWeight } from './baseline';
 import { pretrainEmbeddings, predictRows, trainBiLstm, type BiLstmParams } from './bilstm-training';
-import { fitEnsembleParts } from './train-ensemble';
+import { fitEnsembleParts, lexiconRows } from './train-ensemble';
+import { fitEnsembleHead } from './ensemble-fit';
 import { argmaxLabel, evaluatePredictions, type EvaluationMetrics } from './metrics';
 
 export interface CvRecipe {
@@ -24,12 +26,16 @@ export interface CvRecipe {
   charNgrams: [number, number];
   Cs: number[];
   stackerC: number;
+  /** The word list the stacker reads (none: the six log-probabilities only). */
+  lexicon?: Lexicon;
   /** The word-n-gram baseline's settings (as shipped in models/baseline). */
   baseline: { C: number; classWeight: ClassWeight };
 }
 
 export const CV_SYSTEMS = ['sentinel_ensemble', 'bilstm_alone', 'tfidf_word_char', 'tfidf_word_baseline'] as const;
-export type CvSystem = (typeof CV_SYSTEMS)[number];
+/** Scored too when the recipe's stacker reads a word list: the same members and stacker rows without it. */
+export const WITHOUT_LEXICON = 'ensemble_without_lexicon';
+export type CvSystem = (typeof CV_SYSTEMS)[number] | typeof WITHOUT_LEXICON;
 
 export interface CvFigures {
   accuracy: number;
@@ -41,9 +47,11 @@ export interface CvFigures {
 export interface CvResult {
   k: number;
   rows: number;
-  folds: Array<Record<CvSystem, CvFigures> & { fold: number; n: number }>;
+  folds: Array<
+    Partial<Record<CvSystem, CvFigures>> & Record<(typeof CV_SYSTEMS)[number], CvFigures> & { fold: number; n: number }
+  >;
   /** Mean and sample standard deviation over the folds. */
-  summary: Record<CvSystem, Record<keyof CvFigures, { mean: number; sd: number }>>;
+  summary: Partial<Record<CvSystem, Record<keyof CvFigures, { mean: number; sd: number }>>>;
 }
 
 const figures = (m: EvaluationMetrics): CvFigures => ({
@@ -115,10 +123,23 @@ export async function crossValidate(
       charNgrams: recipe.charNgrams,
       Cs: recipe.Cs,
       stackerC: recipe.stackerC,
+      lexicon: recipe.lexicon,
       log,
     });
     const linearHeld = parts.linear.predictProba(held.map((r) => r.text));
-    const ensembleHeld = bilstmHeld.map((p, i) => stack(parts.stacker, parts.temperature, p, linearHeld[i]));
+    const lexiconHeld = recipe.lexicon ? lexiconRows(held) : undefined;
+    const ensembleHeld = bilstmHeld.map((p, i) =>
+      stack(parts.stacker, parts.temperature, p, linearHeld[i], lexiconHeld?.[i]),
+    );
+    // The same members and dev rows, the stacker reading the two models only.
+    const plain = recipe.lexicon
+      ? fitEnsembleHead(
+          bilstmDev,
+          parts.linear.predictProba(inner.held.map((r) => r.text)),
+          inner.held.map((r) => LABELS.indexOf(r.label)),
+          { C: recipe.stackerC },
+        )
+      : undefined;
 
     // The peers learn from every row the ensemble learnt from (the dev rows included), with the C it chose.
     const wordChar = trainBaseline(rest, {
@@ -131,6 +152,16 @@ export async function crossValidate(
       fold: f + 1,
       n: held.length,
       sentinel_ensemble: figures(metricsOf(held, ensembleHeld)),
+      ...(plain
+        ? {
+            [WITHOUT_LEXICON]: figures(
+              metricsOf(
+                held,
+                bilstmHeld.map((p, i) => stack(plain.stacker, plain.temperature, p, linearHeld[i])),
+              ),
+            ),
+          }
+        : {}),
       bilstm_alone: figures(metricsOf(held, bilstmHeld)),
       tfidf_word_char: figures(metricsOf(held, wordChar.predictProba(texts))),
       tfidf_word_baseline: figures(metricsOf(held, word.predictProba(texts))),
@@ -138,20 +169,28 @@ export async function crossValidate(
     results.push(row);
     log(
       `fold ${f + 1}/${k}: ` +
-        CV_SYSTEMS.map((s) => `${s} acc ${row[s].accuracy.toFixed(4)} F1 ${row[s].macro_f1.toFixed(4)}`).join(' | '),
+        systemsOf(row)
+          .map((s) => `${s} acc ${row[s]!.accuracy.toFixed(4)} F1 ${row[s]!.macro_f1.toFixed(4)}`)
+          .join(' | '),
     );
   }
   return { k, rows: rows.length, folds: results, summary: summarise(results) };
 }
 
+/** The systems a fold was scored by, in the table's order (the ensemble first, then the ensemble without its word list). */
+export function systemsOf(row: Partial<Record<CvSystem, unknown>>): CvSystem[] {
+  const all: CvSystem[] = ['sentinel_ensemble', WITHOUT_LEXICON, ...CV_SYSTEMS.slice(1)];
+  return all.filter((s) => row[s] !== undefined);
+}
+
 function summarise(folds: CvResult['folds']): CvResult['summary'] {
   const keys: Array<keyof CvFigures> = ['accuracy', 'macro_f1', 'binary_accuracy', 'negative_recall'];
   return Object.fromEntries(
-    CV_SYSTEMS.map((s) => [
+    systemsOf(folds[0] ?? {}).map((s) => [
       s,
       Object.fromEntries(
         keys.map((key) => {
-          const xs = folds.map((f) => f[s][key]);
+          const xs = folds.map((f) => f[s]![key]);
           const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
           const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
           return [key, { mean, sd }];

@@ -1,34 +1,40 @@
 /**
  * Fitting the ensemble's two small parts on held-out tweets (rows no member trained on): the stacker, a
  * multinomial logistic regression on the members' log-probabilities, and the temperature that calibrates it.
- * Both are plain maximum likelihood, so "learned, not set by hand"; the L2 penalty keeps six inputs that are
+ * Both are plain maximum likelihood, so "learned, not set by hand"; the L2 penalty keeps inputs that are
  * strongly correlated (two models that mostly agree) from trading huge opposite weights.
  */
-import { Ensemble, softmax, stack, type EnsembleFile } from '../sentiment/ensemble';
+import { Ensemble, softmax, stack, type Stacker } from '../sentiment/ensemble';
 import { LABELS } from './dataset';
 import { lbfgs } from './lbfgs';
 import { fitTemperature } from './calibration';
 
 const K = LABELS.length;
-const D = 6;
 
 export interface StackerOptions {
   /** Inverse L2 strength, scikit-learn's C (loss = Σ CE + ‖W‖² / (2C)). Default 1. */
   C?: number;
 }
 
-/** The stacker for rows of member probabilities (BiLSTM, linear) and true class indices. */
+/**
+ * The stacker for rows of member probabilities (BiLSTM, linear), the lexicon's evidence for each row when it
+ * reads one (src/sentiment/lexicon.ts), and true class indices.
+ */
 export function fitStacker(
   bilstm: readonly number[][],
   linear: readonly number[][],
   truth: readonly number[],
   opts: StackerOptions = {},
-): EnsembleFile['stacker'] {
+  lexicon?: readonly number[][],
+): Stacker {
   const n = truth.length;
-  if (n === 0 || bilstm.length !== n || linear.length !== n)
-    throw new Error(`fitStacker: ${bilstm.length} / ${linear.length} probability rows for ${n} labels`);
+  if (n === 0 || bilstm.length !== n || linear.length !== n || (lexicon && lexicon.length !== n))
+    throw new Error(
+      `fitStacker: ${bilstm.length} / ${linear.length}${lexicon ? ` / ${lexicon.length}` : ''} input rows for ${n} labels`,
+    );
   const C = opts.C ?? 1;
-  const x = bilstm.map((p, i) => Ensemble.features(p, linear[i]));
+  const x = bilstm.map((p, i) => Ensemble.features(p, linear[i], lexicon?.[i]));
+  const D = x[0].length;
   const dim = K * D + K; // coef (label-major) then intercepts
   const result = lbfgs(
     (w, g) => {
@@ -73,9 +79,10 @@ export function fitEnsembleHead(
   linear: readonly number[][],
   truth: readonly number[],
   opts: StackerOptions = {},
-): { stacker: EnsembleFile['stacker']; temperature: number } {
-  const stacker = fitStacker(bilstm, linear, truth, opts);
-  const probs = bilstm.map((p, i) => stack(stacker, 1, p, linear[i]));
+  lexicon?: readonly number[][],
+): { stacker: Stacker; temperature: number } {
+  const stacker = fitStacker(bilstm, linear, truth, opts, lexicon);
+  const probs = bilstm.map((p, i) => stack(stacker, 1, p, linear[i], lexicon?.[i]));
   const temperature = Number(fitTemperature(probs, [...truth]).toPrecision(6));
   return { stacker, temperature };
 }

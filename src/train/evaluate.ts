@@ -20,8 +20,8 @@ import { SingleBar, Presets } from 'cli-progress';
 import { loadScorer } from '../sentiment/load';
 import { LABELS, readLabelledCsv, readTexts, type Label, type LabelledText } from './dataset';
 import { readManifest } from '../registry/manifest';
-import { ENSEMBLE_FILE, type EnsembleFile } from '../sentiment/ensemble';
-import { crossValidate, CV_SYSTEMS, type CvRecipe, type CvResult } from './cross-validate';
+import { ENSEMBLE_FILE, type EnsembleFile, type Lexicon } from '../sentiment/ensemble';
+import { crossValidate, systemsOf, type CvRecipe, type CvResult } from './cross-validate';
 import { initBackend } from '../sentiment/backend';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { argmaxLabel, evaluatePredictions, roundMetrics, type EvaluationMetrics } from './metrics';
@@ -196,6 +196,9 @@ async function runCrossValidation(kArg: string, data: string | undefined, dir: s
       charNgrams: fitted.char_ngrams as [number, number],
       Cs: fitted.linear_C_grid as number[],
       stackerC: fitted.stacker_C as number,
+      ...(typeof fitted.lexicon === 'string' && fitted.lexicon !== 'none'
+        ? { lexicon: fitted.lexicon as Lexicon }
+        : {}),
       baseline: { C: baseline.C, classWeight: baseline.class_weight },
     };
     for (const pre of (bilstm.pretrain as string[] | undefined) ?? []) pretrain = pretrain.concat(readTexts(pre));
@@ -218,12 +221,12 @@ function cvTable(r: CvResult): string {
   const f = (x: { mean: number; sd: number }) => `${(100 * x.mean).toFixed(1)} ± ${(100 * x.sd).toFixed(1)}`;
   const lines = [`${r.k}-fold cross-validation, ${r.rows} rows (mean ± sd over folds, %)`];
   lines.push(
-    `${'system'.padEnd(22)} ${'accuracy'.padEnd(12)} ${'macro-F1'.padEnd(12)} ${'neg vs pos'.padEnd(12)} neg recall`,
+    `${'system'.padEnd(26)} ${'accuracy'.padEnd(12)} ${'macro-F1'.padEnd(12)} ${'neg vs pos'.padEnd(12)} neg recall`,
   );
-  for (const s of CV_SYSTEMS) {
-    const m = r.summary[s];
+  for (const s of systemsOf(r.summary)) {
+    const m = r.summary[s]!;
     lines.push(
-      `${s.padEnd(22)} ${f(m.accuracy).padEnd(12)} ${f(m.macro_f1).padEnd(12)} ${f(m.binary_accuracy).padEnd(12)} ${f(m.negative_recall)}`,
+      `${s.padEnd(26)} ${f(m.accuracy).padEnd(12)} ${f(m.macro_f1).padEnd(12)} ${f(m.binary_accuracy).padEnd(12)} ${f(m.negative_recall)}`,
     );
   }
   return lines.join('\n') + '\n';

@@ -209,6 +209,13 @@ flatters them; nothing of this model was chosen on it.
 Reproduce: \`npm run evaluate -- --data ../shared/data/airline_val.csv --peers\`.
 
 ${[cvSection, calibration.markdown, s140.markdown, errors].filter(Boolean).join('\n')}
+## What was tried and not kept
+Each measured on held-back training rows or by cross-validation, never chosen on the validation split; the
+figures are in [docs/models.md](../../docs/models.md#architecture-and-choices) and the runs in \`runs/\`:
+GloVe vectors instead of Word2Vec on tweets; Sentiment140 rows in the linear model, and a Sentiment140 model as a third
+member; the AFINN or VADER word list read by the stacker (better on validation with AFINN, but no gain beyond
+the folds' scatter in cross-validation, and fewer negatives found); simple text features (a question, a link, the length) in the stacker.
+
 ## Known limits
 - English only, and 2015 US-airline vocabulary: new slang, new routes and Air Paradis' own product names are unknown
   words to it (they fall back to one "unknown" token).
@@ -504,6 +511,7 @@ function crossValidationSection(path: string): string {
   const f = (x: { mean: number; sd: number }) => `${pct(x.mean)} ± ${(100 * x.sd).toFixed(1)}`;
   const names: Record<string, string> = {
     sentinel_ensemble: '**this recipe (ensemble)**',
+    ensemble_without_lexicon: 'the same, its stacker without the AFINN word list',
     bilstm_alone: 'its BiLSTM alone',
     tfidf_word_char: 'TF-IDF word + char, logistic regression',
     tfidf_word_baseline: 'TF-IDF word (baseline)',

@@ -14,6 +14,7 @@
  *   p_pos > p_neg exactly when score > 0, and a text with no lexicon word gets [0, 1, 0].
  * - VADER: its own neg / neu / pos proportions, divided by their sum; [0, 1, 0] when all three are 0.
  */
+import { afinnWeights } from '../sentiment/lexicon';
 import { decodeEntities } from '../sentiment/normalize';
 import type { Label } from './dataset';
 
@@ -22,14 +23,6 @@ export interface PeerPrediction {
   probs: [number, number, number];
 }
 
-interface AfinnResult {
-  score: number;
-  comparative: number;
-  calculation: Array<Record<string, number>>;
-}
-interface AfinnAnalyzer {
-  analyze(text: string): AfinnResult;
-}
 interface VaderScores {
   neg: number;
   neu: number;
@@ -37,34 +30,19 @@ interface VaderScores {
   compound: number;
 }
 
-// Neither package ships type declarations; these are the parts used here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const Sentiment = require('sentiment') as new () => AfinnAnalyzer;
+// The package ships no type declarations; this is the part used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const vader = require('vader-sentiment') as {
   SentimentIntensityAnalyzer: { polarity_scores(text: string): VaderScores };
 };
 
-let afinn: AfinnAnalyzer | undefined;
-
 export const VADER_THRESHOLD = 0.05;
 
 export function scoreWithAfinn(texts: readonly string[]): PeerPrediction[] {
-  afinn ??= new Sentiment();
-  const analyzer = afinn;
   return texts.map((text) => {
-    const result = analyzer.analyze(decodeEntities(text));
-    let pos = 0;
-    let neg = 0;
-    for (const entry of result.calculation) {
-      for (const value of Object.values(entry)) {
-        if (value > 0) pos += value;
-        else neg -= value;
-      }
-    }
-    const total = neg + 1 + pos;
-    const label: Label = result.score > 0 ? 'positive' : result.score < 0 ? 'negative' : 'neutral';
-    return { label, probs: [neg / total, 1 / total, pos / total] };
+    const [neg, pos] = afinnWeights(decodeEntities(text)); // N and P over N + 1 + P; the score is P − N
+    const label: Label = pos > neg ? 'positive' : pos < neg ? 'negative' : 'neutral';
+    return { label, probs: [neg, 1 - neg - pos, pos] };
   });
 }
 

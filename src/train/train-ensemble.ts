@@ -1,13 +1,14 @@
 /**
  * npm run train:ensemble -- --bilstm <dir> --train <csv> --val <csv> --out <dir> [--refit <dir>] [--char 2,5]
- *   [--C 1,2,4,8] [--stacker-C 1] [--version <v>] [--runs runs]
+ *   [--C 1,2,4,8] [--stacker-C 1] [--lexicon none|afinn] [--version <v>] [--runs runs]
  *
  * Turns a BiLSTM trained with `npm run train -- --dev <fraction>` into the shipped ensemble:
  * 1. the same dev rows are held back from the training split (the fraction and seed come from the BiLSTM's
  *    manifest, so no row the BiLSTM trained on is used to fit what follows);
  * 2. a TF-IDF logistic regression on word 1–2-grams and character n-grams is trained on the rest (C picked
  *    by the dev log-loss: the stacker needs honest probabilities more than a sharp argmax);
- * 3. the stacker and the temperature are fitted on the dev rows (src/train/ensemble-fit.ts);
+ * 3. the stacker and the temperature are fitted on the dev rows (src/train/ensemble-fit.ts); with `--lexicon
+ *    afinn` the stacker also reads the AFINN word list's evidence (measured; not in the shipped recipe);
  * 4. with `--refit <dir>` (the same BiLSTM recipe trained with `--fixed-epochs` for the dev run's best epoch
  *    count on the whole training split), the members shipped are that BiLSTM and the linear model trained
  *    again on every training row with the C chosen in 2: the dev rows become training data too, and the
@@ -25,7 +26,17 @@ import { recordRates } from './model-rates';
 import { loadScorer } from '../sentiment/load';
 import { readManifest } from '../registry/manifest';
 import { sealModel } from '../registry/seal';
-import { ENSEMBLE_FILE, ENSEMBLE_FORMAT, stack, type EnsembleFile } from '../sentiment/ensemble';
+import {
+  ENSEMBLE_FILE,
+  ENSEMBLE_FORMAT,
+  LEXICONS,
+  stack,
+  type EnsembleFile,
+  type Lexicon,
+  type Stacker,
+} from '../sentiment/ensemble';
+import { lexiconInputs } from '../sentiment/lexicon';
+import { normalizeTweet } from '../sentiment/normalize';
 import { layersModelFiles } from '../sentiment/model-files';
 import type { LinearModel } from '../sentiment/linear-model';
 import { LABELS, readLabelledRows, splitOffFold, type LabelledText } from './dataset';
@@ -36,7 +47,8 @@ import { RunTracker, describeInput } from './run-tracker';
 
 const HELP = `usage: npm run train:ensemble -- --bilstm <dir trained with --dev> --train <csv> --val <csv> --out <dir>
   [--char 2,5] character n-gram range of the linear model   [--C 1,2,4,8] its L2 grid (picked on the dev rows)
-  [--stacker-C 1] the stacker's inverse L2 strength   [--version <v>] [--runs runs]
+  [--stacker-C 1] the stacker's inverse L2 strength   [--lexicon none|afinn] a word list the stacker reads too (default none)
+  [--version <v>] [--runs runs]
   [--refit <dir>] the same BiLSTM trained with --fixed-epochs on the whole training split: shipped with a linear model refitted on every row`;
 
 export const LINEAR_FILE = 'linear.json';
@@ -53,8 +65,9 @@ function log(line: string): void {
 export interface EnsembleParts {
   linear: LinearModel;
   linearC: number;
-  stacker: EnsembleFile['stacker'];
+  stacker: Stacker;
   temperature: number;
+  lexicon?: Lexicon;
   /** Figures on the dev rows (what chose and fitted the parts). */
   dev: { rows: number; bilstm: EvaluationMetrics; linear: EvaluationMetrics; ensemble: EvaluationMetrics };
 }
@@ -80,6 +93,8 @@ export function fitEnsembleParts(opts: {
   charNgrams: [number, number];
   Cs: number[];
   stackerC: number;
+  /** The word list the stacker reads beside the two models; none: the six log-probabilities only. */
+  lexicon?: Lexicon;
   log?: (line: string) => void;
 }): EnsembleParts {
   const say = opts.log ?? (() => {});
@@ -95,14 +110,18 @@ export function fitEnsembleParts(opts: {
     if (!best || loss < best.loss) best = { C, model, probs, loss };
   }
   if (!best) throw new Error('fitEnsembleParts: the C grid is empty');
-  const head = fitEnsembleHead(opts.bilstmDev, best.probs, truth, { C: opts.stackerC });
+  const lexiconDev = opts.lexicon ? lexiconRows(opts.dev) : undefined;
+  const head = fitEnsembleHead(opts.bilstmDev, best.probs, truth, { C: opts.stackerC }, lexiconDev);
   // The dev figures of the stacker are in-sample: they show the fit worked, not how good it is.
   const linearDev = best.probs;
-  const ensembleDev = opts.bilstmDev.map((p, i) => stack(head.stacker, head.temperature, p, linearDev[i]));
+  const ensembleDev = opts.bilstmDev.map((p, i) =>
+    stack(head.stacker, head.temperature, p, linearDev[i], lexiconDev?.[i]),
+  );
   return {
     linear: best.model,
     linearC: best.C,
     ...head,
+    ...(opts.lexicon ? { lexicon: opts.lexicon } : {}),
     dev: {
       rows: opts.dev.length,
       bilstm: metricsOf(opts.dev, opts.bilstmDev),
@@ -110,6 +129,11 @@ export function fitEnsembleParts(opts: {
       ensemble: metricsOf(opts.dev, ensembleDev),
     },
   };
+}
+
+/** The lexicon's evidence for each row, read on the tokens the scorer gives it. */
+export function lexiconRows(rows: readonly { text: string }[]): number[][] {
+  return rows.map((r) => lexiconInputs(normalizeTweet(r.text)));
 }
 
 async function main(): Promise<void> {
@@ -122,6 +146,7 @@ async function main(): Promise<void> {
       char: { type: 'string', default: '2,5' },
       C: { type: 'string', default: '1,2,4,8' },
       'stacker-C': { type: 'string', default: '1' },
+      lexicon: { type: 'string', default: 'none' },
       refit: { type: 'string' },
       version: { type: 'string' },
       runs: { type: 'string', default: 'runs' },
@@ -143,6 +168,9 @@ async function main(): Promise<void> {
   if (!Cs.length || !Cs.every((c) => c > 0)) fail(`--C must be positive numbers, got "${values.C}"`);
   const stackerC = Number(values['stacker-C']);
   if (!(stackerC > 0)) fail(`--stacker-C must be a positive number, got "${values['stacker-C']}"`);
+  if (values.lexicon !== 'none' && !(values.lexicon in LEXICONS))
+    fail(`--lexicon must be ${Object.keys(LEXICONS).join(', ')} or none, got "${values.lexicon}"`);
+  const lexicon = values.lexicon === 'none' ? undefined : (values.lexicon as Lexicon);
 
   let config;
   try {
@@ -172,7 +200,7 @@ async function main(): Promise<void> {
   const bilstmDev = await probsOf(dev);
   bilstm.dispose();
 
-  const parts = fitEnsembleParts({ rest, dev, bilstmDev, charNgrams, Cs, stackerC, log });
+  const parts = fitEnsembleParts({ rest, dev, bilstmDev, charNgrams, Cs, stackerC, lexicon, log });
   log(
     `stacker fitted on ${dev.length} dev rows; temperature ${parts.temperature}; dev accuracy: BiLSTM ${parts.dev.bilstm.accuracy.toFixed(4)}, linear ${parts.dev.linear.accuracy.toFixed(4)}, ensemble ${parts.dev.ensemble.accuracy.toFixed(4)} (in-sample)`,
   );
@@ -206,6 +234,7 @@ async function main(): Promise<void> {
     linear_C_grid: Cs,
     char_ngrams: charNgrams,
     stacker_C: stackerC,
+    lexicon: lexicon ?? 'none',
     members: members.note,
     ...(refitInfo ? { refit: refitInfo } : {}),
     dev: roundMetrics({
@@ -216,8 +245,9 @@ async function main(): Promise<void> {
   };
   const ensembleFile: EnsembleFile = {
     format: ENSEMBLE_FORMAT,
-    version: 1,
+    version: lexicon ? 2 : 1,
     linear: LINEAR_FILE,
+    ...(lexicon ? { lexicon } : {}),
     stacker: parts.stacker,
     temperature: parts.temperature,
     fitted,

@@ -8,6 +8,7 @@ import { Vocabulary } from '../../src/sentiment/vocabulary';
 import { EnsembleFile, stack } from '../../src/sentiment/ensemble';
 import { loadLinearModel } from '../../src/sentiment/linear-model';
 import { normalizeTweet } from '../../src/sentiment/normalize';
+import { lexiconInputs } from '../../src/sentiment/lexicon';
 import { describeFiles, readManifest } from '../../src/registry/manifest';
 import { LABELS, readLabelledCsv } from '../../src/train/dataset';
 
@@ -30,7 +31,7 @@ describe('the shipped model is an ensemble', () => {
     expect(file.fitted).toBeDefined();
   });
 
-  it('scores each text as the stacker of its BiLSTM and linear model probabilities, divided by the temperature', async () => {
+  it('scores each text as the stacker of its BiLSTM and linear model probabilities (and its word list\u2019s evidence), divided by the temperature', async () => {
     const served = await loadScorer(MODEL);
     const vocabulary = Vocabulary.fromJSON(JSON.parse(readFileSync(join(MODEL, 'vocabulary.json'), 'utf8')));
     const alone = new BiLstmScorer({
@@ -44,7 +45,8 @@ describe('the shipped model is an ensemble', () => {
       const [ens, bil] = await Promise.all([served.score(TEXTS), alone.score(TEXTS)]);
       const lin = linear.predictTokens(TEXTS.map(normalizeTweet));
       ens.forEach((p, i) => {
-        const expected = stack(file.stacker, file.temperature, probs(bil[i]), lin[i]);
+        const lexicon = file.lexicon ? lexiconInputs(normalizeTweet(TEXTS[i])) : [];
+        const expected = stack(file.stacker, file.temperature, probs(bil[i]), lin[i], lexicon);
         probs(p).forEach((x, c) => expect(x).toBeCloseTo(expected[c], 4));
       });
       // The ensemble is not its BiLSTM: some texts change label, most probabilities move.

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { EnsembleFile, stack, softmax, Ensemble } from '../../src/sentiment/ensemble';
 import { LinearModel, ngramsOfTokens } from '../../src/sentiment/linear-model';
+import { lexiconInputs } from '../../src/sentiment/lexicon';
+import { normalizeTweet } from '../../src/sentiment/normalize';
 import { fitFeatures, trainBaseline } from '../../src/train/baseline';
 import { fitStacker, fitEnsembleHead } from '../../src/train/ensemble-fit';
 import { LABELS, readLabelledCsv, splitOffFold, stratifiedFolds, sameTextKey } from '../../src/train/dataset';
@@ -128,6 +130,74 @@ describe('the stacker', () => {
     expect(() => EnsembleFile.parse({ ...file, linear: '../linear.json' })).toThrow(/plain .json file name/);
     expect(() => EnsembleFile.parse({ ...file, temperature: 0 })).toThrow(/positive/);
     expect(() => EnsembleFile.parse({ ...file, stacker: { ...head.stacker, coef: [[1]] } })).toThrow();
+  });
+
+  it('reads a word list beside the members when it tells what they do not', () => {
+    // Members that know negatives but confuse neutral and positive; a word list that tells those two apart.
+    const rows = (n: number, seed: number) => {
+      const random = seededRandom(seed);
+      const out = { truth: [] as number[], bilstm: [] as number[][], linear: [] as number[][], lex: [] as number[][] };
+      for (let i = 0; i < n; i++) {
+        const y = Math.floor(random() * 3);
+        const blur = y === 0 ? [3, 0, 0] : [0, 1, 1];
+        out.truth.push(y);
+        out.bilstm.push(softmax(blur.map((v) => v + random())));
+        out.linear.push(softmax(blur.map((v) => v + random())));
+        out.lex.push(y === 2 ? [0, 0.4 + 0.2 * random()] : [0.1 * random(), 0.1 * random()]);
+      }
+      return out;
+    };
+    const fit = rows(600, 11);
+    const test = rows(400, 12);
+    const accuracy = (s: ReturnType<typeof fitStacker>, lex: boolean) =>
+      test.truth.filter((y, i) => {
+        const p = stack(s, 1, test.bilstm[i], test.linear[i], lex ? test.lex[i] : []);
+        return p.indexOf(Math.max(...p)) === y;
+      }).length / test.truth.length;
+    const plain = fitStacker(fit.bilstm, fit.linear, fit.truth);
+    const withLexicon = fitStacker(fit.bilstm, fit.linear, fit.truth, {}, fit.lex);
+    expect(withLexicon.coef[0]).toHaveLength(8);
+    expect(accuracy(plain, false)).toBeLessThan(0.8);
+    expect(accuracy(withLexicon, true)).toBeGreaterThan(0.95);
+    // A stacker and inputs of different widths are refused, never read askew.
+    expect(() => stack(withLexicon, 1, test.bilstm[0], test.linear[0])).toThrow(/6 inputs for a stacker of 8/);
+  });
+
+  it('the file names its word list, and its weights must match it', () => {
+    const coef = (w: number) => [0, 1, 2].map(() => Array.from({ length: w }, () => 0.1));
+    const file = {
+      format: 'sentinel-ensemble',
+      version: 2,
+      linear: 'linear.json',
+      lexicon: 'afinn',
+      stacker: { coef: coef(8), intercept: [0, 0, 0] },
+      temperature: 1,
+    };
+    expect(EnsembleFile.parse(file).lexicon).toBe('afinn');
+    expect(() => EnsembleFile.parse({ ...file, stacker: { coef: coef(6), intercept: [0, 0, 0] } })).toThrow(
+      /expected 8 weights \(six log-probabilities and afinn's 2\), got 6/,
+    );
+    expect(() => EnsembleFile.parse({ ...file, version: 1 })).toThrow(/a lexicon needs format version 2/);
+    expect(() => EnsembleFile.parse({ ...file, lexicon: 'vader' })).toThrow(/lexicon/);
+    const { lexicon: _none, ...plain } = file;
+    expect(() => EnsembleFile.parse(plain)).toThrow(/expected 6 weights \(six log-probabilities\), got 8/);
+  });
+
+  it("the word list's evidence: rated words, negation, emoji, markers left out, a word removed", () => {
+    const tokens = (t: string) => normalizeTweet(t);
+    const [neg, pos] = lexiconInputs(tokens('@united Thanks, GREAT crew'));
+    expect(neg).toBe(0);
+    expect(pos).toBeGreaterThan(0.7); // thanks +2, great +3: 5 / 6
+    // "not <allcaps> happy": the marker is left out, so the negation reaches the word.
+    const [negated] = lexiconInputs(tokens('@united NOT HAPPY'));
+    expect(negated).toBeGreaterThan(0);
+    expect(lexiconInputs(tokens('flight 123 at 5pm http://t.co/x'))).toEqual([0, 0]);
+    expect(lexiconInputs(tokens('delayed again 😡'))[0]).toBeGreaterThan(0);
+    const all = tokens('great crew but awful food');
+    const [n, p] = lexiconInputs(all);
+    expect(n).toBeGreaterThan(0);
+    expect(p).toBeGreaterThan(0);
+    expect(lexiconInputs(all.filter((t) => t !== 'awful'))[0]).toBe(0);
   });
 
   it('divides the scores by the temperature', () => {
