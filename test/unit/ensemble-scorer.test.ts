@@ -10,6 +10,7 @@ import { loadLinearModel } from '../../src/sentiment/linear-model';
 import { normalizeTweet } from '../../src/sentiment/normalize';
 import { lexiconInputs } from '../../src/sentiment/lexicon';
 import { describeFiles, readManifest } from '../../src/registry/manifest';
+import { reseal } from '../../src/registry/seal';
 import { LABELS, readLabelledCsv } from '../../src/train/dataset';
 
 const MODEL = join(__dirname, '../../models/sentinel-bilstm');
@@ -73,6 +74,75 @@ describe('the shipped model is an ensemble', () => {
     cpSync(MODEL, dir, { recursive: true });
     return dir;
   }
+
+  it('serves a stacker that reads the AFINN word list (format 2): its evidence in every score and explanation', async () => {
+    const dir = copyModel('lexicon');
+    // The shipped stacker, with weights that push a praise word towards positive and a complaint towards negative.
+    const extra = [
+      [6, -6],
+      [0, 0],
+      [-6, 6],
+    ];
+    const lexiconFile = {
+      ...file,
+      version: 2,
+      lexicon: 'afinn',
+      stacker: { coef: file.stacker.coef.map((row, c) => [...row, ...extra[c]]), intercept: file.stacker.intercept },
+    };
+    writeFileSync(join(dir, 'ensemble.json'), JSON.stringify(lexiconFile));
+    await reseal(dir, { update: { version: 'lexicon-test' } });
+    const served = await loadScorer(dir);
+    const plain = await loadScorer(MODEL);
+    const linear = loadLinearModel(join(MODEL, file.linear));
+    const vocabulary = Vocabulary.fromJSON(JSON.parse(readFileSync(join(MODEL, 'vocabulary.json'), 'utf8')));
+    const alone = new BiLstmScorer({
+      model: await loadLayersModel(MODEL),
+      vocabulary,
+      labels: LABELS,
+      info: { name: 'bilstm', version: 'alone', backend: 'wasm' },
+    });
+    try {
+      const [ens, bil] = await Promise.all([served.score(TEXTS), alone.score(TEXTS)]);
+      const lin = linear.predictTokens(TEXTS.map(normalizeTweet));
+      ens.forEach((p, i) => {
+        const expected = stack(
+          lexiconFile.stacker,
+          file.temperature,
+          probs(bil[i]),
+          lin[i],
+          lexiconInputs(normalizeTweet(TEXTS[i])),
+        );
+        probs(p).forEach((x, c) => expect(x).toBeCloseTo(expected[c], 4));
+      });
+      // The word list moves a text with rated words, and not one without.
+      const [rated, unrated] = ['@united the crew was awful', '@united flight 123 to Denver at 5pm'];
+      const [withList, withoutList] = await Promise.all([
+        served.score([rated, unrated]),
+        plain.score([rated, unrated]),
+      ]);
+      expect(withList[0].probabilities.negative - withoutList[0].probabilities.negative).toBeGreaterThan(0.01);
+      expect(withList[1].probabilities.negative).toBeCloseTo(withoutList[1].probabilities.negative, 6);
+      // Occlusion removes a word from the word list's evidence too: the weight is the ensemble's whole change.
+      const explained = await served.explain(rated);
+      const awful = explained.words.find((w) => w.word === 'awful')!;
+      const [after] = await served.score(['@united the crew was']);
+      expect(explained.label).toBe('negative');
+      expect(explained.confidence - after.probabilities.negative).toBeCloseTo(awful.weight, 2);
+    } finally {
+      served.dispose();
+      plain.dispose();
+      alone.dispose();
+    }
+    // A word list whose weights the stacker does not have is refused, saying so.
+    writeFileSync(join(dir, 'ensemble.json'), JSON.stringify({ ...lexiconFile, stacker: file.stacker }));
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    manifest.files = describeFiles(
+      dir,
+      manifest.files.map((f: { path: string }) => f.path),
+    );
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await expect(loadScorer(dir)).rejects.toThrow(/ensemble\.json: .*expected 8 weights/);
+  });
 
   it('is refused when the manifest does not list its ensemble or linear model, or when ensemble.json is wrong', async () => {
     for (const missing of ['ensemble.json', file.linear]) {
