@@ -22,6 +22,16 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const probs = (p: { probabilities: Record<string, number> }) => LABELS.map((l) => p.probabilities[l]);
 
+/** The shipped model's BiLSTM on its own, to recompute what the stacker was given. */
+async function bilstmAlone(): Promise<BiLstmScorer> {
+  return new BiLstmScorer({
+    model: await loadLayersModel(MODEL),
+    vocabulary: Vocabulary.fromJSON(JSON.parse(readFileSync(join(MODEL, 'vocabulary.json'), 'utf8'))),
+    labels: LABELS,
+    info: { name: 'bilstm', version: 'alone', backend: 'wasm' },
+  });
+}
+
 describe('the shipped model is an ensemble', () => {
   const file = EnsembleFile.parse(JSON.parse(readFileSync(join(MODEL, 'ensemble.json'), 'utf8')));
 
@@ -34,13 +44,7 @@ describe('the shipped model is an ensemble', () => {
 
   it('scores each text as the stacker of its BiLSTM and linear model probabilities (and its word list\u2019s evidence), divided by the temperature', async () => {
     const served = await loadScorer(MODEL);
-    const vocabulary = Vocabulary.fromJSON(JSON.parse(readFileSync(join(MODEL, 'vocabulary.json'), 'utf8')));
-    const alone = new BiLstmScorer({
-      model: await loadLayersModel(MODEL),
-      vocabulary,
-      labels: LABELS,
-      info: { name: 'bilstm', version: 'alone', backend: 'wasm' },
-    });
+    const alone = await bilstmAlone();
     const linear = loadLinearModel(join(MODEL, file.linear));
     try {
       const [ens, bil] = await Promise.all([served.score(TEXTS), alone.score(TEXTS)]);
@@ -94,13 +98,7 @@ describe('the shipped model is an ensemble', () => {
     const served = await loadScorer(dir);
     const plain = await loadScorer(MODEL);
     const linear = loadLinearModel(join(MODEL, file.linear));
-    const vocabulary = Vocabulary.fromJSON(JSON.parse(readFileSync(join(MODEL, 'vocabulary.json'), 'utf8')));
-    const alone = new BiLstmScorer({
-      model: await loadLayersModel(MODEL),
-      vocabulary,
-      labels: LABELS,
-      info: { name: 'bilstm', version: 'alone', backend: 'wasm' },
-    });
+    const alone = await bilstmAlone();
     try {
       const [ens, bil] = await Promise.all([served.score(TEXTS), alone.score(TEXTS)]);
       const lin = linear.predictTokens(TEXTS.map(normalizeTweet));
