@@ -696,17 +696,24 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
       expect(await store.hashLegacyVoters()).toBe(0); // idempotent
     });
 
+    /** The schema as an older version left it: migrations 1 to `version` applied and recorded. */
+    const schemaUpTo = (version: number) =>
+      `${SCHEMA_MIGRATIONS_DDL[kind]};
+       ${MIGRATIONS.filter((m) => m.version <= version)
+         .map((m) => migrationSql(m, kind))
+         .join(';\n')};
+       ${MIGRATIONS.filter((m) => m.version <= version)
+         .map(
+           (m) =>
+             `INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, 'old', ${backend.time('2026-01-01')})`,
+         )
+         .join(';\n')}`;
+
     test('a database from before languages (version 5): mentions keep their prediction, language absent', async () => {
       const location = backend.location();
       await backend.exec(
         location,
-        `${SCHEMA_MIGRATIONS_DDL[kind]};
-         ${MIGRATIONS.filter((m) => m.version <= 5)
-           .map((m) => migrationSql(m, kind))
-           .join(';\n')};
-         INSERT INTO schema_migrations (version, name, applied_at)
-           SELECT version, 'old', ${backend.time('2026-01-01')} FROM (SELECT 1 AS version UNION SELECT 2 UNION SELECT 3
-             UNION SELECT 4 UNION SELECT 5) v;
+        `${schemaUpTo(5)};
          INSERT INTO predictions (id, kind, text, label, probabilities, model_version, created_at)
            VALUES ('x:7', 'mention', 'late again', 'negative', '{"negative":0.8,"neutral":0.1,"positive":0.1}', 'v1', ${backend.time('2026-01-01')});
          INSERT INTO mentions (id, stream, author_id, author_handle, created_at, text, lang, metrics, human_label,
@@ -739,6 +746,34 @@ describe.each([['sqlite'], ['postgres']] as const)('Store contract: %s', (kind) 
         'mentions_by_stored_at',
         'mentions_by_stream_time',
       ]);
+    });
+
+    test('a database from before alerts kept by the wall clock (version 6): old alerts keep their old clock', async () => {
+      const location = backend.location();
+      const day = 86_400_000;
+      const [twoDaysAgo, yesterday] = [2, 1].map((d) => new Date(Date.now() - d * day).toISOString());
+      await backend.exec(
+        location,
+        `${schemaUpTo(6)};
+         INSERT INTO alerts (id, stream, state, opened_at, updated_at, resolved_at, data) VALUES
+           ('replayed', 'airparadis', 'resolved', ${backend.time('2015-02-21T15:30:00Z')},
+             ${backend.time('2015-02-21T21:30:00Z')}, ${backend.time('2015-02-21T21:30:00Z')}, '{}'),
+           ('open', 'airparadis', 'open', ${backend.time(twoDaysAgo)}, ${backend.time(yesterday)}, NULL, '{}');`,
+      );
+      const store = backend.open(location);
+      opened.push(store);
+      await store.migrate();
+      const rows = await backend.query(location, 'SELECT id, stored_at FROM alerts ORDER BY id');
+      expect(rows.map((r) => [r.id, new Date(r.stored_at as string).toISOString()])).toEqual([
+        ['open', yesterday],
+        ['replayed', '2015-02-21T21:30:00.000Z'],
+      ]);
+      // Written again by this version: from now on, the wall clock.
+      const [replayed] = (await store.listAlerts()).filter((a) => a.id === 'replayed');
+      await store.saveAlert(replayed);
+      const [again] = await backend.query(location, `SELECT stored_at FROM alerts WHERE id = 'replayed'`);
+      expect(Date.now() - Date.parse(new Date(again.stored_at as string).toISOString())).toBeLessThan(60_000);
+      expect(await store.prune('alerts', new Date(Date.now() - 365 * day).toISOString(), 500)).toBe(0);
     });
 
     test('re-keying a raw vote whose voter already voted hashed keeps the newer, hashed vote', async () => {
